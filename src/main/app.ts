@@ -1,0 +1,132 @@
+// The main-process application: every contract route mapped to the services, with input validation.
+// The Electron adapter and the web server are thin transports over `handle` and `events`.
+import { access } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Envelope, RouteName, RouteOutput, ThumbnailSize } from '../shared/contract';
+import { isRouteName, routes } from '../shared/contract';
+import { DEMO_MARKER, generateDemoProject } from './services/demo';
+import { UserError } from './services/errors';
+import { EventBus } from './services/events';
+import type { ProjectOptions } from './services/project';
+import { ProjectSession } from './services/project';
+import { RecentProjects } from './services/recent';
+import type { Probe } from './services/thumbnails';
+
+export interface AppOptions {
+  host: 'electron' | 'web';
+  version: string;
+  configDir: string;
+  /** Native folder picker; only the desktop app has one. */
+  pickFolder?: () => Promise<string | null>;
+  projectOptions?: ProjectOptions;
+}
+
+type Handlers = { [R in RouteName]: (input: z.output<(typeof routes)[R]['input']>) => Promise<RouteOutput<R>> };
+
+export function defaultConfigDir(): string {
+  if (process.env.LABELLOOP_CONFIG_DIR) return process.env.LABELLOOP_CONFIG_DIR;
+  const base = process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config');
+  return path.join(base, 'labelloop');
+}
+
+export class LabelLoopApp {
+  readonly events = new EventBus();
+  private project: ProjectSession | null = null;
+  private readonly recent: RecentProjects;
+  private readonly handlers: Handlers;
+
+  constructor(private readonly options: AppOptions) {
+    this.recent = new RecentProjects(options.configDir);
+    this.handlers = {
+      'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder) }),
+      'project.recent': async () => ({ recent: await this.recent.list() }),
+      'project.pickFolder': async () => ({ path: options.pickFolder ? await options.pickFolder() : null }),
+      'project.open': async ({ path: folder }) => this.open(folder),
+      'project.openDemo': async () => this.open(await this.ensureDemo()),
+      'project.current': async () => this.project?.snapshot() ?? null,
+      'project.close': async () => ({ closed: await this.closeProject() }),
+      'dataset.scan': async () => this.requireProject().rescan(),
+      'dataset.relabel': async ({ paths, to }) => this.requireProject().relabel(paths, to),
+      'dataset.undo': async () => this.requireProject().undo(),
+      'dataset.redo': async () => this.requireProject().redo(),
+      'dataset.details': async ({ path: file }) => this.requireProject().details(file),
+      'classes.create': async ({ name }) => this.requireProject().createClass(name),
+      'classes.rename': async ({ from, to }) => this.requireProject().renameClass(from, to),
+      'classes.delete': async ({ name }) => this.requireProject().deleteClass(name),
+      'thumbnails.status': async () => {
+        const items = this.project?.snapshot().items ?? [];
+        return {
+          done: items.filter((i) => i.status !== 'pending').length,
+          total: items.length,
+          unreadable: items.filter((i) => i.status === 'unreadable').length,
+        };
+      },
+    };
+  }
+
+  get currentProject(): ProjectSession | null {
+    return this.project;
+  }
+
+  /** Validates an untrusted call and runs it; never throws, so transports only forward envelopes. */
+  async handle(route: unknown, input: unknown): Promise<Envelope<unknown>> {
+    if (!isRouteName(route)) return { ok: false, error: { code: 'unknown-route', message: `Unknown route ${String(route)}` } };
+    const parsed = routes[route].input.safeParse(input ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` (${issue.path.join('.')})` : '';
+      return { ok: false, error: { code: 'invalid-input', message: `${issue?.message ?? 'Invalid input'}${where}` } };
+    }
+    try {
+      const handler = this.handlers[route] as (input: unknown) => Promise<unknown>;
+      return { ok: true, result: await handler(parsed.data) };
+    } catch (error) {
+      if (error instanceof UserError) return { ok: false, error: { code: error.code, message: error.message } };
+      console.error(`[labelloop] ${route} failed:`, error);
+      return { ok: false, error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } };
+    }
+  }
+
+  /** Thumbnail or large preview of a project image; confinement is enforced by the project. */
+  async image(relative: string, size: ThumbnailSize): Promise<Probe> {
+    return this.requireProject().thumbnail(relative, size);
+  }
+
+  async importFile(className: string | null, name: string, data: Uint8Array) {
+    return this.requireProject().importFile(className, name, data);
+  }
+
+  async dispose(): Promise<void> {
+    await this.closeProject();
+  }
+
+  private async open(folder: string) {
+    const next = await ProjectSession.open(folder, this.events, this.options.projectOptions);
+    await this.closeProject();
+    this.project = next;
+    await this.recent.remember(next.root).catch(() => undefined);
+    return next.snapshot();
+  }
+
+  private async closeProject(): Promise<boolean> {
+    if (!this.project) return false;
+    const closing = this.project;
+    this.project = null;
+    await closing.close();
+    return true;
+  }
+
+  private async ensureDemo(): Promise<string> {
+    const dir = path.join(this.options.configDir, 'demo-project');
+    const ready = await access(path.join(dir, DEMO_MARKER)).then(() => true, () => false);
+    if (!ready) await generateDemoProject(dir);
+    return dir;
+  }
+
+  requireProject(): ProjectSession {
+    if (!this.project) throw new UserError('no-project', 'No project is open: open a folder first');
+    return this.project;
+  }
+}

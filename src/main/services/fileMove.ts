@@ -1,0 +1,110 @@
+// Moving a user's image must never overwrite, lose or duplicate it.
+// Same file system: hard-link to the new name (fails if taken) then unlink the old one;
+// where links are unsupported, rename after checking the name is free.
+// Across file systems: copy to a hidden partial file, fsync, link into place, then delete the source.
+import { constants } from 'node:fs';
+import { copyFile, link, lstat, open, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { errnoCode } from './errors';
+
+export const PARTIAL_SUFFIX = '.labelloop-partial';
+
+export class NameTakenError extends Error {
+  constructor(readonly target: string) {
+    super(`${target} already exists`);
+  }
+}
+
+/** `name.jpg` → `name (2).jpg`, `name (3).jpg`, … skipping names that exist or are reserved. */
+export async function uniqueName(directory: string, fileName: string, reserved: ReadonlySet<string>): Promise<string> {
+  const ext = path.extname(fileName);
+  const stem = fileName.slice(0, fileName.length - ext.length);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? fileName : `${stem} (${n})${ext}`;
+    const absolute = path.join(directory, candidate);
+    if (reserved.has(absolute)) continue;
+    if (!(await exists(absolute))) return candidate;
+  }
+}
+
+export async function exists(absolute: string): Promise<boolean> {
+  try {
+    await lstat(absolute);
+    return true;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/** Moves `from` to `to`, which must not exist. Throws NameTakenError rather than overwrite. */
+export async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (error) {
+    const code = errnoCode(error);
+    if (code === 'EEXIST') throw new NameTakenError(to);
+    if (code === 'EXDEV') return copyAcrossDevices(from, to);
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
+      if (await exists(to)) throw new NameTakenError(to);
+      return rename(from, to);
+    }
+    throw error;
+  }
+  await unlink(from);
+}
+
+async function copyAcrossDevices(from: string, to: string): Promise<void> {
+  const partial = path.join(path.dirname(to), `.${path.basename(to)}${PARTIAL_SUFFIX}`);
+  await copyFile(from, partial, constants.COPYFILE_EXCL);
+  const handle = await open(partial, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(partial, to);
+  } catch (error) {
+    await unlink(partial);
+    if (errnoCode(error) === 'EEXIST') throw new NameTakenError(to);
+    throw error;
+  }
+  await unlink(partial);
+  await syncDirectory(path.dirname(to));
+  await unlink(from);
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  // Directory fsync makes the new name durable; not every platform allows opening a folder.
+  try {
+    const handle = await open(directory, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+/** Same file (hard links) or same bytes: used by recovery to tell a finished copy from a stranger. */
+export async function sameFile(a: string, b: string): Promise<boolean> {
+  const [sa, sb] = await Promise.all([lstat(a), lstat(b)]);
+  if (sa.ino === sb.ino && sa.dev === sb.dev) return true;
+  if (sa.size !== sb.size) return false;
+  const [ha, hb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+  try {
+    const chunk = 1 << 20;
+    const ba = Buffer.alloc(chunk);
+    const bb = Buffer.alloc(chunk);
+    for (let offset = 0; offset < sa.size; offset += chunk) {
+      const [ra, rb] = await Promise.all([ha.read(ba, 0, chunk, offset), hb.read(bb, 0, chunk, offset)]);
+      if (ra.bytesRead !== rb.bytesRead || !ba.subarray(0, ra.bytesRead).equals(bb.subarray(0, rb.bytesRead))) return false;
+    }
+    return true;
+  } finally {
+    await Promise.all([ha.close(), hb.close()]);
+  }
+}

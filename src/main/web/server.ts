@@ -1,0 +1,205 @@
+// Web mode transport: the same renderer in a browser, talking to the same LabelLoopApp over a
+// WebSocket. Loopback only, a per-launch token (like Jupyter), same-origin checks on every request.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { ThumbnailSize } from '../../shared/contract';
+import { MAX_IMPORT_BYTES } from '../../shared/contract';
+import type { LabelLoopApp } from '../app';
+import { isInside } from '../services/confine';
+import { UserError } from '../services/errors';
+
+export interface WebServerOptions {
+  app: LabelLoopApp;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  port?: number;
+  token?: string;
+}
+
+export interface WebServer {
+  url: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'labelloop_token';
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.json': 'application/json',
+};
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: labelloop:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+export async function startWebServer(options: WebServerOptions): Promise<WebServer> {
+  const token = options.token ?? randomBytes(24).toString('hex');
+  const tokenBytes = Buffer.from(token);
+  let port = 0;
+  const allowedHosts = () => [`127.0.0.1:${port}`, `localhost:${port}`];
+
+  const authorized = (request: http.IncomingMessage, url: URL): boolean => {
+    const offered = url.searchParams.get('token') ?? readCookie(request.headers.cookie, COOKIE);
+    if (!offered) return false;
+    const bytes = Buffer.from(offered);
+    return bytes.length === tokenBytes.length && timingSafeEqual(bytes, tokenBytes);
+  };
+  // Blocks DNS rebinding (foreign Host) and cross-site requests (foreign Origin).
+  const sameOrigin = (request: http.IncomingMessage): boolean => {
+    if (!allowedHosts().includes(request.headers.host ?? '')) return false;
+    const origin = request.headers.origin;
+    return origin === undefined || allowedHosts().some((h) => origin === `http://${h}`);
+  };
+
+  const server = http.createServer((request, response) => {
+    void route(request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, 500, 'text/plain', `Internal error: ${error instanceof Error ? error.message : String(error)}`);
+      else response.destroy();
+    });
+  });
+
+  async function route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', `http://${request.headers.host ?? '127.0.0.1'}`);
+    if (!sameOrigin(request)) return send(response, 403, 'text/plain', 'Forbidden: wrong host or origin');
+    if (!authorized(request, url)) {
+      return send(response, 401, 'text/html; charset=utf-8', '<h1>LabelLoop</h1><p>Open the URL with the token that the server printed when it started.</p>');
+    }
+    if (url.searchParams.has('token')) {
+      // Trade the token in the URL for a cookie, so it does not linger in history or logs.
+      response.setHeader('Set-Cookie', `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      url.searchParams.delete('token');
+      response.writeHead(302, { Location: `${url.pathname}${url.search}` });
+      response.end();
+      return;
+    }
+    if (url.pathname === '/image' && request.method === 'GET') return serveImage(url, response);
+    if (url.pathname === '/import' && request.method === 'POST') return receiveImport(url, request, response);
+    if (request.method === 'GET') return serveStatic(url.pathname, response);
+    send(response, 405, 'text/plain', 'Method not allowed');
+  }
+
+  async function serveImage(url: URL, response: http.ServerResponse): Promise<void> {
+    const relative = url.searchParams.get('path') ?? '';
+    const size: ThumbnailSize = url.searchParams.get('size') === 'large' ? 'large' : 'thumb';
+    try {
+      const probe = await options.app.image(relative, size);
+      if (!probe.ok) return send(response, 422, 'text/plain; charset=utf-8', probe.problem);
+      response.writeHead(200, { 'Content-Type': 'image/webp', 'Cache-Control': 'private, max-age=31536000, immutable' });
+      createReadStream(probe.file).pipe(response);
+    } catch (error) {
+      if (error instanceof UserError) {
+        const status = error.code === 'outside-project' ? 403 : error.code === 'not-found' ? 404 : 400;
+        return send(response, status, 'text/plain; charset=utf-8', error.message);
+      }
+      throw error;
+    }
+  }
+
+  async function receiveImport(url: URL, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const className = url.searchParams.get('class');
+    const name = url.searchParams.get('name') ?? '';
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > MAX_IMPORT_BYTES) {
+        return sendJson(response, 413, { ok: false, error: { code: 'too-large', message: `${name} is over ${MAX_IMPORT_BYTES / 1024 / 1024} MB` } });
+      }
+      chunks.push(chunk);
+    }
+    try {
+      const result = await options.app.importFile(className || null, name, Buffer.concat(chunks));
+      sendJson(response, 200, { ok: true, result });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      sendJson(response, 200, { ok: false, error: { code: error instanceof UserError ? error.code : 'internal', message } });
+    }
+  }
+
+  async function serveStatic(pathname: string, response: http.ServerResponse): Promise<void> {
+    const relative = decodeURIComponent(pathname === '/' ? '/index.html' : pathname);
+    const file = path.resolve(options.rendererDir, `.${relative}`);
+    const info = isInside(options.rendererDir, file) ? await stat(file).catch(() => null) : null;
+    if (!info?.isFile()) return send(response, 404, 'text/plain', 'Not found');
+    response.writeHead(200, {
+      'Content-Type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': file.endsWith('.html') ? 'no-cache' : 'max-age=3600',
+    });
+    createReadStream(file).pipe(response);
+  }
+
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 * 1024 });
+  server.on('upgrade', (request, socket, head) => {
+    const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname !== '/ws' || !sameOrigin(request) || !authorized(request, url)) {
+      socket.write('HTTP/1.1 403 Forbidden\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    sockets.handleUpgrade(request, socket, head, (ws) => connect(ws));
+  });
+
+  function connect(ws: WebSocket): void {
+    const unsubscribe = options.app.events.subscribe((event, payload) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ event, payload }));
+    });
+    ws.on('message', (data) => {
+      let message: { id?: unknown; route?: unknown; input?: unknown };
+      try {
+        message = JSON.parse(String(data)) as typeof message;
+      } catch {
+        return;
+      }
+      void options.app.handle(message.route, message.input).then((envelope) => {
+        if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ id: message.id, ...envelope }));
+      });
+    });
+    ws.on('close', unsubscribe);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    port,
+    token,
+    close: async () => {
+      for (const client of sockets.clients) client.terminate();
+      sockets.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function readCookie(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const [key, ...value] = part.trim().split('=');
+    if (key === name) return value.join('=');
+  }
+  return null;
+}
+
+function send(response: http.ServerResponse, status: number, type: string, body: string): void {
+  response.writeHead(status, { 'Content-Type': type, 'X-Content-Type-Options': 'nosniff' });
+  response.end(body);
+}
+
+function sendJson(response: http.ServerResponse, status: number, body: unknown): void {
+  send(response, status, 'application/json', JSON.stringify(body));
+}

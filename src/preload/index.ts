@@ -1,0 +1,34 @@
+// Electron transport, renderer side: the only file that touches ipcRenderer. It exposes one narrow,
+// frozen window.api with the same interface as the web-mode client.
+import { contextBridge, ipcRenderer } from 'electron';
+import type { Envelope, EventName, ImportResult, LabelLoopApi, RouteName, ThumbnailSize } from '../shared/contract';
+import { eventNames, isRouteName, unwrap } from '../shared/contract';
+
+const listeners = new Map<string, Set<(payload: unknown) => void>>();
+ipcRenderer.on('labelloop:event', (_event, name: string, payload: unknown) => {
+  for (const listener of listeners.get(name) ?? []) listener(payload);
+});
+
+const api: LabelLoopApi = {
+  host: 'electron',
+  async call(route: RouteName, input: unknown) {
+    if (!isRouteName(route)) throw new Error(`Unknown route ${String(route)}`);
+    return unwrap((await ipcRenderer.invoke('labelloop:call', route, input)) as Envelope<never>);
+  },
+  on(event: EventName, listener: (payload: never) => void) {
+    if (!eventNames.includes(event)) throw new Error(`Unknown event ${String(event)}`);
+    const set = listeners.get(event) ?? new Set();
+    listeners.set(event, set);
+    const wrapped = listener as (payload: unknown) => void;
+    set.add(wrapped);
+    return () => set.delete(wrapped);
+  },
+  imageUrl(path: string, version: string, size: ThumbnailSize) {
+    return `labelloop://image/?path=${encodeURIComponent(path)}&size=${size}&v=${encodeURIComponent(version)}`;
+  },
+  async importFile(className: string | null, name: string, data: ArrayBuffer) {
+    return unwrap((await ipcRenderer.invoke('labelloop:import', className, name, new Uint8Array(data))) as Envelope<ImportResult>);
+  },
+} as LabelLoopApi;
+
+contextBridge.exposeInMainWorld('api', Object.freeze(api));

@@ -1,0 +1,74 @@
+// Web mode: the same LabelLoopApi over a WebSocket to the main-process services, plus two plain
+// HTTP routes for image bytes (thumbnails) and uploads. The auth cookie rides along same-origin.
+import type { Envelope, EventName, ImportResult, LabelLoopApi, RouteName, ThumbnailSize } from '../../../shared/contract';
+import { ApiError, unwrap } from '../../../shared/envelope';
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+export function createWebClient(origin: string = location.origin): LabelLoopApi {
+  const wsUrl = `${origin.replace(/^http/, 'ws')}/ws`;
+  const pending = new Map<number, Pending>();
+  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  let nextId = 1;
+  let socket: Promise<WebSocket> | null = null;
+
+  const connect = (): Promise<WebSocket> => {
+    socket ??= new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl);
+      ws.onopen = () => resolve(ws);
+      ws.onerror = () => reject(new ApiError('disconnected', 'Cannot reach the LabelLoop server: is `npm run web` still running?'));
+      ws.onclose = () => {
+        socket = null;
+        for (const call of pending.values()) call.reject(new ApiError('disconnected', 'The connection to the LabelLoop server was lost'));
+        pending.clear();
+      };
+      ws.onmessage = (message) => {
+        const data = JSON.parse(String(message.data)) as { id?: number; event?: string; payload?: unknown } & Envelope<unknown>;
+        if (data.event) {
+          for (const listener of listeners.get(data.event) ?? []) listener(data.payload);
+          return;
+        }
+        const call = data.id !== undefined ? pending.get(data.id) : undefined;
+        if (!call || data.id === undefined) return;
+        pending.delete(data.id);
+        try {
+          call.resolve(unwrap(data));
+        } catch (error) {
+          call.reject(error as Error);
+        }
+      };
+    });
+    socket.catch(() => {
+      socket = null;
+    });
+    return socket;
+  };
+
+  return {
+    host: 'web',
+    async call(route: RouteName, input: unknown) {
+      const ws = await connect();
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        ws.send(JSON.stringify({ id, route, input }));
+      });
+    },
+    on(event: EventName, listener: (payload: never) => void) {
+      void connect().catch(() => undefined);
+      const set = listeners.get(event) ?? new Set();
+      listeners.set(event, set);
+      const wrapped = listener as (payload: unknown) => void;
+      set.add(wrapped);
+      return () => set.delete(wrapped);
+    },
+    imageUrl(path: string, version: string, size: ThumbnailSize) {
+      return `${origin}/image?path=${encodeURIComponent(path)}&size=${size}&v=${encodeURIComponent(version)}`;
+    },
+    async importFile(className: string | null, name: string, data: ArrayBuffer) {
+      const query = new URLSearchParams({ name, ...(className ? { class: className } : {}) });
+      const response = await fetch(`${origin}/import?${query}`, { method: 'POST', body: data, credentials: 'same-origin' });
+      return unwrap((await response.json()) as Envelope<ImportResult>);
+    },
+  } as LabelLoopApi;
+}

@@ -1,0 +1,146 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { DatasetSnapshot, ImageItem, MoveResult, ThumbnailProgress } from '../../../shared/contract';
+import { useApi } from '../api/inject';
+import { useNoticesStore } from './notices';
+
+/** The open project's images and classes, and every change to them (relabel, undo, import). */
+export const useDatasetStore = defineStore('dataset', () => {
+  const api = useApi();
+  const notices = useNoticesStore();
+
+  const root = ref<string | null>(null);
+  const name = ref('');
+  const classes = ref<string[]>([]);
+  // 50k items: a shallow ref replaced on change keeps Vue from wrapping every item in a proxy.
+  const items = shallowRef<ImageItem[]>([]);
+  const warnings = ref<string[]>([]);
+  const recovered = ref<string[]>([]);
+  const history = ref({ canUndo: false, canRedo: false });
+  const progress = ref<ThumbnailProgress>({ done: 0, total: 0, unreadable: 0 });
+  const lostMessage = ref<string | null>(null);
+  const busy = ref(false);
+
+  const counts = computed(() => {
+    const byClass: Record<string, number> = Object.fromEntries(classes.value.map((c) => [c, 0]));
+    let unlabeled = 0;
+    let unreadable = 0;
+    for (const item of items.value) {
+      if (item.label === null) unlabeled++;
+      else byClass[item.label] = (byClass[item.label] ?? 0) + 1;
+      if (item.status === 'unreadable') unreadable++;
+    }
+    return { byClass, unlabeled, unreadable, total: items.value.length };
+  });
+
+  function load(snapshot: DatasetSnapshot | null): void {
+    root.value = snapshot?.root ?? null;
+    name.value = snapshot?.name ?? '';
+    classes.value = snapshot?.classes ?? [];
+    items.value = snapshot?.items ?? [];
+    warnings.value = snapshot?.warnings ?? [];
+    recovered.value = snapshot?.recovered ?? [];
+    history.value = snapshot?.history ?? { canUndo: false, canRedo: false };
+    lostMessage.value = null;
+    const unreadable = items.value.filter((i) => i.status === 'unreadable').length;
+    progress.value = { done: items.value.filter((i) => i.status !== 'pending').length, total: items.value.length, unreadable };
+  }
+
+  async function refresh(): Promise<void> {
+    const snapshot = await notices.guard(() => api.call('dataset.scan', {}));
+    if (snapshot) load(snapshot);
+  }
+
+  function applyMoves(result: MoveResult): void {
+    history.value = result.history;
+    if (result.moves.length > 0) {
+      const destination = new Map(result.moves.map((m) => [m.from, m.to]));
+      items.value = items.value
+        .map((item) => {
+          const to = destination.get(item.path);
+          if (to === undefined) return item;
+          return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
+        })
+        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    }
+    for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
+    if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
+  }
+
+  async function relabel(paths: string[], to: string | null): Promise<MoveResult | undefined> {
+    if (paths.length === 0) return undefined;
+    busy.value = true;
+    try {
+      const result = await notices.guard(() => api.call('dataset.relabel', { paths, to }));
+      if (result) applyMoves(result);
+      return result;
+    } finally {
+      busy.value = false;
+    }
+  }
+
+  async function undo(): Promise<void> {
+    if (!history.value.canUndo) return;
+    const result = await notices.guard(() => api.call('dataset.undo', {}));
+    if (result) applyMoves(result);
+  }
+
+  async function redo(): Promise<void> {
+    if (!history.value.canRedo) return;
+    const result = await notices.guard(() => api.call('dataset.redo', {}));
+    if (result) applyMoves(result);
+  }
+
+  async function classAction(action: () => Promise<DatasetSnapshot>): Promise<boolean> {
+    const snapshot = await notices.guard(action);
+    if (snapshot) load(snapshot);
+    return snapshot !== undefined;
+  }
+
+  const createClass = (className: string) => classAction(() => api.call('classes.create', { name: className }));
+  const renameClass = (from: string, to: string) => classAction(() => api.call('classes.rename', { from, to }));
+  const deleteClass = (className: string) => classAction(() => api.call('classes.delete', { name: className }));
+
+  /** Imports files into a class (null: unlabeled), reporting duplicates and rejects by name. */
+  async function importFiles(className: string | null, files: { name: string; data: () => Promise<ArrayBuffer> }[]): Promise<void> {
+    let imported = 0;
+    const duplicates: string[] = [];
+    const rejected: string[] = [];
+    for (const file of files) {
+      const result = await notices.guard(async () => api.importFile(className, file.name, await file.data()));
+      if (!result) continue;
+      imported += result.imported.length;
+      duplicates.push(...result.duplicates.map((d) => `${d.name} (same as ${d.existing})`));
+      rejected.push(...result.rejected.map((r) => `${r.name}: ${r.message}`));
+    }
+    notices.push('info', `Imported ${imported} image(s) into ${className ?? 'unlabeled'}`);
+    if (duplicates.length) notices.push('info', `Skipped ${duplicates.length} duplicate(s): ${duplicates.slice(0, 3).join(', ')}${duplicates.length > 3 ? ', …' : ''}`);
+    for (const line of rejected.slice(0, 5)) notices.push('error', line);
+    await refresh();
+  }
+
+  api.on('dataset.itemsUpdated', ({ items: updates }) => {
+    const byPath = new Map(updates.map((u) => [u.path, u]));
+    items.value = items.value.map((item) => {
+      const update = byPath.get(item.path);
+      return update ? { ...item, status: update.status, problem: update.problem } : item;
+    });
+  });
+  api.on('thumbnails.progress', (payload) => {
+    progress.value = payload;
+  });
+  api.on('project.lost', ({ message }) => {
+    lostMessage.value = message;
+  });
+  let changedTimer: ReturnType<typeof setTimeout> | undefined;
+  api.on('dataset.changed', () => {
+    // Imports arrive one file at a time: refetch once the burst settles.
+    clearTimeout(changedTimer);
+    changedTimer = setTimeout(() => void refresh(), 400);
+  });
+
+  return {
+    root, name, classes, items, warnings, recovered, history, progress, lostMessage, busy, counts,
+    load, refresh, relabel, undo, redo, createClass, renameClass, deleteClass, importFiles,
+  };
+});

@@ -1,0 +1,114 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef, watch } from 'vue';
+import type { ImageItem } from '../../../shared/contract';
+import { useDatasetStore } from './dataset';
+
+/** 'all', 'unlabeled', 'unreadable', or 'class:<name>'. */
+export type GridFilter = string;
+
+/** What the labeling grid shows and what is selected: the state behind every key press. */
+export const useLabelingStore = defineStore('labeling', () => {
+  const dataset = useDatasetStore();
+
+  const filter = ref<GridFilter>('all');
+  const selected = shallowRef<ReadonlySet<string>>(new Set());
+  const cursor = ref(0);
+  const anchor = ref(0);
+  const viewerOpen = ref(false);
+
+  const visible = computed<ImageItem[]>(() => {
+    const f = filter.value;
+    if (f === 'all') return dataset.items;
+    if (f === 'unlabeled') return dataset.items.filter((i) => i.label === null);
+    if (f === 'unreadable') return dataset.items.filter((i) => i.status === 'unreadable');
+    const className = f.slice('class:'.length);
+    return dataset.items.filter((i) => i.label === className);
+  });
+
+  const current = computed<ImageItem | undefined>(() => visible.value[cursor.value]);
+
+  // Relabeling under a class filter makes items leave the view: keep the cursor in range.
+  watch(visible, (list) => {
+    if (cursor.value >= list.length) cursor.value = Math.max(0, list.length - 1);
+  });
+
+  function setFilter(next: GridFilter): void {
+    filter.value = next;
+    selected.value = new Set();
+    cursor.value = 0;
+    anchor.value = 0;
+  }
+
+  /** Mouse selection: plain click selects one, ctrl toggles, shift extends from the anchor. */
+  function click(index: number, modifiers: { shift?: boolean; ctrl?: boolean } = {}): void {
+    const item = visible.value[index];
+    if (!item) return;
+    if (modifiers.shift) {
+      selectRange(anchor.value, index, modifiers.ctrl ? selected.value : new Set());
+    } else if (modifiers.ctrl) {
+      const next = new Set(selected.value);
+      if (next.has(item.path)) next.delete(item.path);
+      else next.add(item.path);
+      selected.value = next;
+      anchor.value = index;
+    } else {
+      selected.value = new Set([item.path]);
+      anchor.value = index;
+    }
+    cursor.value = index;
+  }
+
+  /** Arrow keys: move the cursor; with shift, extend the selection from the anchor. */
+  function moveCursor(delta: number, extend = false): void {
+    if (visible.value.length === 0) return;
+    const next = Math.min(visible.value.length - 1, Math.max(0, cursor.value + delta));
+    cursor.value = next;
+    if (extend) selectRange(anchor.value, next, new Set());
+    else {
+      anchor.value = next;
+      selected.value = new Set([(visible.value[next] as ImageItem).path]);
+    }
+  }
+
+  function selectAll(): void {
+    selected.value = new Set(visible.value.map((i) => i.path));
+  }
+
+  function clearSelection(): void {
+    selected.value = new Set();
+  }
+
+  /** The images a key press acts on: the selection, or the image under the cursor. */
+  function targets(): string[] {
+    if (selected.value.size > 0) return [...selected.value];
+    return current.value ? [current.value.path] : [];
+  }
+
+  /** Number key n (1-based) moves the targets to the n-th class; 0 means unlabeled. */
+  async function assign(classNumber: number): Promise<void> {
+    const to = classNumber === 0 ? null : dataset.classes[classNumber - 1];
+    if (to === undefined) return;
+    const paths = targets();
+    const result = await dataset.relabel(paths, to);
+    if (!result) return;
+    // One image relabeled in place (it stays in view): step on to the next, as labelers expect.
+    const moved = new Set(result.moves.map((m) => m.to));
+    if (paths.length === 1 && current.value && moved.has(current.value.path)) {
+      cursor.value = Math.min(cursor.value + 1, visible.value.length - 1);
+    }
+    anchor.value = cursor.value;
+    selected.value = current.value ? new Set([current.value.path]) : new Set();
+  }
+
+  function selectRange(from: number, to: number, base: ReadonlySet<string>): void {
+    const next = new Set(base);
+    const [lo, hi] = from <= to ? [from, to] : [to, from];
+    for (let i = lo; i <= hi; i++) next.add((visible.value[i] as ImageItem).path);
+    selected.value = next;
+  }
+
+  return {
+    filter, selected, cursor, viewerOpen, visible, current,
+    setFilter, click, moveCursor, selectAll, clearSelection, targets, assign,
+  };
+});
