@@ -18,20 +18,19 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'demo': {
-      const flags = parseFlags(rest, { 'per-class': 'number', seed: 'number', size: 'number' });
-      const dir = path.resolve(flags._[0] ?? 'labelloop-demo');
+      const { positional, values } = parseFlags(rest, { 'per-class': 'number', seed: 'number', size: 'number' });
+      const dir = path.resolve(positional[0] ?? 'labelloop-demo');
       const started = Date.now();
       const { files } = await generateDemoProject(dir, {
-        perClass: flags['per-class'] as number | undefined,
-        seed: flags.seed as number | undefined,
-        size: flags.size as number | undefined,
+        perClass: values['per-class'],
+        seed: values.seed,
+        size: values.size,
       });
       console.log(`Wrote ${files} images to ${dir} (OK/ masked, NG/ unmasked) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       return 0;
     }
     case 'scan': {
-      const flags = parseFlags(rest, {});
-      const dir = flags._[0];
+      const dir = parseFlags(rest, {}).positional[0];
       if (!dir) throw new Error('scan needs a project folder');
       const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0 });
       await project.whenValidated();

@@ -5,17 +5,17 @@ import { startWebServer } from './server';
 import { appVersion, parseFlags } from '../cli/flags';
 
 export async function runWebMode(argv: string[], rendererDir: string): Promise<void> {
-  const flags = parseFlags(argv, { port: 'number', project: 'string', token: 'string' });
+  const { values: flags } = parseFlags(argv, { port: 'number', project: 'string', token: 'string' });
   const app = new LabelLoopApp({ host: 'web', version: appVersion, configDir: defaultConfigDir() });
-  if (typeof flags.project === 'string') {
+  if (flags.project) {
     const opened = await app.handle('project.open', { path: path.resolve(flags.project) });
     if (!opened.ok) throw new Error(opened.error.message);
   }
   const server = await startWebServer({
     app,
     rendererDir,
-    port: typeof flags.port === 'number' ? flags.port : 0,
-    token: typeof flags.token === 'string' ? flags.token : undefined,
+    port: flags.port ?? 0,
+    token: flags.token,
   });
   console.log(`LabelLoop web mode is listening on 127.0.0.1 only.\nOpen this URL (it carries this launch's token):\n\n    ${server.url}\n`);
   const stop = async () => {

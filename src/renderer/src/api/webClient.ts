@@ -49,7 +49,7 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
     async call(route: RouteName, input: unknown) {
       const ws = await connect();
       const id = nextId++;
-      return new Promise((resolve, reject) => {
+      return new Promise<unknown>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         ws.send(JSON.stringify({ id, route, input }));
       });
