@@ -42,9 +42,9 @@ export async function writeAwkwardImages(folder: string): Promise<Record<string,
     'alpha.png': png,
     'cmyk.jpg': await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c84' } }).toColourspace('cmyk').jpeg().toBuffer(),
     'deep16.png': await sharp({ create: { width: 64, height: 48, channels: 3, background: '#c84' } }).toColourspace('rgb16').png().toBuffer(),
-    'gray.png': await sharp(Buffer.alloc(64 * 48, 128), { raw: { width: 64, height: 48, channels: 1 } }).png().toBuffer(),
+    'gray.png': await sharp(Buffer.alloc(64 * 48, 128), { raw: { width: 64, height: 48, channels: 1 } }).toColourspace('b-w').png().toBuffer(),
     'rotated.jpg': await sharp({ create: { width: 64, height: 32, channels: 3, background: '#48c' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer(),
-    'bomb.png': await sharp({ create: { width: 12_000, height: 12_000, channels: 1, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer(),
+    'bomb.png': await sharp({ create: { width: 12_000, height: 12_000, channels: 3, background: '#000' } }).png({ compressionLevel: 9 }).toBuffer(),
     'good.jpg': good,
   };
   const paths: Record<string, string> = {};

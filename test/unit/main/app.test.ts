@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LabelLoopApp } from '../../../src/main/app';
+import { makeProject, tempDir } from '../../helpers/fixtures';
+
+describe('LabelLoopApp routes', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let app: LabelLoopApp;
+
+  beforeEach(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await makeProject(path.join(dir, 'project'));
+    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: path.join(dir, 'config'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+  });
+  afterEach(async () => {
+    await app.dispose();
+    await cleanup();
+  });
+
+  it('rejects unknown routes and invalid input with a message, never throwing', async () => {
+    expect(await app.handle('fs.readAnything', {})).toMatchObject({ ok: false, error: { code: 'unknown-route' } });
+    expect(await app.handle('__proto__', {})).toMatchObject({ ok: false, error: { code: 'unknown-route' } });
+    expect(await app.handle('project.open', { path: 42 })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+    expect(await app.handle('project.open', { path: '/x', extra: true })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+    expect(await app.handle('classes.create', { name: '../evil' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/may not contain/) } });
+    expect(await app.handle('classes.create', { name: '.hidden' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/dot/) } });
+  });
+
+  it('needs an open project for dataset routes', async () => {
+    expect(await app.handle('dataset.scan', {})).toMatchObject({ ok: false, error: { code: 'no-project', message: expect.stringMatching(/open a folder/) } });
+  });
+
+  it('opens a project, remembers it as recent and resyncs a reloaded window', async () => {
+    const opened = await app.handle('project.open', { path: path.join(dir, 'project') });
+    expect(opened).toMatchObject({ ok: true, result: { classes: ['NG', 'OK'] } });
+    expect(await app.handle('project.recent', {})).toMatchObject({ ok: true, result: { recent: [{ path: path.join(dir, 'project'), name: 'project' }] } });
+    await app.handle('dataset.relabel', { paths: ['OK/a.jpg'], to: 'NG' });
+    const current = await app.handle('project.current', {});
+    if (!current.ok || !current.result) throw new Error('expected an open project');
+    const snapshot = current.result as { items: { path: string }[]; history: { canUndo: boolean } };
+    expect(snapshot.items.map((i) => i.path)).toContain('NG/a (2).jpg');
+    expect(snapshot.history.canUndo).toBe(true);
+  });
+
+  it('keeps every path inside the open project', async () => {
+    await app.handle('project.open', { path: path.join(dir, 'project') });
+    expect(await app.handle('dataset.details', { path: '../../etc/passwd' })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
+    expect(await app.handle('dataset.details', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
+    await expect(app.image('../config/recent.json', 'thumb')).rejects.toThrow(/leaves the project/);
+  });
+
+  it('makes the demo project once and opens it', async () => {
+    const opened = await app.handle('project.openDemo', {});
+    if (!opened.ok) throw new Error(opened.error.message);
+    const snapshot = opened.result as { classes: string[]; items: { label: string }[] };
+    expect(snapshot.classes).toEqual(['NG', 'OK']);
+    expect(snapshot.items.filter((i) => i.label === 'OK')).toHaveLength(300);
+    expect(snapshot.items.filter((i) => i.label === 'NG')).toHaveLength(300);
+  });
+});

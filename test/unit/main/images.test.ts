@@ -1,0 +1,216 @@
+import { chmod, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventName } from '../../../src/shared/contract';
+import { EventBus } from '../../../src/main/services/events';
+import { moveFile, NameTakenError } from '../../../src/main/services/fileMove';
+import { ProjectSession } from '../../../src/main/services/project';
+import { jpeg, tempDir, writeAwkwardImages, writeJpeg } from '../../helpers/fixtures';
+
+describe('bad and unusual images', () => {
+  let root: string;
+  let cleanup: () => Promise<void>;
+  let project: ProjectSession;
+
+  beforeAll(async () => {
+    ({ dir: root, cleanup } = await tempDir());
+    await writeAwkwardImages(path.join(root, 'OK'));
+    project = await ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0 });
+    await project.whenValidated();
+  });
+  afterAll(async () => {
+    await project.close();
+    await cleanup();
+  });
+
+  const item = (name: string) => project.snapshot().items.find((i) => i.path === `OK/${name}`);
+
+  it.each([
+    ['zero.jpg', /empty \(0 bytes\)/],
+    ['truncated.jpg', /truncated or damaged/],
+    ['truncated.png', /truncated or damaged/],
+    ['text.jpg', /Not an image/],
+    ['random.png', /Not an image|damaged/],
+    ['bomb.png', /12000×12000 \(144 MP\), over the 100 MP limit/],
+  ])('%s is flagged unreadable with a clear reason', (name, reason) => {
+    expect(item(name)).toMatchObject({ status: 'unreadable', problem: expect.stringMatching(reason) });
+  });
+
+  it.each(['alpha.png', 'cmyk.jpg', 'deep16.png', 'gray.png', 'rotated.jpg', 'good.jpg'])('%s is readable and gets a thumbnail', (name) => {
+    expect(item(name)).toMatchObject({ status: 'ok' });
+  });
+
+  it('notes CMYK, 16-bit, grayscale and alpha in the details', async () => {
+    expect((await project.details('OK/cmyk.jpg')).notes.join()).toMatch(/CMYK/);
+    expect((await project.details('OK/deep16.png')).notes.join()).toMatch(/16-bit/);
+    expect((await project.details('OK/gray.png')).notes.join()).toMatch(/Grayscale/);
+    expect((await project.details('OK/alpha.png')).notes.join()).toMatch(/transparency/);
+    expect(await project.details('OK/bomb.png')).toMatchObject({ status: 'unreadable', problem: expect.stringMatching(/100 MP/) });
+  });
+
+  it('applies EXIF orientation: a 64×32 image tagged "rotate 90" becomes a 32×64 thumbnail', async () => {
+    const details = await project.details('OK/rotated.jpg');
+    expect([details.width, details.height]).toEqual([32, 64]);
+    const probe = await project.thumbnail('OK/rotated.jpg', 'thumb');
+    if (!probe.ok) throw new Error(probe.problem);
+    const meta = await sharp(probe.file).metadata();
+    expect([meta.width, meta.height]).toEqual([32, 64]);
+  });
+
+  it('converts CMYK and 16-bit to 8-bit sRGB thumbnails', async () => {
+    for (const name of ['cmyk.jpg', 'deep16.png']) {
+      const probe = await project.thumbnail(`OK/${name}`, 'thumb');
+      if (!probe.ok) throw new Error(probe.problem);
+      const meta = await sharp(probe.file).metadata();
+      expect(meta).toMatchObject({ space: 'srgb', depth: 'uchar', format: 'webp' });
+    }
+  });
+
+  it('caches thumbnails on disk and remakes one when the file changes', async () => {
+    const first = await project.thumbnail('OK/good.jpg', 'thumb');
+    if (!first.ok) throw new Error(first.problem);
+    const again = await project.thumbnail('OK/good.jpg', 'thumb');
+    expect(again).toEqual(first);
+    const madeAt = (await stat(first.file)).mtimeMs;
+    await writeJpeg(path.join(root, 'OK/good.jpg'), '#00f', 80, 20);
+    await utimes(path.join(root, 'OK/good.jpg'), new Date(), new Date(Date.now() + 5000));
+    const changed = await project.thumbnail('OK/good.jpg', 'thumb');
+    if (!changed.ok) throw new Error(changed.problem);
+    expect(changed.file).not.toBe(first.file);
+    expect((await sharp(changed.file).metadata()).width).toBe(80);
+    expect((await stat(first.file)).mtimeMs).toBe(madeAt);
+  });
+
+  it('refuses thumbnails for paths outside the project', async () => {
+    await expect(project.thumbnail('../../etc/passwd', 'thumb')).rejects.toThrow(/leaves the project/);
+  });
+});
+
+describe('moveFile', () => {
+  it('never overwrites an existing file', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await writeJpeg(path.join(dir, 'a.jpg'), '#111');
+      await writeJpeg(path.join(dir, 'b.jpg'), '#222');
+      await expect(moveFile(path.join(dir, 'a.jpg'), path.join(dir, 'b.jpg'))).rejects.toBeInstanceOf(NameTakenError);
+      expect((await readdir(dir)).sort()).toEqual(['a.jpg', 'b.jpg']);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  // /dev/shm is a separate tmpfs on Linux: a real cross-device move (copy, fsync, delete).
+  const shm = '/dev/shm';
+  it.skipIf(process.platform !== 'linux')('copies, syncs and deletes across file systems', async () => {
+    const { dir, cleanup } = await tempDir();
+    const source = path.join(shm, `labelloop-xdev-${process.pid}.jpg`);
+    try {
+      const bytes = await jpeg('#123');
+      await writeFile(source, bytes);
+      if ((await stat(shm)).dev === (await stat(dir)).dev) return expect.fail('expected /dev/shm on another device');
+      await moveFile(source, path.join(dir, 'moved.jpg'));
+      await expect(stat(source)).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await readdir(dir)).toEqual(['moved.jpg']);
+    } finally {
+      await rm(source, { force: true });
+      await cleanup();
+    }
+  });
+});
+
+describe('project lifecycle', () => {
+  it('imports files, skipping exact duplicates and refusing non-images', async () => {
+    const { dir, cleanup } = await tempDir();
+    const events: EventName[] = [];
+    const bus = new EventBus();
+    bus.subscribe((event) => events.push(event));
+    try {
+      await writeJpeg(path.join(dir, 'OK/a.jpg'), '#111');
+      await mkdir(path.join(dir, 'NG'));
+      const project = await ProjectSession.open(dir, bus, { watchIntervalMs: 0, backgroundValidation: false });
+      const fresh = await jpeg('#999');
+      expect(await project.importFile('NG', 'new.jpg', fresh)).toEqual({ imported: ['NG/new.jpg'], duplicates: [], rejected: [] });
+      // Same bytes under another name, in another class: a duplicate, not a second copy.
+      expect(await project.importFile('OK', 'copy.jpg', fresh)).toMatchObject({ imported: [], duplicates: [{ name: 'copy.jpg', existing: 'NG/new.jpg' }] });
+      // Same name, different bytes: imported under a free name.
+      expect((await project.importFile('NG', 'new.jpg', await jpeg('#777'))).imported).toEqual(['NG/new (2).jpg']);
+      expect((await project.importFile('NG', 'notes.txt', Buffer.from('hi'))).rejected[0]?.message).toMatch(/Not an image file name/);
+      expect((await project.importFile('NG', 'fake.jpg', Buffer.from('hi'))).rejected[0]?.message).toMatch(/Not an image/);
+      expect((await project.importFile('NG', 'empty.jpg', Buffer.alloc(0))).rejected[0]?.message).toMatch(/empty/);
+      expect((await project.importFile('NG', '../../escape.jpg', await jpeg('#456'))).imported).toEqual(['NG/escape.jpg']);
+      await expect(project.importFile('Nope', 'x.jpg', fresh)).rejects.toThrow(/no class/);
+      expect(events).toContain('dataset.changed');
+      expect((await readdir(path.join(dir, 'NG'))).sort()).toEqual(['escape.jpg', 'new (2).jpg', 'new.jpg']);
+      await project.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('creates, renames and deletes classes; refuses to delete a non-empty one', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await writeJpeg(path.join(dir, 'OK/a.jpg'));
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+      expect((await project.createClass('Maybe')).classes).toEqual(['Maybe', 'OK']);
+      await expect(project.createClass('OK')).rejects.toThrow(/already exists/);
+      expect((await project.renameClass('Maybe', 'Unsure')).classes).toEqual(['OK', 'Unsure']);
+      await expect(project.renameClass('Unsure', 'OK')).rejects.toThrow(/already exists/);
+      await expect(project.deleteClass('OK')).rejects.toThrow(/still holds 1 file/);
+      expect((await project.deleteClass('Unsure')).classes).toEqual(['OK']);
+      await project.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('reports a project folder that vanishes while open, without crashing', async () => {
+    const { dir, cleanup } = await tempDir();
+    const lost: string[] = [];
+    const bus = new EventBus();
+    bus.subscribe((event, payload) => {
+      if (event === 'project.lost') lost.push((payload as { message: string }).message);
+    });
+    try {
+      const root = path.join(dir, 'project');
+      await writeJpeg(path.join(root, 'OK/a.jpg'));
+      const project = await ProjectSession.open(root, bus, { watchIntervalMs: 20, backgroundValidation: false });
+      await rename(root, path.join(dir, 'moved-away'));
+      await expect.poll(() => lost.length, { timeout: 2000 }).toBe(1);
+      expect(lost[0]).toMatch(/no longer exists/);
+      await expect(project.rescan()).rejects.toThrow(/Cannot read the project folder/);
+      const result = await project.relabel(['OK/a.jpg'], 'OK');
+      expect(result.failed).toEqual([{ path: 'OK/a.jpg', message: expect.stringMatching(/does not exist/) }]);
+      await project.close();
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable class folder as a warning (skipped as root: root reads everything)', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await writeJpeg(path.join(dir, 'OK/a.jpg'));
+      await writeJpeg(path.join(dir, 'NG/b.jpg'));
+      await chmod(path.join(dir, 'NG'), 0o000);
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+      expect(project.snapshot().warnings.join()).toMatch(/No permission/);
+      await project.close();
+      await chmod(path.join(dir, 'NG'), 0o755);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('refuses to open a file or a missing folder with a clear message', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await writeFile(path.join(dir, 'file.txt'), 'x');
+      await expect(ProjectSession.open(path.join(dir, 'file.txt'), new EventBus())).rejects.toThrow(/is a file, not a folder/);
+      await expect(ProjectSession.open(path.join(dir, 'missing'), new EventBus())).rejects.toThrow(/no longer exists|Cannot open/);
+    } finally {
+      await cleanup();
+    }
+  });
+});
