@@ -61,7 +61,6 @@ export async function scanProject(confinement: PathConfinement): Promise<ScanRes
     }
   });
   const present = items.filter((i): i is ImageItem => i !== null);
-  present.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { classes, items: present, warnings };
 }
 

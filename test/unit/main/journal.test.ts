@@ -49,6 +49,9 @@ describe('relabel journal', () => {
     const labels = Object.fromEntries(project.snapshot().items.map((i) => [i.path, i.label]));
     expect(labels['NG/a (2).jpg']).toBe('NG');
     expect(labels['OK/a.jpg']).toBeUndefined();
+    // Moves must not disturb the listing order a reloaded window sees.
+    const listed = project.snapshot().items.map((i) => i.path);
+    expect(listed).toEqual([...listed].sort());
     await project.close();
     const lines = (await readFile(path.join(root, '.labelloop/journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.t)).toEqual(['begin', 'commit']);

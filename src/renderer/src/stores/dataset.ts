@@ -1,6 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { DatasetSnapshot, ImageItem, MoveResult, ThumbnailProgress } from '../../../shared/contract';
+import { byPath } from '../../../shared/images';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -61,7 +62,7 @@ export const useDatasetStore = defineStore('dataset', () => {
           if (to === undefined) return item;
           return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
         })
-        .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        .sort(byPath);
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);

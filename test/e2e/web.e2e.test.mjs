@@ -1,0 +1,86 @@
+// The labeling loop in a real browser against web mode: open the demo, relabel with the keyboard,
+// undo, reload, and check the screen and the disk agree.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import sharp from 'sharp';
+import { launchBrowser, requireBuild, startServer, waitForPaintedThumbnails } from './harness.mjs';
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  requireBuild();
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (server) await rm(server.configDir, { recursive: true, force: true });
+});
+
+const count = async (name) => Number(await page.locator(`.legend-item[data-class="${name}"] .count`).innerText());
+
+test('opens the demo project, relabels three images by keyboard, undoes one, and survives a reload', async () => {
+  await page.goto(server.url);
+  await page.click('[data-test=open-demo]');
+  await page.waitForSelector('.cell');
+  assert.equal(await count('NG'), 300);
+  assert.equal(await count('OK'), 300);
+
+  await waitForPaintedThumbnails(page);
+  const shot = await page.screenshot({ path: path.join(server.configDir, 'grid.png') });
+  // A painted grid of faces is far from flat: the pixel spread over the grid area must be large.
+  const grid = await page.locator('[data-test=grid]').boundingBox();
+  const { channels } = await sharp(shot)
+    .extract({ left: Math.round(grid.x), top: Math.round(grid.y), width: Math.round(grid.width), height: Math.round(Math.min(grid.height, 400)) })
+    .stats();
+  assert.ok(channels[0].stdev > 25, `grid looks blank (stdev ${channels[0].stdev})`);
+
+  // NG is class 1, OK class 2. The first three NG images go to OK, one key each (the cursor steps on).
+  await page.locator('.cell[data-path="NG/ng_0001.jpg"]').click();
+  for (let i = 0; i < 3; i++) {
+    await page.keyboard.press('2');
+    await page.waitForFunction((n) => document.querySelector('.legend-item[data-class="OK"] .count')?.textContent === String(n), 301 + i);
+  }
+  assert.equal(await count('NG'), 297);
+  assert.equal(await count('OK'), 303);
+  const demo = path.join(server.configDir, 'demo-project');
+  for (const n of ['0001', '0002', '0003']) {
+    assert.ok(existsSync(path.join(demo, `OK/ng_${n}.jpg`)), `ng_${n} moved to OK on disk`);
+    assert.ok(!existsSync(path.join(demo, `NG/ng_${n}.jpg`)), `ng_${n} left NG on disk`);
+  }
+
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction(() => document.querySelector('.legend-item[data-class="OK"] .count')?.textContent === '302');
+  assert.ok(existsSync(path.join(demo, 'NG/ng_0003.jpg')), 'undo moved ng_0003 back on disk');
+  assert.ok(!existsSync(path.join(demo, 'OK/ng_0003.jpg')));
+
+  await page.reload();
+  await page.waitForSelector('.cell');
+  assert.equal(await count('NG'), 298);
+  assert.equal(await count('OK'), 302);
+  assert.equal(await page.locator('.cell[data-path="OK/ng_0001.jpg"]').count(), 0, 'grid starts at NG, OK items are further down');
+  await page.click('[data-filter="class:OK"]');
+  await page.waitForSelector('.cell[data-path="OK/ng_0001.jpg"]');
+  assert.equal(await page.locator('[data-test=undo]').isEnabled(), true, 'undo history survives the reload');
+  await page.screenshot({ path: path.join(server.configDir, 'after-reload.png') });
+});
+
+test('refuses a browser that lacks the token', async () => {
+  const response = await page.goto(server.url.replace(/\?token=.*/, ''), { waitUntil: 'commit' }).catch(() => null);
+  // The cookie from the first test is still there, so use a fresh context for a stranger.
+  const stranger = await browser.newContext();
+  const strangerPage = await stranger.newPage();
+  const denied = await strangerPage.goto(server.url.replace(/\?token=.*/, ''));
+  assert.equal(denied.status(), 401);
+  assert.ok(response === null || response.status() === 200);
+  await stranger.close();
+});

@@ -1,0 +1,89 @@
+import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, RouteInput, RouteName, RouteOutput } from '../../../src/shared/contract';
+
+/** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
+export class FakeApi implements LabelLoopApi {
+  readonly host = 'web' as const;
+  calls: { route: RouteName; input: unknown }[] = [];
+  private listeners = new Map<string, Set<(payload: never) => void>>();
+  private undoStack: MoveResult['moves'][] = [];
+  private redoStack: MoveResult['moves'][] = [];
+
+  constructor(public snapshot: DatasetSnapshot) {}
+
+  static withItems(classes: string[], items: Partial<ImageItem>[]): FakeApi {
+    return new FakeApi({
+      root: '/p',
+      name: 'p',
+      classes,
+      items: items.map((i) => ({ path: i.path ?? 'x.jpg', label: i.label ?? null, size: 1, version: 'v', status: i.status ?? 'ok', problem: i.problem })),
+      warnings: [],
+      recovered: [],
+      history: { canUndo: false, canRedo: false },
+    });
+  }
+
+  async call<R extends RouteName>(route: R, input: RouteInput<R>): Promise<RouteOutput<R>> {
+    this.calls.push({ route, input });
+    const result = this.answer(route, input as never);
+    return result as RouteOutput<R>;
+  }
+
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
+    const set = this.listeners.get(event) ?? new Set();
+    this.listeners.set(event, set);
+    set.add(listener as (payload: never) => void);
+    return () => set.delete(listener as (payload: never) => void);
+  }
+
+  emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    for (const listener of this.listeners.get(event) ?? []) (listener as (p: EventPayload<E>) => void)(payload);
+  }
+
+  imageUrl(path: string, version: string, size: string): string {
+    return `fake://${size}/${path}?v=${version}`;
+  }
+
+  async importFile() {
+    return { imported: [], duplicates: [], rejected: [] };
+  }
+
+  private answer(route: RouteName, input: { paths?: string[]; to?: string | null }): unknown {
+    switch (route) {
+      case 'app.info':
+        return { host: 'web', version: 'test', canPickFolder: false };
+      case 'project.current':
+      case 'project.open':
+      case 'dataset.scan':
+        return this.snapshot;
+      case 'project.recent':
+        return { recent: [] };
+      case 'dataset.relabel': {
+        const moves = (input.paths ?? []).map((from) => ({ from, to: `${input.to ?? ''}/${from.split('/').pop()}`.replace(/^\//, '') }));
+        this.undoStack.push(moves);
+        this.redoStack = [];
+        return this.move(moves);
+      }
+      case 'dataset.undo': {
+        const moves = (this.undoStack.pop() ?? []).map((m) => ({ from: m.to, to: m.from }));
+        this.redoStack.push(moves);
+        return this.move(moves);
+      }
+      case 'dataset.redo': {
+        const moves = (this.redoStack.pop() ?? []).map((m) => ({ from: m.to, to: m.from }));
+        this.undoStack.push(moves);
+        return this.move(moves);
+      }
+      default:
+        throw new Error(`FakeApi has no answer for ${route}`);
+    }
+  }
+
+  private move(moves: MoveResult['moves']): MoveResult {
+    const to = new Map(moves.map((m) => [m.from, m.to]));
+    this.snapshot = {
+      ...this.snapshot,
+      items: this.snapshot.items.map((i) => (to.has(i.path) ? { ...i, path: to.get(i.path) as string } : i)),
+    };
+    return { moves, failed: [], history: { canUndo: this.undoStack.length > 0, canRedo: this.redoStack.length > 0 } };
+  }
+}
