@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // `npm run bench`: scan, thumbnail and open-to-first-paint figures for the labeling workspace,
 // each beside a named reference measured in the same run on the same machine.
 import { execFileSync } from 'node:child_process';

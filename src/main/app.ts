@@ -55,14 +55,7 @@ export class LabelLoopApp {
       'classes.create': async ({ name }) => this.requireProject().createClass(name),
       'classes.rename': async ({ from, to }) => this.requireProject().renameClass(from, to),
       'classes.delete': async ({ name }) => this.requireProject().deleteClass(name),
-      'thumbnails.status': async () => {
-        const items = this.project?.snapshot().items ?? [];
-        return {
-          done: items.filter((i) => i.status !== 'pending').length,
-          total: items.length,
-          unreadable: items.filter((i) => i.status === 'unreadable').length,
-        };
-      },
+      'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
     };
   }
 

@@ -49,6 +49,7 @@ async function start(): Promise<void> {
     height: 880,
     title: 'LabelLoop',
     backgroundColor: '#15171c',
+    icon: path.join(import.meta.dirname, '../../resources/icon.png'),
     webPreferences: {
       preload: path.join(import.meta.dirname, '../preload/index.cjs'),
       contextIsolation: true,

@@ -3,7 +3,7 @@
 import { link, mkdir, readdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult } from '../../shared/contract';
+import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult, ThumbnailProgress } from '../../shared/contract';
 import { MAX_IMPORT_BYTES } from '../../shared/contract';
 import { byPath, isImageName } from '../../shared/images';
 import { PathConfinement } from './confine';
@@ -285,11 +285,21 @@ export class ProjectSession {
     if (item && item.version === version) Object.assign(item, verdict);
   }
 
+  /** How far background validation has got: checked images and how many of them are unreadable. */
+  progress(): ThumbnailProgress {
+    let done = 0;
+    let unreadable = 0;
+    for (const item of this.items.values()) {
+      if (item.status !== 'pending') done++;
+      if (item.status === 'unreadable') unreadable++;
+    }
+    return { done, total: this.items.size, unreadable };
+  }
+
   private validateInBackground(): void {
     const pending = [...this.items.values()].filter((i) => i.status === 'pending');
-    const total = this.items.size;
-    let done = total - pending.length;
-    let unreadable = [...this.items.values()].filter((i) => i.status === 'unreadable').length;
+    const { total } = this.progress();
+    let { done, unreadable } = this.progress();
     let batch: { path: string; status: ImageItem['status']; problem?: string }[] = [];
     let lastFlush = Date.now();
     const flush = () => {

@@ -50,6 +50,15 @@ describe('LabelLoopApp routes', () => {
     await expect(app.image('../config/recent.json', 'thumb')).rejects.toThrow(/leaves the project/);
   });
 
+  it('reports validation progress for the open project', async () => {
+    expect(await app.handle('thumbnails.status', {})).toEqual({ ok: true, result: { done: 0, total: 0, unreadable: 0 } });
+    await app.handle('project.open', { path: path.join(dir, 'project') });
+    await app.currentProject?.rescan();
+    expect(await app.handle('thumbnails.status', {})).toEqual({ ok: true, result: { done: 0, total: 6, unreadable: 0 } });
+    await app.image('OK/a.jpg', 'thumb');
+    expect(await app.handle('thumbnails.status', {})).toMatchObject({ ok: true, result: { done: 1, total: 6 } });
+  });
+
   it('makes the demo project once and opens it', async () => {
     const opened = await app.handle('project.openDemo', {});
     if (!opened.ok) throw new Error(opened.error.message);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventName } from '../../../src/shared/contract';
+import { describeFsError } from '../../../src/main/services/errors';
 import { EventBus } from '../../../src/main/services/events';
 import { moveFile, NameTakenError } from '../../../src/main/services/fileMove';
 import { ProjectSession } from '../../../src/main/services/project';
@@ -201,6 +202,14 @@ describe('project lifecycle', () => {
     } finally {
       await cleanup();
     }
+  });
+
+  it('words file-system errors for a user, naming the file', () => {
+    const fail = (code: string) => Object.assign(new Error(code), { code });
+    expect(describeFsError(fail('EACCES'), 'NG/x.jpg')).toBe('No permission to access NG/x.jpg');
+    expect(describeFsError(fail('ENOSPC'), 'NG/x.jpg')).toMatch(/disk is full/);
+    expect(describeFsError(fail('EROFS'), 'NG/x.jpg')).toMatch(/read-only/);
+    expect(describeFsError(fail('ENOENT'), 'NG/x.jpg')).toMatch(/no longer exists/);
   });
 
   it('refuses to open a file or a missing folder with a clear message', async () => {

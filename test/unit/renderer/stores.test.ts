@@ -83,6 +83,15 @@ describe('renderer stores', () => {
     expect(api.calls.filter((c) => c.route === 'dataset.relabel')).toHaveLength(1);
   });
 
+  it('in the large view, a number key relabels only the image shown', async () => {
+    const { labeling } = stores;
+    labeling.click(0);
+    labeling.click(1, { shift: true });
+    labeling.viewerOpen = true;
+    await labeling.assign(2);
+    expect(api.calls.at(-1)).toEqual({ route: 'dataset.relabel', input: { paths: ['NG/2.jpg'], to: 'OK' } });
+  });
+
   it('keeps the cursor in range when relabeled items leave a filtered view', async () => {
     const { labeling } = stores;
     labeling.setFilter('class:NG');

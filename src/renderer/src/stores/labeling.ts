@@ -78,9 +78,9 @@ export const useLabelingStore = defineStore('labeling', () => {
     selected.value = new Set();
   }
 
-  /** The images a key press acts on: the selection, or the image under the cursor. */
+  /** The images a key press acts on: the one in the large view, else the selection, else the cursor's. */
   function targets(): string[] {
-    if (selected.value.size > 0) return [...selected.value];
+    if (!viewerOpen.value && selected.value.size > 0) return [...selected.value];
     return current.value ? [current.value.path] : [];
   }
 
