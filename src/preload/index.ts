@@ -3,11 +3,10 @@
 import { contextBridge, ipcRenderer } from 'electron';
 import type { Envelope, EventName, ImportResult, LabelLoopApi, RouteName, ThumbnailSize } from '../shared/contract';
 import { eventNames, isRouteName, unwrap } from '../shared/contract';
+import { createListenerRegistry } from '../shared/listeners';
 
-const listeners = new Map<string, Set<(payload: unknown) => void>>();
-ipcRenderer.on('labelloop:event', (_event, name: string, payload: unknown) => {
-  for (const listener of listeners.get(name) ?? []) listener(payload);
-});
+const listeners = createListenerRegistry();
+ipcRenderer.on('labelloop:event', (_event, name: string, payload: unknown) => listeners.dispatch(name, payload));
 
 const api: LabelLoopApi = {
   host: 'electron',
@@ -17,11 +16,7 @@ const api: LabelLoopApi = {
   },
   on(event: EventName, listener: (payload: never) => void) {
     if (!eventNames.includes(event)) throw new Error(`Unknown event ${String(event)}`);
-    const set = listeners.get(event) ?? new Set();
-    listeners.set(event, set);
-    const wrapped = listener as (payload: unknown) => void;
-    set.add(wrapped);
-    return () => set.delete(wrapped);
+    return listeners.add(event, listener);
   },
   imageUrl(path: string, version: string, size: ThumbnailSize) {
     return `labelloop://image/?path=${encodeURIComponent(path)}&size=${size}&v=${encodeURIComponent(version)}`;

@@ -41,8 +41,9 @@ export interface CrashPoints {
 export const JOURNAL_FILE = 'journal.jsonl';
 
 export class LabelJournal {
-  private undoStack: Transaction[] = [];
-  private redoStack: Transaction[] = [];
+  // Cleared in place, never reassigned: reverseTop holds on to them across the queue.
+  private readonly undoStack: Transaction[] = [];
+  private readonly redoStack: Transaction[] = [];
   private handle: FileHandle | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -94,30 +95,29 @@ export class LabelJournal {
       const tx = await this.apply('do', moves);
       if (tx.moves.length > 0) {
         this.undoStack.push({ id: tx.id, moves: tx.moves });
-        this.redoStack = [];
+        this.redoStack.length = 0;
       }
       return tx;
     });
   }
 
   undo(): Promise<ApplyResult> {
-    return this.serialize(async () => {
-      const target = this.undoStack.at(-1);
-      if (!target) throw new UserError('nothing-to-undo', 'Nothing to undo');
-      const tx = await this.apply('undo', await this.inverse(target.moves), target.id);
-      this.undoStack.pop();
-      this.redoStack.push({ id: tx.id, moves: tx.moves });
-      return tx;
-    });
+    return this.reverseTop('undo', this.undoStack, this.redoStack);
   }
 
   redo(): Promise<ApplyResult> {
+    return this.reverseTop('redo', this.redoStack, this.undoStack);
+  }
+
+  /** Undo and redo are the same step: reverse the top of one stack and push the result on the other. */
+  private reverseTop(kind: 'undo' | 'redo', from: Transaction[], to: Transaction[]): Promise<ApplyResult> {
     return this.serialize(async () => {
-      const target = this.redoStack.at(-1);
-      if (!target) throw new UserError('nothing-to-redo', 'Nothing to redo');
-      const tx = await this.apply('redo', await this.inverse(target.moves), target.id);
-      this.redoStack.pop();
-      this.undoStack.push({ id: tx.id, moves: tx.moves });
+      const target = from.at(-1);
+      if (!target) throw new UserError(`nothing-to-${kind}`, `Nothing to ${kind}`);
+      const tx = await this.apply(kind, await this.inverse(target.moves), target.id);
+      from.pop();
+      // If every file of it has vanished, there is nothing to take back: the step leaves history.
+      if (tx.moves.length > 0) to.push({ id: tx.id, moves: tx.moves });
       return tx;
     });
   }
@@ -244,7 +244,7 @@ export class LabelJournal {
     if (tx.moves.length === 0) return;
     if (begin.kind === 'do') {
       this.undoStack.push(tx);
-      this.redoStack = [];
+      this.redoStack.length = 0;
     } else if (begin.kind === 'undo') {
       if (this.undoStack.at(-1)?.id === begin.of) this.undoStack.pop();
       this.redoStack.push(tx);

@@ -206,6 +206,17 @@ describe('relabel journal', () => {
     await project.close();
   });
 
+  it('drops an undo step whose files were all deleted outside the app, saying which', async () => {
+    const project = await open();
+    await project.relabel(['OK/a.jpg'], 'NG');
+    const { unlink } = await import('node:fs/promises');
+    await unlink(path.join(root, 'NG/a (2).jpg'));
+    const result = await project.undo();
+    expect(result.failed).toEqual([{ path: 'NG/a (2).jpg', message: expect.stringMatching(/does not exist/) }]);
+    expect(project.snapshot().history).toEqual({ canUndo: false, canRedo: false });
+    await project.close();
+  });
+
   it('refuses to relabel into a class that does not exist or outside the project', async () => {
     const project = await open();
     await expect(project.relabel(['OK/a.jpg'], 'Nope')).rejects.toThrow(/no class "Nope"/);

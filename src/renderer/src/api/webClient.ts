@@ -2,13 +2,14 @@
 // HTTP routes for image bytes (thumbnails) and uploads. The auth cookie rides along same-origin.
 import type { Envelope, EventName, ImportResult, LabelLoopApi, RouteName, ThumbnailSize } from '../../../shared/contract';
 import { ApiError, unwrap } from '../../../shared/envelope';
+import { createListenerRegistry } from '../../../shared/listeners';
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
 export function createWebClient(origin: string = location.origin): LabelLoopApi {
   const wsUrl = `${origin.replace(/^http/, 'ws')}/ws`;
   const pending = new Map<number, Pending>();
-  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  const listeners = createListenerRegistry();
   let nextId = 1;
   let socket: Promise<WebSocket> | null = null;
 
@@ -25,7 +26,7 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
       ws.onmessage = (message) => {
         const data = JSON.parse(String(message.data)) as { id?: number; event?: string; payload?: unknown } & Envelope<unknown>;
         if (data.event) {
-          for (const listener of listeners.get(data.event) ?? []) listener(data.payload);
+          listeners.dispatch(data.event, data.payload);
           return;
         }
         const call = data.id !== undefined ? pending.get(data.id) : undefined;
@@ -56,11 +57,7 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
     },
     on(event: EventName, listener: (payload: never) => void) {
       void connect().catch(() => undefined);
-      const set = listeners.get(event) ?? new Set();
-      listeners.set(event, set);
-      const wrapped = listener as (payload: unknown) => void;
-      set.add(wrapped);
-      return () => set.delete(wrapped);
+      return listeners.add(event, listener);
     },
     imageUrl(path: string, version: string, size: ThumbnailSize) {
       return `${origin}/image?path=${encodeURIComponent(path)}&size=${size}&v=${encodeURIComponent(version)}`;
