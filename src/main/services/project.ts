@@ -50,6 +50,7 @@ export class ProjectSession {
     try {
       info = await stat(absolute);
     } catch (error) {
+      if (errnoCode(error) === 'ENOENT') throw new UserError('cannot-open', `Cannot open ${absolute}: the folder does not exist`);
       throw new UserError('cannot-open', `Cannot open ${absolute}: ${describeFsError(error, absolute)}`);
     }
     if (!info.isDirectory()) throw new UserError('cannot-open', `${absolute} is a file, not a folder`);
