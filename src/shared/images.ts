@@ -7,7 +7,13 @@ export function isImageName(name: string): boolean {
   return (IMAGE_EXTENSIONS as readonly string[]).includes(name.slice(dot).toLowerCase());
 }
 
-/** The one order images are listed in everywhere: by path, code-point order (stable across locales). */
-export function byPath(a: { path: string }, b: { path: string }): number {
+/**
+ * The one order images are listed in everywhere: by file name, then by path. Relabeling moves a
+ * file to another folder but keeps its name, so in the "all" view an image stays where it was.
+ */
+export function gridOrder(a: { path: string }, b: { path: string }): number {
+  const nameA = a.path.slice(a.path.lastIndexOf('/') + 1);
+  const nameB = b.path.slice(b.path.lastIndexOf('/') + 1);
+  if (nameA !== nameB) return nameA < nameB ? -1 : 1;
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }

@@ -67,9 +67,12 @@ test('opens the demo project, relabels three images by keyboard, undoes one, and
   await page.waitForSelector('.cell');
   assert.equal(await count('NG'), 298);
   assert.equal(await count('OK'), 302);
-  assert.equal(await page.locator('.cell[data-path="OK/ng_0001.jpg"]').count(), 0, 'grid starts at NG, OK items are further down');
-  await page.click('[data-filter="class:OK"]');
-  await page.waitForSelector('.cell[data-path="OK/ng_0001.jpg"]');
+  // Grid order is by file name, so relabeled images keep their place in the "all" view.
+  const first = page.locator('.cell').first();
+  assert.equal(await first.getAttribute('data-path'), 'OK/ng_0001.jpg');
+  assert.equal(await first.getAttribute('data-label'), 'OK');
+  await page.click('[data-filter="class:NG"]');
+  await page.waitForSelector('.cell[data-path="NG/ng_0003.jpg"]');
   assert.equal(await page.locator('[data-test=undo]').isEnabled(), true, 'undo history survives the reload');
   await page.screenshot({ path: path.join(server.configDir, 'after-reload.png') });
 });

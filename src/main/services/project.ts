@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult, ThumbnailProgress } from '../../shared/contract';
 import { MAX_IMPORT_BYTES } from '../../shared/contract';
-import { byPath, isImageName } from '../../shared/images';
+import { gridOrder, isImageName } from '../../shared/images';
 import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from './errors';
@@ -90,8 +90,8 @@ export class ProjectSession {
       root: this.root,
       name: this.name,
       classes: [...this.classes],
-      // Moves re-key the map, so its order drifts: hand out a stable, path-sorted list.
-      items: [...this.items.values()].map((item) => ({ ...item })).sort(byPath),
+      // Moves re-key the map, so its order drifts: hand out the list in grid order.
+      items: [...this.items.values()].map((item) => ({ ...item })).sort(gridOrder),
       warnings: [...this.warnings],
       history: this.journal.history,
       recovered: [...this.recovered],

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../src/main/services/events';
 import type { CrashPoints } from '../../../src/main/services/journal';
 import { ProjectSession } from '../../../src/main/services/project';
+import { gridOrder } from '../../../src/shared/images';
 import { makeProject, tempDir, writeJpeg } from '../../helpers/fixtures';
 
 class SimulatedCrash extends Error {}
@@ -50,8 +51,8 @@ describe('relabel journal', () => {
     expect(labels['NG/a (2).jpg']).toBe('NG');
     expect(labels['OK/a.jpg']).toBeUndefined();
     // Moves must not disturb the listing order a reloaded window sees.
-    const listed = project.snapshot().items.map((i) => i.path);
-    expect(listed).toEqual([...listed].sort());
+    const listed = project.snapshot().items;
+    expect(listed).toEqual([...listed].sort(gridOrder));
     await project.close();
     const lines = (await readFile(path.join(root, '.labelloop/journal.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.t)).toEqual(['begin', 'commit']);

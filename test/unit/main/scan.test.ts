@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PathConfinement } from '../../../src/main/services/confine';
 import { scanProject } from '../../../src/main/services/scan';
-import { byPath } from '../../../src/shared/images';
+import { gridOrder } from '../../../src/shared/images';
 import { makeProject, tempDir, writeJpeg } from '../../helpers/fixtures';
 
 describe('scanProject', () => {
@@ -18,12 +18,12 @@ describe('scanProject', () => {
   it('treats subfolders as classes, recurses inside them and lists root images as unlabeled', async () => {
     const result = await scanProject(await PathConfinement.create(root));
     expect(result.classes).toEqual(['NG', 'OK']);
-    expect(result.items.sort(byPath).map((i) => [i.path, i.label])).toEqual([
+    expect(result.items.sort(gridOrder).map((i) => [i.path, i.label])).toEqual([
       ['NG/a.jpg', 'NG'],
-      ['NG/d.jpg', 'NG'],
       ['OK/a.jpg', 'OK'],
       ['OK/b.JPG', 'OK'],
       ['OK/day1/c.jpeg', 'OK'],
+      ['NG/d.jpg', 'NG'],
       ['loose.jpg', null],
     ]);
   });

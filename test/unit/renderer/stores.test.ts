@@ -83,6 +83,15 @@ describe('renderer stores', () => {
     expect(api.calls.filter((c) => c.route === 'dataset.relabel')).toHaveLength(1);
   });
 
+  it('rapid number presses act on successive images, not three times on the first', async () => {
+    const { labeling, dataset } = stores;
+    labeling.click(0);
+    await Promise.all([labeling.assign(2), labeling.assign(2), labeling.assign(2)]);
+    const relabeled = api.calls.filter((c) => c.route === 'dataset.relabel').map((c) => (c.input as { paths: string[] }).paths);
+    expect(relabeled).toEqual([['NG/1.jpg'], ['NG/2.jpg'], ['OK/3.jpg']]);
+    expect(dataset.counts.byClass).toEqual({ NG: 0, OK: 5 });
+  });
+
   it('in the large view, a number key relabels only the image shown', async () => {
     const { labeling } = stores;
     labeling.click(0);

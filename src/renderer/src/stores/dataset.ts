@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { DatasetSnapshot, ImageItem, MoveResult, ThumbnailProgress } from '../../../shared/contract';
-import { byPath } from '../../../shared/images';
+import { gridOrder } from '../../../shared/images';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -62,7 +62,7 @@ export const useDatasetStore = defineStore('dataset', () => {
           if (to === undefined) return item;
           return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
         })
-        .sort(byPath);
+        .sort(gridOrder);
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
@@ -121,9 +121,9 @@ export const useDatasetStore = defineStore('dataset', () => {
   }
 
   api.on('dataset.itemsUpdated', ({ items: updates }) => {
-    const byPath = new Map(updates.map((u) => [u.path, u]));
+    const gridOrder = new Map(updates.map((u) => [u.path, u]));
     items.value = items.value.map((item) => {
-      const update = byPath.get(item.path);
+      const update = gridOrder.get(item.path);
       return update ? { ...item, status: update.status, problem: update.problem } : item;
     });
   });

@@ -84,17 +84,32 @@ export const useLabelingStore = defineStore('labeling', () => {
     return current.value ? [current.value.path] : [];
   }
 
+  // A fast labeler presses 2-2-2 before the first move returns: each press must act on the image
+  // the previous one stepped to, so presses run one after another, reading the cursor when they run.
+  let pressQueue: Promise<void> = Promise.resolve();
+
   /** Number key n (1-based) moves the targets to the n-th class; 0 means unlabeled. */
-  async function assign(classNumber: number): Promise<void> {
+  function assign(classNumber: number): Promise<void> {
+    pressQueue = pressQueue.then(() => assignNow(classNumber));
+    return pressQueue;
+  }
+
+  async function assignNow(classNumber: number): Promise<void> {
     const to = classNumber === 0 ? null : dataset.classes[classNumber - 1];
     if (to === undefined) return;
     const paths = targets();
+    // Where the cursor goes next: the first image after it that is not being moved.
+    const moving = new Set(paths);
+    let next: ImageItem | undefined;
+    for (let i = cursor.value + 1; i < visible.value.length && !next; i++) {
+      const candidate = visible.value[i] as ImageItem;
+      if (!moving.has(candidate.path)) next = candidate;
+    }
     const result = await dataset.relabel(paths, to);
     if (!result) return;
-    // One image relabeled in place (it stays in view): step on to the next, as labelers expect.
-    const moved = new Set(result.moves.map((m) => m.to));
-    if (paths.length === 1 && current.value && moved.has(current.value.path)) {
-      cursor.value = Math.min(cursor.value + 1, visible.value.length - 1);
+    if (paths.length === 1) {
+      const index = next ? visible.value.findIndex((i) => i.path === next.path) : -1;
+      cursor.value = index >= 0 ? index : Math.min(cursor.value, visible.value.length - 1);
     }
     anchor.value = cursor.value;
     selected.value = current.value ? new Set([current.value.path]) : new Set();
