@@ -1,0 +1,111 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultCutLayer, loadBackbone, readKerasModel } from '../../../../src/main/training/backbone';
+import { selectBackend } from '../../../../src/main/training/backend';
+import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/training/preprocess';
+import { tf } from '../../../../src/main/training/tf';
+import { tempDir, writeAwkwardImages } from '../../../helpers/fixtures';
+
+describe('backbones', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await selectBackend('wasm');
+  });
+  afterAll(() => cleanup());
+
+  it('loads the MobileNetV2 bundled in nsfwjs offline and gives 1280-d features at 224 and at 128', async () => {
+    for (const size of [224, 128]) {
+      const backbone = await loadBackbone({ kind: 'mobilenet_v2' }, size, DEFAULT_PREPROCESSING);
+      expect(backbone.featureSize).toBe(1280);
+      expect(backbone.cutLayer).toBe('out_relu');
+      expect(backbone.layerNames).toContain('block_14_add');
+      const features = tf.tidy(() => backbone.extractor.predict(tf.zeros([2, size, size, 3])) as tf.Tensor);
+      expect(features.shape).toEqual([2, 1280]);
+      features.dispose();
+      backbone.extractor.dispose();
+    }
+  });
+
+  it('at 224, the pooled out_relu equals the old head\'s flatten_1 feature', async () => {
+    const backbone = await loadBackbone({ kind: 'mobilenet_v2' }, 224, DEFAULT_PREPROCESSING);
+    const { nsfwjsMobileNetFiles } = await import('../../../../src/main/training/backbone');
+    const files = nsfwjsMobileNetFiles();
+    const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0]?.weights, weightData: files.weights }));
+    const flatten = tf.model({ inputs: full.inputs, outputs: full.getLayer('flatten_1').output as tf.SymbolicTensor });
+    const input = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 3);
+    const [a, b] = [backbone.extractor.predict(input) as tf.Tensor, flatten.predict(input) as tf.Tensor];
+    expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-4);
+    tf.dispose([a, b, input]);
+    full.dispose();
+    backbone.extractor.dispose();
+  });
+
+  it('loads a converted Keras model.json from a file and from a URL, cut at a chosen layer', async () => {
+    // A small Keras-style model saved with its weights, as tensorflowjs_converter would write it.
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 4, kernelSize: 3, name: 'conv_a' }),
+        tf.layers.globalAveragePooling2d({ name: 'pool' }),
+        tf.layers.dense({ units: 2, activation: 'softmax', name: 'head' }),
+      ],
+    });
+    const folder = path.join(dir, 'keras');
+    await mkdir(folder, { recursive: true });
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        await writeFile(path.join(folder, 'group1-shard1of1.bin'), Buffer.from(artifacts.weightData as ArrayBuffer));
+        await writeFile(
+          path.join(folder, 'model.json'),
+          JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: artifacts.weightSpecs }] }),
+        );
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const fromFile = await loadBackbone({ kind: 'keras', source: path.join(folder, 'model.json') }, 48, DEFAULT_PREPROCESSING);
+    expect(fromFile.cutLayer).toBe('pool');
+    expect(fromFile.featureSize).toBe(4);
+    const convCut = await loadBackbone({ kind: 'keras', source: path.join(folder, 'model.json'), cutLayer: 'conv_a' }, 32, DEFAULT_PREPROCESSING);
+    expect(convCut.featureSize).toBe(4); // pooled for us
+    await expect(loadBackbone({ kind: 'keras', source: path.join(folder, 'model.json'), cutLayer: 'nope' }, 32, DEFAULT_PREPROCESSING)).rejects.toThrow(/no layer "nope"/);
+    await expect(readKerasModel(path.join(folder, 'missing.json'))).rejects.toThrow(/not found/);
+
+    const server = http.createServer((req, res) => {
+      const file = path.join(folder, path.basename(req.url ?? ''));
+      import('node:fs').then(({ createReadStream, existsSync }) => {
+        if (!existsSync(file)) return void res.writeHead(404).end();
+        createReadStream(file).pipe(res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`;
+    try {
+      const fromUrl = await loadBackbone({ kind: 'keras', source: url }, 32, DEFAULT_PREPROCESSING);
+      expect(fromUrl.id).toBe((await loadBackbone({ kind: 'keras', source: path.join(folder, 'model.json') }, 32, DEFAULT_PREPROCESSING)).id);
+      await expect(readKerasModel(url.replace('model.json', 'other.json'))).rejects.toThrow(/HTTP 404/);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('guesses the feature layer of a classifier', () => {
+    expect(defaultCutLayer([{ name: 'c', class_name: 'Conv2D' }, { name: 'f', class_name: 'Flatten' }, { name: 'd', class_name: 'Dense' }])).toBe('f');
+    expect(() => defaultCutLayer([{ name: 'd', class_name: 'Dense' }])).toThrow(/pick a cut layer/);
+  });
+
+  it('decodes awkward images to RGB at the input size, and scales to either range', async () => {
+    const files = await writeAwkwardImages(path.join(dir, 'awkward'));
+    for (const name of ['alpha.png', 'cmyk.jpg', 'deep16.png', 'gray.png', 'rotated.jpg']) {
+      const pixels = await decodeForModel(files[name] as string, { inputSize: 16, scale: '0,1', resize: 'center-crop' });
+      expect(pixels.length).toBe(16 * 16 * 3);
+    }
+    await expect(decodeForModel(files['truncated.jpg'] as string, { inputSize: 16, scale: '0,1', resize: 'stretch' })).rejects.toThrow();
+    const out = new Float32Array(4);
+    scalePixels(new Uint8Array([0, 255]), { inputSize: 1, scale: '-1,1', resize: 'stretch' }, out, 1);
+    expect([...out]).toEqual([0, -1, 1, 0]);
+  });
+});
