@@ -62,7 +62,7 @@ export interface MonitorOptions {
 }
 
 /** Watches one logged metric and says whether a value improves on the best so far. */
-export abstract class MonitorCallback implements Callback {
+export abstract class MonitorCallback {
   readonly monitor: string;
   readonly mode: 'min' | 'max';
   readonly minDelta: number;
@@ -98,7 +98,7 @@ export interface EarlyStoppingOptions extends MonitorOptions {
 }
 
 /** Stops when the monitored metric has not improved for `patience` epochs (Keras semantics). */
-export class EarlyStopping extends MonitorCallback {
+export class EarlyStopping extends MonitorCallback implements Callback {
   readonly patience: number;
   readonly baseline: number | undefined;
   readonly restoreBestWeights: boolean;
@@ -164,7 +164,7 @@ export interface ReduceLROnPlateauOptions extends MonitorOptions {
 }
 
 /** Multiplies the learning rate by `factor` after `patience` epochs without improvement. */
-export class ReduceLROnPlateau extends MonitorCallback {
+export class ReduceLROnPlateau extends MonitorCallback implements Callback {
   readonly factor: number;
   readonly patience: number;
   readonly minLr: number;
@@ -212,7 +212,7 @@ export class ReduceLROnPlateau extends MonitorCallback {
 }
 
 /** Calls `save` whenever the monitored metric improves: the run keeps its best model. */
-export class BestCheckpoint extends MonitorCallback {
+export class BestCheckpoint extends MonitorCallback implements Callback {
   bestEpoch = -1;
 
   constructor(

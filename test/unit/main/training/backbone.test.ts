@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCutLayer, loadBackbone, readKerasModel } from '../../../../src/main/training/backbone';
 import { selectBackend } from '../../../../src/main/training/backend';
 import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/training/preprocess';
-import { tf } from '../../../../src/main/training/tf';
+import { tf, type TF } from '../../../../src/main/training/tf';
 import { tempDir, writeAwkwardImages } from '../../../helpers/fixtures';
 
 describe('backbones', () => {
@@ -24,7 +24,7 @@ describe('backbones', () => {
       expect(backbone.featureSize).toBe(1280);
       expect(backbone.cutLayer).toBe('out_relu');
       expect(backbone.layerNames).toContain('block_14_add');
-      const features = tf.tidy(() => backbone.extractor.predict(tf.zeros([2, size, size, 3])) as tf.Tensor);
+      const features = tf.tidy(() => backbone.extractor.predict(tf.zeros([2, size, size, 3])) as TF.Tensor);
       expect(features.shape).toEqual([2, 1280]);
       features.dispose();
       backbone.extractor.dispose();
@@ -36,9 +36,9 @@ describe('backbones', () => {
     const { nsfwjsMobileNetFiles } = await import('../../../../src/main/training/backbone');
     const files = nsfwjsMobileNetFiles();
     const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0]?.weights, weightData: files.weights }));
-    const flatten = tf.model({ inputs: full.inputs, outputs: full.getLayer('flatten_1').output as tf.SymbolicTensor });
+    const flatten = tf.model({ inputs: full.inputs, outputs: full.getLayer('flatten_1').output as TF.SymbolicTensor });
     const input = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 3);
-    const [a, b] = [backbone.extractor.predict(input) as tf.Tensor, flatten.predict(input) as tf.Tensor];
+    const [a, b] = [backbone.extractor.predict(input) as TF.Tensor, flatten.predict(input) as TF.Tensor];
     expect(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]).toBeLessThan(1e-4);
     tf.dispose([a, b, input]);
     full.dispose();
