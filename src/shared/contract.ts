@@ -75,6 +75,98 @@ export const ImportResult = z.object({
 
 export const ThumbnailProgress = z.object({ done: z.number(), total: z.number(), unreadable: z.number() });
 
+export const INPUT_SIZES = [96, 128, 160, 192, 224] as const;
+
+const monitorFields = {
+  monitor: z.string().min(1).default('val_loss'),
+  mode: z.enum(['auto', 'min', 'max']).default('auto'),
+  minDelta: z.number().min(0).default(0),
+};
+
+/** Everything a run is configured by; defaults are what a practitioner would start with. */
+export const TrainingConfig = z
+  .object({
+    epochs: z.number().int().min(1).max(1000).default(30),
+    batchSize: z.number().int().min(1).max(1024).default(32),
+    learningRate: z.number().positive().max(10).default(0.001),
+    optimizer: z.enum(['sgd', 'adam', 'rmsprop']).default('adam'),
+    momentum: z.number().min(0).max(0.999).default(0.9),
+    nesterov: z.boolean().default(false),
+    dropout: z.number().min(0).max(0.9).default(0.2),
+    schedule: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('constant') }),
+        z.object({ kind: z.literal('exponential'), decaySteps: z.number().positive(), decayRate: z.number().positive().max(1), staircase: z.boolean().default(false) }),
+        z.object({ kind: z.literal('cosine'), decaySteps: z.number().positive(), alpha: z.number().min(0).max(1).default(0) }),
+      ])
+      .default({ kind: 'constant' }),
+    reduceLrOnPlateau: z
+      .object({ ...monitorFields, minDelta: z.number().min(0).default(1e-4), factor: z.number().gt(0).lt(1).default(0.2), patience: z.number().int().min(0).default(3), minLr: z.number().min(0).default(1e-6), cooldown: z.number().int().min(0).default(0) })
+      .nullable()
+      .default(null),
+    earlyStopping: z
+      .object({ ...monitorFields, patience: z.number().int().min(0).default(5), baseline: z.number().optional(), restoreBestWeights: z.boolean().default(true) })
+      .nullable()
+      .default({ monitor: 'val_loss', mode: 'auto', minDelta: 0, patience: 5, restoreBestWeights: true }),
+    /** The run keeps the weights of the epoch that was best by this metric. */
+    checkpointMonitor: z.string().min(1).default('val_loss'),
+    balancing: z.enum(['none', 'oversample', 'class-weights']).default('none'),
+    val: z.number().min(0).max(0.9).default(0.2),
+    test: z.number().min(0).max(0.9).default(0),
+    seed: z.number().int().min(0).default(42),
+    inputSize: z.union(INPUT_SIZES.map((n) => z.literal(n)) as [z.ZodLiteral<96>, z.ZodLiteral<128>, z.ZodLiteral<160>, z.ZodLiteral<192>, z.ZodLiteral<224>]).default(224),
+    scale: z.enum(['0,1', '-1,1']).default('0,1'),
+    resize: z.enum(['stretch', 'center-crop', 'pad']).default('stretch'),
+    backbone: z
+      .discriminatedUnion('kind', [
+        z.object({ kind: z.literal('mobilenet_v2') }),
+        z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
+      ])
+      .default({ kind: 'mobilenet_v2' }),
+    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  })
+  .strict()
+  .refine((c) => c.val + c.test < 1, 'val + test must leave images to train on');
+
+export type TrainingConfig = z.output<typeof TrainingConfig>;
+export type TrainingConfigInput = z.input<typeof TrainingConfig>;
+
+export const EpochLogs = z.record(z.string(), z.number());
+
+export const TrainingProgress = z.object({
+  runId: z.string(),
+  phase: z.enum(['preparing', 'embedding', 'training', 'evaluating']),
+  /** Embedding: images done of total; training: batches. */
+  done: z.number(),
+  total: z.number(),
+  epoch: z.number().optional(),
+  epochs: z.number().optional(),
+  loss: z.number().optional(),
+  imagesPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+  memory: z.object({ numTensors: z.number(), numBytes: z.number() }),
+});
+
+export const TrainingEnded = z.object({
+  runId: z.string(),
+  reason: z.enum(['finished', 'early-stopped', 'cancelled', 'failed']),
+  message: z.string(),
+  valAccuracy: z.number().nullable(),
+});
+
+export const TrainingStatus = z.object({
+  runId: z.string(),
+  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+  config: z.custom<TrainingConfig>(),
+  backend: z.string().nullable(),
+  classes: z.array(z.string()),
+  counts: z.record(z.string(), z.record(z.string(), z.number())),
+  epochs: z.array(EpochLogs),
+  progress: TrainingProgress.nullable(),
+  ended: TrainingEnded.nullable(),
+  startedAt: z.string(),
+});
+
 const empty = z.object({}).strict();
 
 function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
@@ -101,6 +193,9 @@ export const routes = {
   'classes.rename': route(z.object({ from: ClassName, to: ClassName }).strict(), DatasetSnapshot),
   'classes.delete': route(z.object({ name: ClassName }).strict(), DatasetSnapshot),
   'thumbnails.status': route(empty, ThumbnailProgress),
+  'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
+  'training.status': route(empty, TrainingStatus.nullable()),
+  'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
 } as const;
 
 export const events = {
@@ -111,6 +206,11 @@ export const events = {
   'thumbnails.progress': ThumbnailProgress,
   /** The open project folder vanished or became unreadable; the app stays up and says so. */
   'project.lost': z.object({ root: z.string(), message: z.string() }),
+  /** Throttled batch progress of the run in progress. */
+  'training.progress': TrainingProgress,
+  /** One per epoch: loss, accuracy, val_loss, val_accuracy, lr. */
+  'training.epoch': z.object({ runId: z.string(), epoch: z.number(), logs: EpochLogs }),
+  'training.ended': TrainingEnded,
 } as const;
 
 export type Routes = typeof routes;
@@ -128,6 +228,9 @@ export type ImageDetails = z.output<typeof ImageDetails>;
 export type ImportResult = z.output<typeof ImportResult>;
 export type RecentProject = z.output<typeof RecentProject>;
 export type ThumbnailProgress = z.output<typeof ThumbnailProgress>;
+export type TrainingProgress = z.output<typeof TrainingProgress>;
+export type TrainingEnded = z.output<typeof TrainingEnded>;
+export type TrainingStatus = z.output<typeof TrainingStatus>;
 
 export const routeNames = Object.keys(routes) as RouteName[];
 export const eventNames = Object.keys(events) as EventName[];

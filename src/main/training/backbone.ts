@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
+import { INPUT_SIZES } from '../../shared/contract';
 import type { Preprocessing } from './preprocess';
 import { nodeRequire, tf, type TF } from './tf';
 
@@ -26,7 +27,7 @@ export interface Backbone {
 }
 
 export const MOBILENET_CUT = 'out_relu';
-export const INPUT_SIZES = [96, 128, 160, 192, 224] as const;
+export { INPUT_SIZES } from '../../shared/contract';
 
 type ModelJson = {
   modelTopology: { model_config?: { config: KerasConfig }; config?: KerasConfig; [key: string]: unknown };

@@ -1,0 +1,191 @@
+// Stage 1: a new head (dropout + dense) trained on cached backbone features with our own loop,
+// so every Keras control (callbacks, schedules, class weights, best weights) is ours to test.
+import type { TrainingConfig } from '../../shared/contract';
+import { seededRandom } from '../services/demo';
+import type { Callback, Logs, TrainingControl, WeightSnapshot } from './callbacks';
+import { BestCheckpoint, CallbackList, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau } from './callbacks';
+import { shuffled } from './splits';
+import { tf, type TF } from './tf';
+
+export class CancelledError extends Error {
+  constructor() {
+    super('Training was cancelled');
+  }
+}
+
+export interface HeadTrainingInput {
+  /** Row-major [rows, dim] backbone features. */
+  features: Float32Array;
+  dim: number;
+  labels: Int32Array;
+  classCount: number;
+  /** Rows to train on, repeats included when oversampling. */
+  trainRows: number[];
+  valRows: number[];
+  classWeights?: number[];
+  config: TrainingConfig;
+  callbacks?: Callback[];
+  isCancelled?: () => boolean;
+}
+
+export interface HeadTrainingResult {
+  model: TF.Sequential;
+  history: Logs[];
+  stopReason: string | null;
+  bestEpoch: number;
+}
+
+export function buildHead(dim: number, classCount: number, dropout: number, seed: number): TF.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.dropout({ inputShape: [dim], rate: dropout, seed, name: 'head_dropout' }),
+      // Logits out: softmax is applied with the loss (stable) and at prediction time.
+      tf.layers.dense({ units: classCount, kernelInitializer: tf.initializers.glorotUniform({ seed }), name: 'head_dense' }),
+    ],
+  });
+}
+
+export function makeOptimizer(config: TrainingConfig): TF.Optimizer {
+  switch (config.optimizer) {
+    case 'sgd':
+      return config.momentum > 0 ? tf.train.momentum(config.learningRate, config.momentum, config.nesterov) : tf.train.sgd(config.learningRate);
+    case 'adam':
+      return tf.train.adam(config.learningRate);
+    case 'rmsprop':
+      return tf.train.rmsprop(config.learningRate);
+  }
+}
+
+/** tfjs' SGD caches -lr in a tensor (setLearningRate); Adam and RMSProp read the field each step. */
+export function setLearningRate(optimizer: TF.Optimizer, lr: number): void {
+  const target = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof target.setLearningRate === 'function') target.setLearningRate(lr);
+  else target.learningRate = lr;
+}
+
+export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingResult> {
+  const { config, dim, classCount } = input;
+  if (input.trainRows.length === 0) throw new Error('The train split is empty');
+  const random = seededRandom(config.seed);
+  const model = buildHead(dim, classCount, config.dropout, config.seed);
+  const optimizer = makeOptimizer(config);
+  const features = tf.tensor2d(input.features, [input.features.length / dim, dim]);
+  const labels = tf.tensor1d(input.labels, 'int32');
+  const weights = input.classWeights ? tf.tensor1d(input.classWeights) : null;
+  const batchSize = config.batchSize;
+  const batchesPerEpoch = Math.ceil(input.trainRows.length / batchSize);
+  const history: Logs[] = [];
+  let bestWeights: WeightSnapshot | null = null;
+
+  const control: TrainingControl = {
+    stopTraining: false,
+    getLearningRate: () => (optimizer as unknown as { learningRate: number }).learningRate,
+    setLearningRate: (lr) => setLearningRate(optimizer, lr),
+    snapshotWeights: () => snapshot(model),
+    restoreWeights: (s) => restore(model, s as Snapshot),
+  };
+  const checkpoint = new BestCheckpoint(
+    () => {
+      bestWeights?.dispose();
+      bestWeights = snapshot(model);
+    },
+    { monitor: input.valRows.length > 0 ? config.checkpointMonitor : 'loss' },
+  );
+  const callbacks = new CallbackList([
+    ...(config.schedule.kind !== 'constant' ? [new LearningRateScheduler(config.learningRate, config.schedule)] : []),
+    ...(config.reduceLrOnPlateau ? [new ReduceLROnPlateau(config.reduceLrOnPlateau)] : []),
+    checkpoint,
+    ...(config.earlyStopping ? [new EarlyStopping(config.earlyStopping)] : []),
+    ...(input.callbacks ?? []),
+  ]);
+
+  try {
+    await callbacks.onTrainBegin(control);
+    let step = 0;
+    for (let epoch = 0; epoch < config.epochs && !control.stopTraining; epoch++) {
+      await callbacks.onEpochBegin(epoch, control);
+      const order = shuffled(input.trainRows, random);
+      let lossSum = 0;
+      let correct = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        if (input.isCancelled?.()) throw new CancelledError();
+        await callbacks.onBatchBegin(step, control);
+        const rows = order.slice(b * batchSize, (b + 1) * batchSize);
+        const [loss, hits] = trainStep(model, optimizer, features, labels, weights, rows, classCount);
+        lossSum += loss * rows.length;
+        correct += hits;
+        await callbacks.onBatchEnd(step, { loss, size: rows.length }, control);
+        step++;
+        // Let the worker's message loop run between batches (cancel, status).
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const logs: Logs = { loss: lossSum / order.length, accuracy: correct / order.length };
+      if (input.valRows.length > 0) Object.assign(logs, evaluate(model, features, labels, input.valRows, classCount));
+      history.push(logs);
+      await callbacks.onEpochEnd(epoch, logs, control);
+    }
+    await callbacks.onTrainEnd(history.at(-1) ?? {}, control);
+    // The run keeps the best epoch's weights, whatever happened after it.
+    if (bestWeights) restore(model, bestWeights);
+    return { model, history, stopReason: control.stopReason ?? null, bestEpoch: checkpoint.bestEpoch };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  } finally {
+    (bestWeights as WeightSnapshot | null)?.dispose();
+    tf.dispose([features, labels]);
+    weights?.dispose();
+    optimizer.dispose();
+  }
+}
+
+function trainStep(
+  model: TF.Sequential,
+  optimizer: TF.Optimizer,
+  features: TF.Tensor2D,
+  labels: TF.Tensor1D,
+  weights: TF.Tensor1D | null,
+  rows: number[],
+  classCount: number,
+): [number, number] {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(rows, 'int32');
+    const x = tf.gather(features, index);
+    const y = tf.gather(labels, index);
+    const oneHot = tf.oneHot(y, classCount);
+    let predictions: TF.Tensor | null = null;
+    const loss = optimizer.minimize(() => {
+      const logits = model.apply(x, { training: true }) as TF.Tensor2D;
+      predictions = tf.keep(tf.argMax(logits, 1));
+      const sampleWeights = weights ? tf.gather(weights, y) : undefined;
+      return tf.losses.softmaxCrossEntropy(oneHot, logits, sampleWeights) as TF.Scalar;
+    }, true) as TF.Scalar;
+    const hits = tf.sum(tf.cast(tf.equal(predictions as unknown as TF.Tensor, y), 'int32'));
+    const result: [number, number] = [loss.dataSync()[0] as number, hits.dataSync()[0] as number];
+    (predictions as TF.Tensor | null)?.dispose();
+    return result;
+  });
+}
+
+/** Loss and accuracy on some rows, in inference mode (dropout off). */
+export function evaluate(model: TF.LayersModel, features: TF.Tensor2D, labels: TF.Tensor1D, rows: number[], classCount: number): Logs {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(rows, 'int32');
+    const logits = model.predict(tf.gather(features, index)) as TF.Tensor2D;
+    const y = tf.gather(labels, index);
+    const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, classCount), logits);
+    const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
+    return { val_loss: loss.dataSync()[0] as number, val_accuracy: accuracy.dataSync()[0] as number };
+  });
+}
+
+type Snapshot = WeightSnapshot & { tensors: TF.Tensor[] };
+
+function snapshot(model: TF.LayersModel): Snapshot {
+  const tensors = model.getWeights().map((w) => tf.keep(w.clone()));
+  return { tensors, dispose: () => tf.dispose(tensors) };
+}
+
+function restore(model: TF.LayersModel, snap: Snapshot): void {
+  model.setWeights(snap.tensors);
+}
