@@ -13,6 +13,7 @@ import type { ProjectOptions } from './services/project';
 import { ProjectSession } from './services/project';
 import { RecentProjects } from './services/recent';
 import type { Probe } from './services/thumbnails';
+import { TrainingService } from './training/session';
 
 export interface AppOptions {
   host: 'electron' | 'web';
@@ -21,6 +22,8 @@ export interface AppOptions {
   /** Native folder picker; only the desktop app has one. */
   pickFolder?: () => Promise<string | null>;
   projectOptions?: ProjectOptions;
+  /** out/main/trainWorker.js in the built app; tests leave it out and train in-process. */
+  trainWorkerFile?: string;
 }
 
 type Handlers = { [R in RouteName]: (input: z.output<(typeof routes)[R]['input']>) => Promise<RouteOutput<R>> };
@@ -36,9 +39,11 @@ export class LabelLoopApp {
   private project: ProjectSession | null = null;
   private readonly recent: RecentProjects;
   private readonly handlers: Handlers;
+  readonly training: TrainingService;
 
   constructor(private readonly options: AppOptions) {
     this.recent = new RecentProjects(options.configDir);
+    this.training = new TrainingService(this.events, { workerFile: options.trainWorkerFile });
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder) }),
       'project.recent': async () => ({ recent: await this.recent.list() }),
@@ -56,6 +61,9 @@ export class LabelLoopApp {
       'classes.rename': async ({ from, to }) => this.requireProject().renameClass(from, to),
       'classes.delete': async ({ name }) => this.requireProject().deleteClass(name),
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
+      'training.start': async ({ config }) => ({ runId: await this.training.start(this.requireProject(), config) }),
+      'training.status': async () => this.training.status(),
+      'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
     };
   }
 

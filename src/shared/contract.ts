@@ -86,7 +86,7 @@ const monitorFields = {
 /** Everything a run is configured by; defaults are what a practitioner would start with. */
 export const TrainingConfig = z
   .object({
-    epochs: z.number().int().min(1).max(1000).default(30),
+    epochs: z.number().int().min(1).max(1000).default(50),
     batchSize: z.number().int().min(1).max(1024).default(32),
     learningRate: z.number().positive().max(10).default(0.001),
     optimizer: z.enum(['sgd', 'adam', 'rmsprop']).default('adam'),

@@ -261,10 +261,14 @@ export class ProjectSession {
     await this.journal.close();
   }
 
+  /** Content hash of each image (path → sha256), read once per file version and cached. */
+  async contentHashes(items: { path: string; version: string }[]): Promise<Map<string, string>> {
+    const byAbsolute = await this.hashes.hashes(items.map((item) => ({ absolute: path.join(this.root, item.path), version: item.version })));
+    return new Map([...byAbsolute].map(([absolute, hash]) => [this.confinement.toRelative(absolute), hash]));
+  }
+
   private async findByHash(hash: string): Promise<string | null> {
-    const files = [...this.items.values()].map((item) => ({ absolute: path.join(this.root, item.path), version: item.version }));
-    const hashes = await this.hashes.hashes(files);
-    for (const [absolute, h] of hashes) if (h === hash) return this.confinement.toRelative(absolute);
+    for (const [relative, h] of await this.contentHashes([...this.items.values()])) if (h === hash) return relative;
     return null;
   }
 

@@ -1,0 +1,255 @@
+// One training run, start to finish, as it runs inside the training worker: pick the backend,
+// load the backbone, embed only the images the cache lacks, train the head, evaluate, save.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { TrainingConfig, TrainingProgress } from '../../shared/contract';
+import { seededRandom } from '../services/demo';
+import { mapLimit } from '../services/concurrency';
+import { loadBackbone } from './backbone';
+import { selectBackend, summarizeBackend } from './backend';
+import type { Logs } from './callbacks';
+import { ProgressReporter } from './callbacks';
+import { EmbeddingCache } from './embeddingCache';
+import { accuracy, confusionMatrix, perClassMetrics } from './metrics';
+import { decodeForModel, scalePixels, type Preprocessing } from './preprocess';
+import type { Split } from './splits';
+import { classWeights, oversample } from './splits';
+import { CancelledError, trainHead } from './trainHead';
+import { tf, type TF } from './tf';
+
+export interface JobSample {
+  path: string;
+  label: number;
+  hash: string;
+  split: Split;
+}
+
+export interface TrainingJob {
+  runId: string;
+  projectRoot: string;
+  runDir: string;
+  cacheDir: string;
+  classes: string[];
+  samples: JobSample[];
+  config: TrainingConfig;
+}
+
+export type JobEvent =
+  | { type: 'backend'; summary: string }
+  | { type: 'progress'; progress: Omit<TrainingProgress, 'runId'> }
+  | { type: 'epoch'; epoch: number; logs: Logs };
+
+export interface TrainingReport {
+  runId: string;
+  backend: string;
+  classes: string[];
+  counts: Record<Split, Record<string, number>>;
+  epochs: Logs[];
+  bestEpoch: number;
+  stopReason: string | null;
+  evaluatedOn: Split;
+  valAccuracy: number | null;
+  confusion: number[][];
+  perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
+  samples: { path: string; label: string; split: Split; predicted: string; probabilities: Record<string, number> }[];
+  skipped: { path: string; reason: string }[];
+  timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
+  preprocessing: Preprocessing;
+  backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
+}
+
+const EMBED_BATCH = 16;
+
+export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) => void, isCancelled: () => boolean): Promise<TrainingReport> {
+  const started = performance.now();
+  const { config } = job;
+  const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
+  const backend = await selectBackend(config.backend);
+  const backendSummary = summarizeBackend(backend);
+  emit({ type: 'backend', summary: backendSummary });
+
+  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
+  const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
+  const skipped: TrainingReport['skipped'] = [];
+  const embedStarted = performance.now();
+  const missing = uniqueByHash(job.samples.filter((s) => !cache.get(s.hash)));
+  try {
+    await embed(missing, job, backbone.extractor, backbone.preprocessing, cache, skipped, isCancelled, (done, seconds) =>
+      emit({
+        type: 'progress',
+        progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() },
+      }),
+    );
+  } finally {
+    await cache.save();
+    backbone.dispose();
+  }
+  const embedSeconds = (performance.now() - embedStarted) / 1000;
+
+  const unreadable = new Set(skipped.map((s) => s.path));
+  const samples = job.samples.filter((s) => !unreadable.has(s.path) && cache.get(s.hash));
+  const dim = backbone.featureSize;
+  const features = new Float32Array(samples.length * dim);
+  samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * dim));
+  const labels = Int32Array.from(samples.map((s) => s.label));
+  const rowsOf = (split: Split) => samples.flatMap((s, i) => (s.split === split ? [i] : []));
+  const trainByClass = job.classes.map((_, c) => rowsOf('train').filter((i) => labels[i] === c));
+  const missingClass = job.classes.find((_, c) => (trainByClass[c] as number[]).length === 0);
+  if (missingClass) throw new Error(`Class "${missingClass}" has no readable image in the train split`);
+  const trainRows = config.balancing === 'oversample' ? oversample(trainByClass, seededRandom(config.seed + 1)) : trainByClass.flat();
+  const valRows = rowsOf('val');
+
+  const trainStarted = performance.now();
+  const batchesPerEpoch = Math.ceil(trainRows.length / config.batchSize);
+  const reporter = new ProgressReporter({
+    epochs: config.epochs,
+    batchesPerEpoch,
+    batchSize: config.batchSize,
+    onProgress: (p) =>
+      emit({
+        type: 'progress',
+        progress: { phase: 'training', done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
+      }),
+    onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch, logs }),
+  });
+  const result = await trainHead({
+    features,
+    dim,
+    labels,
+    classCount: job.classes.length,
+    trainRows,
+    valRows,
+    classWeights: config.balancing === 'class-weights' ? classWeights(trainByClass.map((r) => r.length)) : undefined,
+    config,
+    callbacks: [reporter],
+    isCancelled,
+  });
+  const trainSeconds = (performance.now() - trainStarted) / 1000;
+
+  try {
+    emit({ type: 'progress', progress: { phase: 'evaluating', done: 0, total: samples.length, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
+    const probabilities = predictProbabilities(result.model, features, dim);
+    const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
+    const evaluatedOn: Split = rowsOf('test').length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
+    const evalRows = rowsOf(evaluatedOn);
+    const confusion = confusionMatrix(evalRows.map((i) => labels[i] as number), evalRows.map((i) => predicted[i] as number), job.classes.length);
+    const metrics = perClassMetrics(confusion);
+    const counts = { train: {}, val: {}, test: {} } as TrainingReport['counts'];
+    for (const split of ['train', 'val', 'test'] as const) {
+      for (const [c, name] of job.classes.entries()) counts[split][name] = rowsOf(split).filter((i) => labels[i] === c).length;
+    }
+    const report: TrainingReport = {
+      runId: job.runId,
+      backend: backendSummary,
+      classes: job.classes,
+      counts,
+      epochs: result.history,
+      bestEpoch: result.bestEpoch,
+      stopReason: result.stopReason,
+      evaluatedOn,
+      valAccuracy: valRows.length > 0 ? accuracy(confusionMatrix(valRows.map((i) => labels[i] as number), valRows.map((i) => predicted[i] as number), job.classes.length)) : null,
+      confusion,
+      perClass: Object.fromEntries(job.classes.map((name, c) => [name, metrics[c] as TrainingReport['perClass'][string]])),
+      samples: samples.map((s, i) => ({
+        path: s.path,
+        label: job.classes[s.label] as string,
+        split: s.split,
+        predicted: job.classes[predicted[i] as number] as string,
+        probabilities: Object.fromEntries(job.classes.map((name, c) => [name, (probabilities[i] as number[])[c] as number])),
+      })),
+      skipped,
+      timing: {
+        totalSeconds: (performance.now() - started) / 1000,
+        embedSeconds,
+        trainSeconds,
+        imagesPerSecond: missing.length > 0 ? (missing.length - skipped.length) / Math.max(embedSeconds, 1e-6) : 0,
+        embedded: missing.length - skipped.length,
+        fromCache: job.samples.length - missing.length,
+      },
+      preprocessing: backbone.preprocessing,
+      backbone: { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim },
+    };
+    await saveRun(job, result.model, report);
+    return report;
+  } finally {
+    result.model.dispose();
+  }
+}
+
+function uniqueByHash(samples: JobSample[]): JobSample[] {
+  const seen = new Set<string>();
+  return samples.filter((s) => (seen.has(s.hash) ? false : (seen.add(s.hash), true)));
+}
+
+/** Decodes the next batch with sharp while the backbone runs on the current one. */
+async function embed(
+  samples: JobSample[],
+  job: TrainingJob,
+  extractor: TF.LayersModel,
+  prep: Preprocessing,
+  cache: EmbeddingCache,
+  skipped: TrainingReport['skipped'],
+  isCancelled: () => boolean,
+  onProgress: (done: number, seconds: number) => void,
+): Promise<void> {
+  const started = performance.now();
+  const pixelsPerImage = prep.inputSize * prep.inputSize * 3;
+  const decode = (batch: JobSample[]) =>
+    mapLimit(batch, 4, async (s) => {
+      try {
+        return await decodeForModel(path.join(job.projectRoot, s.path), prep);
+      } catch (error) {
+        skipped.push({ path: s.path, reason: error instanceof Error ? error.message : String(error) });
+        return null;
+      }
+    });
+  const batches: JobSample[][] = [];
+  for (let i = 0; i < samples.length; i += EMBED_BATCH) batches.push(samples.slice(i, i + EMBED_BATCH));
+  let next = batches.length > 0 ? decode(batches[0] as JobSample[]) : null;
+  let done = 0;
+  for (let b = 0; b < batches.length; b++) {
+    if (isCancelled()) throw new CancelledError();
+    const decoded = await (next as Promise<(Uint8Array | null)[]>);
+    next = b + 1 < batches.length ? decode(batches[b + 1] as JobSample[]) : null;
+    const batch = batches[b] as JobSample[];
+    const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
+    if (ok.length > 0) {
+      const input = new Float32Array(ok.length * pixelsPerImage);
+      ok.forEach((o, i) => scalePixels(o.pixels, prep, input, i * pixelsPerImage));
+      const features = tf.tidy(() => extractor.predict(tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3])) as TF.Tensor2D);
+      const values = await features.data<'float32'>();
+      features.dispose();
+      const dim = values.length / ok.length;
+      ok.forEach((o, i) => cache.set(o.sample.hash, values.slice(i * dim, (i + 1) * dim)));
+    }
+    done += batch.length;
+    onProgress(done, (performance.now() - started) / 1000);
+    if (b % 25 === 24) await cache.save();
+  }
+}
+
+function predictProbabilities(model: TF.LayersModel, features: Float32Array, dim: number): number[][] {
+  return tf.tidy(() => (tf.softmax(model.predict(tf.tensor2d(features, [features.length / dim, dim])) as TF.Tensor2D).arraySync() as number[][]));
+}
+
+/** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
+async function saveRun(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
+  const modelDir = path.join(job.runDir, 'model');
+  await mkdir(modelDir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer[]);
+      await writeFile(path.join(modelDir, 'head.weights.bin'), Buffer.from(weights));
+      await writeFile(
+        path.join(modelDir, 'head.json'),
+        JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['head.weights.bin'], weights: artifacts.weightSpecs }], format: 'layers-model' }),
+      );
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  await writeFile(
+    path.join(modelDir, 'labelloop.json'),
+    JSON.stringify({ classes: job.classes, backbone: report.backbone, preprocessing: report.preprocessing, head: 'head.json', output: 'logits (apply softmax)' }, null, 2),
+  );
+  await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(report, null, 2));
+}

@@ -1,0 +1,180 @@
+// The main process owns training: one run at a time, started from the open project, computed
+// in a worker thread, streamed to every window as events, resumable by status() after a reload.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import type { TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
+import { UserError } from '../services/errors';
+import type { EventBus } from '../services/events';
+import type { ProjectSession } from '../services/project';
+import { DATA_DIR } from '../services/scan';
+import type { JobEvent, TrainingJob, TrainingReport } from './job';
+import { assignSplits, readSplits, writeSplits } from './splits';
+import { CancelledError } from './trainHead';
+
+export interface TrainingServiceOptions {
+  /** The built worker (out/main/trainWorker.js); without it the run happens in-process (tests). */
+  workerFile?: string;
+}
+
+interface ActiveRun {
+  status: TrainingStatus;
+  cancel(): void;
+  done: Promise<TrainingStatus>;
+  report: TrainingReport | null;
+}
+
+type WorkerMessage = { type: 'event'; event: JobEvent } | { type: 'done'; report: TrainingReport } | { type: 'cancelled' } | { type: 'failed'; message: string; stack?: string };
+
+export class TrainingService {
+  private current: ActiveRun | null = null;
+
+  constructor(
+    private readonly events: EventBus,
+    private readonly options: TrainingServiceOptions = {},
+  ) {}
+
+  status(): TrainingStatus | null {
+    return this.current ? structuredClone(this.current.status) : null;
+  }
+
+  /** Resolves with the final status of the run (for the CLI and tests). */
+  async whenDone(runId: string): Promise<{ status: TrainingStatus; report: TrainingReport | null }> {
+    const run = this.current;
+    if (!run || run.status.runId !== runId) throw new UserError('no-such-run', `No run ${runId}`);
+    const status = await run.done;
+    return { status, report: run.report };
+  }
+
+  cancel(runId: string): boolean {
+    if (!this.current || this.current.status.runId !== runId || this.current.status.state !== 'running') return false;
+    this.current.cancel();
+    return true;
+  }
+
+  async start(project: ProjectSession, config: TrainingConfig): Promise<string> {
+    if (this.current?.status.state === 'running') throw new UserError('busy', 'A training run is already in progress: wait for it or cancel it');
+    const job = await this.prepare(project, config);
+    await mkdir(job.runDir, { recursive: true });
+    await writeFile(path.join(job.runDir, 'config.json'), JSON.stringify({ ...config, classes: job.classes }, null, 2));
+    const counts: TrainingStatus['counts'] = { train: {}, val: {}, test: {} };
+    for (const sample of job.samples) {
+      const split = counts[sample.split] as Record<string, number>;
+      const name = job.classes[sample.label] as string;
+      split[name] = (split[name] ?? 0) + 1;
+    }
+    const status: TrainingStatus = {
+      runId: job.runId,
+      state: 'running',
+      config,
+      backend: null,
+      classes: job.classes,
+      counts,
+      epochs: [],
+      progress: null,
+      ended: null,
+      startedAt: new Date().toISOString(),
+    };
+    this.launch(job, status);
+    return job.runId;
+  }
+
+  /** Labeled, readable images with their content hash and split; refuses datasets that cannot train. */
+  private async prepare(project: ProjectSession, config: TrainingConfig): Promise<TrainingJob> {
+    const snapshot = project.snapshot();
+    const labeled = snapshot.items.filter((i) => i.label !== null && i.status !== 'unreadable');
+    const classes = snapshot.classes;
+    if (classes.length === 0) throw new UserError('no-classes', 'The project has no classes: make one subfolder per class (OK/, NG/, …)');
+    if (classes.length === 1) throw new UserError('one-class', `Only one class ("${classes[0]}"): a classifier needs at least two`);
+    const empty = classes.filter((c) => !labeled.some((i) => i.label === c));
+    if (empty.length > 0) throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images`);
+    const hashes = await project.contentHashes(labeled);
+    const withHash = labeled.flatMap((i) => {
+      const hash = hashes.get(i.path);
+      return hash ? [{ path: i.path, label: i.label as string, hash }] : [];
+    });
+    const dataDir = path.join(project.root, DATA_DIR);
+    const splits = assignSplits(withHash, await readSplits(dataDir), { val: config.val, test: config.test, seed: config.seed });
+    await writeSplits(dataDir, splits);
+    const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
+    return {
+      runId,
+      projectRoot: project.root,
+      runDir: path.join(dataDir, 'runs', runId),
+      cacheDir: path.join(dataDir, 'cache', 'embeddings'),
+      classes,
+      samples: withHash.map((s) => ({ path: s.path, hash: s.hash, label: classes.indexOf(s.label), split: splits.assignments[s.hash] ?? 'train' })),
+      config,
+    };
+  }
+
+  private launch(job: TrainingJob, status: TrainingStatus): void {
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
+    let finish!: (status: TrainingStatus) => void;
+    const done = new Promise<TrainingStatus>((resolve) => (finish = resolve));
+    const run: ActiveRun = { status, cancel: () => undefined, done, report: null };
+    this.current = run;
+
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type === 'event') return this.onJobEvent(run, message.event);
+      lag.disable();
+      const lagNote = `main event loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
+      let ended: TrainingEnded;
+      if (message.type === 'done') {
+        run.report = message.report;
+        const early = message.report.stopReason !== null;
+        ended = {
+          runId: job.runId,
+          reason: early ? 'early-stopped' : 'finished',
+          message: `${early ? `Stopped early: ${message.report.stopReason}` : 'Finished'}; ${lagNote}`,
+          valAccuracy: message.report.valAccuracy,
+        };
+      } else if (message.type === 'cancelled') {
+        ended = { runId: job.runId, reason: 'cancelled', message: 'Cancelled; the project and earlier runs are untouched', valAccuracy: null };
+      } else {
+        if (message.stack) console.error(`[labelloop] training run ${job.runId} failed:`, message.stack);
+        ended = { runId: job.runId, reason: 'failed', message: message.message, valAccuracy: null };
+      }
+      status.state = ended.reason;
+      status.ended = ended;
+      void writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)).catch(() => undefined);
+      this.events.emit('training.ended', ended);
+      finish(status);
+    };
+
+    if (this.options.workerFile) {
+      const worker = new Worker(this.options.workerFile, { workerData: job });
+      run.cancel = () => worker.postMessage('cancel');
+      worker.on('message', onMessage);
+      worker.on('error', (error) => onMessage({ type: 'failed', message: error.message, stack: error.stack }));
+      worker.on('exit', (code) => {
+        if (status.state === 'running') onMessage({ type: 'failed', message: `The training worker stopped unexpectedly (exit code ${code})` });
+      });
+    } else {
+      let cancelled = false;
+      run.cancel = () => (cancelled = true);
+      void import('./job').then(({ runTrainingJob }) =>
+        runTrainingJob(job, (event) => onMessage({ type: 'event', event }), () => cancelled).then(
+          (report) => onMessage({ type: 'done', report }),
+          (error: unknown) =>
+            onMessage(error instanceof CancelledError ? { type: 'cancelled' } : { type: 'failed', message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined }),
+        ),
+      );
+    }
+  }
+
+  private onJobEvent(run: ActiveRun, event: JobEvent): void {
+    const runId = run.status.runId;
+    if (event.type === 'backend') run.status.backend = event.summary;
+    else if (event.type === 'progress') {
+      run.status.progress = { runId, ...event.progress };
+      this.events.emit('training.progress', run.status.progress);
+    } else {
+      run.status.epochs.push(event.logs);
+      this.events.emit('training.epoch', { runId, epoch: event.epoch, logs: event.logs });
+    }
+  }
+}

@@ -1,0 +1,74 @@
+// The acceptance test of issue 3's stage 1: the demo project trains to ≥ 95% validation accuracy
+// on wasm, a retrain embeds nothing again, and a run can be cancelled.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabelLoopApp } from '../../../../src/main/app';
+import type { TrainingReport } from '../../../../src/main/training/job';
+import { tempDir } from '../../../helpers/fixtures';
+
+describe('training the demo project', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let app: LabelLoopApp;
+  const events: string[] = [];
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: dir, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    app.events.subscribe((event) => events.push(event));
+    const opened = await app.handle('project.openDemo', {});
+    if (!opened.ok) throw new Error(opened.error.message);
+  });
+  afterAll(async () => {
+    await app.dispose();
+    await cleanup();
+  });
+
+  async function train(config: Record<string, unknown>) {
+    const started = await app.handle('training.start', { config });
+    if (!started.ok) throw new Error(started.error.message);
+    const { runId } = started.result as { runId: string };
+    return { runId, ...(await app.training.whenDone(runId)) };
+  }
+
+  it('reaches ≥ 95% validation accuracy on wasm and writes a complete report', async () => {
+    // 160 px is the demo images' own size: embeds 600 images in ~20 s here and scores ~97%.
+    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 160, epochs: 60, learningRate: 0.003 });
+    expect(status.state).toMatch(/finished|early-stopped/);
+    expect(status.backend).toMatch(/^wasm/);
+    const r = report as TrainingReport;
+    expect(r.valAccuracy).toBeGreaterThanOrEqual(0.95);
+    expect(r.classes).toEqual(['NG', 'OK']);
+    expect(r.counts.val).toEqual({ NG: 60, OK: 60 });
+    expect(r.counts.train).toEqual({ NG: 240, OK: 240 });
+    expect(r.confusion.flat().reduce((a, b) => a + b, 0)).toBe(120);
+    expect(r.samples).toHaveLength(600);
+    expect(r.samples[0]).toMatchObject({ path: expect.stringMatching(/^(OK|NG)\//), split: expect.stringMatching(/train|val/) });
+    expect(Object.keys(r.samples[0]?.probabilities ?? {})).toEqual(['NG', 'OK']);
+    expect(r.timing.embedded).toBe(600);
+    expect(events).toEqual(expect.arrayContaining(['training.progress', 'training.epoch', 'training.ended']));
+    const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'report.json'), 'utf8')) as TrainingReport;
+    expect(saved.valAccuracy).toBe(r.valAccuracy);
+  });
+
+  it('retrains from the embedding cache, and keeps splits stable', async () => {
+    const first = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/splits.json'), 'utf8'));
+    const { report } = await train({ backend: 'wasm', inputSize: 160, epochs: 2, earlyStopping: null });
+    expect(report?.timing.embedded).toBe(0);
+    expect(report?.timing.fromCache).toBe(600);
+    expect(JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/splits.json'), 'utf8'))).toEqual(first);
+  });
+
+  it('cancels a run and says so', async () => {
+    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 200, earlyStopping: null } });
+    if (!started.ok) throw new Error(started.error.message);
+    const { runId } = started.result as { runId: string };
+    expect(await app.handle('training.start', { config: {} })).toMatchObject({ ok: false, error: { code: 'busy' } });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await app.handle('training.cancel', { runId })).toEqual({ ok: true, result: { cancelled: true } });
+    const { status } = await app.training.whenDone(runId);
+    expect(status.state).toBe('cancelled');
+    expect(status.ended?.message).toMatch(/Cancelled/);
+  });
+});
