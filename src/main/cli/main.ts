@@ -3,7 +3,11 @@ import path from 'node:path';
 import { generateDemoProject } from '../services/demo';
 import { EventBus } from '../services/events';
 import { ProjectSession } from '../services/project';
+import { writeFile } from 'node:fs/promises';
+import { TrainingConfig } from '../../shared/contract';
+import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
+import { ProgressPrinter } from './progress';
 import { appVersion, parseFlags } from './flags';
 
 const USAGE = `LabelLoop ${appVersion}
@@ -12,6 +16,10 @@ Usage:
   labelloop demo [dir] [--per-class N] [--seed N] [--size PX]   make the synthetic faces project (default ./labelloop-demo)
   labelloop scan <projectDir>                                  count images per class and list unreadable files
   labelloop web [--port N] [--project DIR]                     serve the app to a browser on 127.0.0.1
+  labelloop train <projectDir> [--epochs N] [--batch N] [--lr X] [--optimizer sgd|adam|rmsprop]
+                  [--val 0.2] [--test 0] [--seed N] [--input-size 96|128|160|192|224]
+                  [--balancing none|oversample|class-weights] [--patience N]
+                  [--backend auto|tensorflow|wasm|cpu] [--fine-tune-layers N] [--report report.json]
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -46,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
       for (const item of unreadable) console.log(`unreadable: ${item.path}: ${item.problem}`);
       return unreadable.length > 0 ? 2 : 0;
     }
+    case 'train':
+      return train(rest);
     case 'web':
-      await runWebMode(rest, path.join(import.meta.dirname, '../renderer'));
+      await runWebMode(rest, import.meta.dirname);
       return -1; // keeps serving
     case undefined:
     case '--help':
@@ -57,6 +67,72 @@ async function main(argv: string[]): Promise<number> {
     default:
       console.error(`Unknown command "${command}".\n\n${USAGE}`);
       return 1;
+  }
+}
+
+async function train(argv: string[]): Promise<number> {
+  const { positional, values } = parseFlags(argv, {
+    epochs: 'number',
+    batch: 'number',
+    lr: 'number',
+    optimizer: 'string',
+    val: 'number',
+    test: 'number',
+    seed: 'number',
+    'input-size': 'number',
+    balancing: 'string',
+    patience: 'number',
+    backend: 'string',
+    'fine-tune-layers': 'number',
+    report: 'string',
+  });
+  const dir = positional[0];
+  if (!dir) throw new Error('train needs a project folder: labelloop train <projectDir>');
+  if ((values['fine-tune-layers'] ?? 0) > 0) {
+    throw new Error('--fine-tune-layers: stage-2 fine-tuning is not available yet in this version; train the head with --fine-tune-layers 0');
+  }
+  const parsed = TrainingConfig.safeParse({
+    epochs: values.epochs,
+    batchSize: values.batch,
+    learningRate: values.lr,
+    optimizer: values.optimizer,
+    val: values.val,
+    test: values.test,
+    seed: values.seed,
+    inputSize: values['input-size'],
+    balancing: values.balancing,
+    backend: values.backend,
+    ...(values.patience !== undefined ? { earlyStopping: { patience: values.patience } } : {}),
+  });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`Invalid option ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+  }
+  const events = new EventBus();
+  const project = await ProjectSession.open(dir, events, { watchIntervalMs: 0, backgroundValidation: false });
+  const training = new TrainingService(events, { workerFile: path.join(import.meta.dirname, 'trainWorker.js') });
+  const printer = new ProgressPrinter(process.stdout);
+  events.subscribe((event, payload) => printer.onEvent(event, payload));
+  try {
+    const runId = await training.start(project, parsed.data);
+    process.once('SIGINT', () => {
+      printer.line('Cancelling…');
+      training.cancel(runId);
+    });
+    const { status, report } = await training.whenDone(runId);
+    printer.finish();
+    if (status.backend) console.log(`backend: ${status.backend}`);
+    console.log(`${status.ended?.reason}: ${status.ended?.message}`);
+    if (!report) return status.state === 'cancelled' ? 130 : 1;
+    console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
+    for (const skipped of report.skipped) console.log(`skipped ${skipped.path}: ${skipped.reason}`);
+    if (typeof values.report === 'string') {
+      await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));
+      console.log(`report written to ${path.resolve(values.report)}`);
+    }
+    return 0;
+  } finally {
+    await project.close();
   }
 }
 

@@ -22,6 +22,7 @@ async function start(): Promise<void> {
     host: 'electron',
     version: appVersion,
     configDir: app.getPath('userData'),
+    trainWorkerFile: path.join(import.meta.dirname, 'trainWorker.js'),
     pickFolder: async () => {
       const options = { title: 'Open a project folder', properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[] };
       const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);

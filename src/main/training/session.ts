@@ -142,12 +142,16 @@ export class TrainingService {
       status.ended = ended;
       void writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)).catch(() => undefined);
       this.events.emit('training.ended', ended);
+      release();
       finish(status);
     };
+    // The worker holds a wasm heap and threads: end it as soon as the run is over.
+    let release = () => undefined as void;
 
     if (this.options.workerFile) {
       const worker = new Worker(this.options.workerFile, { workerData: job });
       run.cancel = () => worker.postMessage('cancel');
+      release = () => void worker.terminate();
       worker.on('message', onMessage);
       worker.on('error', (error) => onMessage({ type: 'failed', message: error.message, stack: error.stack }));
       worker.on('exit', (code) => {

@@ -4,16 +4,17 @@ import { LabelLoopApp, defaultConfigDir } from '../app';
 import { startWebServer } from './server';
 import { appVersion, parseFlags } from '../cli/flags';
 
-export async function runWebMode(argv: string[], rendererDir: string): Promise<void> {
+/** `mainDir` is out/main: the renderer and the training worker are found from there. */
+export async function runWebMode(argv: string[], mainDir: string): Promise<void> {
   const { values: flags } = parseFlags(argv, { port: 'number', project: 'string', token: 'string' });
-  const app = new LabelLoopApp({ host: 'web', version: appVersion, configDir: defaultConfigDir() });
+  const app = new LabelLoopApp({ host: 'web', version: appVersion, configDir: defaultConfigDir(), trainWorkerFile: path.join(mainDir, 'trainWorker.js') });
   if (flags.project) {
     const opened = await app.handle('project.open', { path: path.resolve(flags.project) });
     if (!opened.ok) throw new Error(opened.error.message);
   }
   const server = await startWebServer({
     app,
-    rendererDir,
+    rendererDir: path.join(mainDir, '../renderer'),
     port: flags.port ?? 0,
     token: flags.token,
   });
