@@ -64,6 +64,7 @@ export class LabelLoopApp {
       'training.start': async ({ config }) => ({ runId: await this.training.start(this.requireProject(), config) }),
       'training.status': async () => this.training.status(),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
+      'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
     };
   }
 

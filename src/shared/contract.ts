@@ -165,7 +165,27 @@ export const TrainingStatus = z.object({
   progress: TrainingProgress.nullable(),
   ended: TrainingEnded.nullable(),
   startedAt: z.string(),
+  /** The kept model's evaluation, once the run has finished. */
+  result: z
+    .object({
+      evaluatedOn: z.enum(['train', 'val', 'test']),
+      valAccuracy: z.number().nullable(),
+      confusion: z.array(z.array(z.number())),
+      perClass: z.record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() })),
+    })
+    .nullable(),
 });
+
+export const SplitPreview = z.object({
+  classes: z.array(z.string()),
+  counts: z.object({ train: z.record(z.string(), z.number()), val: z.record(z.string(), z.number()), test: z.record(z.string(), z.number()) }),
+  /** Train images per class after balancing (oversampling repeats; weights leave counts as they are). */
+  balancedTrain: z.record(z.string(), z.number()),
+  classWeights: z.record(z.string(), z.number()).nullable(),
+  /** Images left out: unlabeled or unreadable. */
+  excluded: z.number(),
+});
+export type SplitPreview = z.output<typeof SplitPreview>;
 
 const empty = z.object({}).strict();
 
@@ -196,6 +216,10 @@ export const routes = {
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
+  'splits.preview': route(
+    z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
+    SplitPreview,
+  ),
 } as const;
 
 export const events = {

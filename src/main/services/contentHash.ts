@@ -24,11 +24,21 @@ export class HashCache {
   private byVersion = new Map<string, string>();
   private loaded = false;
   private dirty = false;
+  private saves = 0;
 
   constructor(private readonly file: string) {}
 
+  private queue: Promise<unknown> = Promise.resolve();
+
   /** Hashes of the given files, reading only those whose version is not cached yet. */
-  async hashes(files: { absolute: string; version: string }[]): Promise<Map<string, string>> {
+  hashes(files: { absolute: string; version: string }[]): Promise<Map<string, string>> {
+    // One caller at a time: two overlapping calls would hash the same files and race on save.
+    const run = this.queue.then(() => this.hashNow(files));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async hashNow(files: { absolute: string; version: string }[]): Promise<Map<string, string>> {
     await this.load();
     const result = new Map<string, string>();
     await mapLimit(files, 8, async ({ absolute, version }) => {
@@ -52,7 +62,7 @@ export class HashCache {
 
   async save(): Promise<void> {
     if (!this.dirty) return;
-    const partial = `${this.file}.tmp`;
+    const partial = `${this.file}.${process.pid}-${++this.saves}.tmp`;
     await writeFile(partial, JSON.stringify(Object.fromEntries(this.byVersion)));
     await rename(partial, this.file);
     this.dirty = false;

@@ -5,13 +5,14 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
+import type { SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
 import { UserError } from '../services/errors';
 import type { EventBus } from '../services/events';
 import type { ProjectSession } from '../services/project';
 import { DATA_DIR } from '../services/scan';
 import type { JobEvent, TrainingJob, TrainingReport } from './job';
-import { assignSplits, readSplits, writeSplits } from './splits';
+import type { SplitSettings } from './splits';
+import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
 import { CancelledError } from './trainHead';
 
 export interface TrainingServiceOptions {
@@ -76,27 +77,54 @@ export class TrainingService {
       progress: null,
       ended: null,
       startedAt: new Date().toISOString(),
+      result: null,
     };
     this.launch(job, status);
     return job.runId;
   }
 
-  /** Labeled, readable images with their content hash and split; refuses datasets that cannot train. */
-  private async prepare(project: ProjectSession, config: TrainingConfig): Promise<TrainingJob> {
+  /** What the split and balancing settings would give, without training or saving anything. */
+  async previewSplits(project: ProjectSession, settings: SplitSettings & { balancing: TrainingConfig['balancing'] }): Promise<SplitPreview> {
+    const { classes, samples, excluded } = await this.labeledSamples(project, false);
+    const splits = assignSplits(samples, await readSplits(path.join(project.root, DATA_DIR)), settings);
+    const counts: SplitPreview['counts'] = { train: {}, val: {}, test: {} };
+    for (const split of ['train', 'val', 'test'] as const) for (const c of classes) counts[split][c] = 0;
+    for (const s of samples) (counts[splits.assignments[s.hash] ?? 'train'] as Record<string, number>)[s.label]! += 1;
+    const trainCounts = classes.map((c) => counts.train[c] ?? 0);
+    const largest = Math.max(0, ...trainCounts);
+    return {
+      classes,
+      counts,
+      balancedTrain: Object.fromEntries(classes.map((c, i) => [c, settings.balancing === 'oversample' && (trainCounts[i] ?? 0) > 0 ? largest : (trainCounts[i] ?? 0)])),
+      classWeights: settings.balancing === 'class-weights' ? Object.fromEntries(classes.map((c, i) => [c, classWeights(trainCounts)[i] as number])) : null,
+      excluded,
+    };
+  }
+
+  /** Labeled, readable images with their content hash; refuses (when training) datasets that cannot train. */
+  private async labeledSamples(project: ProjectSession, strict: boolean) {
     const snapshot = project.snapshot();
     const labeled = snapshot.items.filter((i) => i.label !== null && i.status !== 'unreadable');
     const classes = snapshot.classes;
-    if (classes.length === 0) throw new UserError('no-classes', 'The project has no classes: make one subfolder per class (OK/, NG/, …)');
-    if (classes.length === 1) throw new UserError('one-class', `Only one class ("${classes[0]}"): a classifier needs at least two`);
-    const empty = classes.filter((c) => !labeled.some((i) => i.label === c));
-    if (empty.length > 0) throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images`);
+    if (strict) {
+      if (classes.length === 0) throw new UserError('no-classes', 'The project has no classes: make one subfolder per class (OK/, NG/, …)');
+      if (classes.length === 1) throw new UserError('one-class', `Only one class ("${classes[0]}"): a classifier needs at least two`);
+      const empty = classes.filter((c) => !labeled.some((i) => i.label === c));
+      if (empty.length > 0) throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images`);
+    }
     const hashes = await project.contentHashes(labeled);
-    const withHash = labeled.flatMap((i) => {
+    const samples = labeled.flatMap((i) => {
       const hash = hashes.get(i.path);
       return hash ? [{ path: i.path, label: i.label as string, hash }] : [];
     });
+    return { classes, samples, excluded: snapshot.items.length - samples.length };
+  }
+
+  /** The run's samples with their split; the split assignment is saved for the next run. */
+  private async prepare(project: ProjectSession, config: TrainingConfig): Promise<TrainingJob> {
+    const { classes, samples } = await this.labeledSamples(project, true);
     const dataDir = path.join(project.root, DATA_DIR);
-    const splits = assignSplits(withHash, await readSplits(dataDir), { val: config.val, test: config.test, seed: config.seed });
+    const splits = assignSplits(samples, await readSplits(dataDir), { val: config.val, test: config.test, seed: config.seed });
     await writeSplits(dataDir, splits);
     const runId = `${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
     return {
@@ -105,7 +133,7 @@ export class TrainingService {
       runDir: path.join(dataDir, 'runs', runId),
       cacheDir: path.join(dataDir, 'cache', 'embeddings'),
       classes,
-      samples: withHash.map((s) => ({ path: s.path, hash: s.hash, label: classes.indexOf(s.label), split: splits.assignments[s.hash] ?? 'train' })),
+      samples: samples.map((s) => ({ path: s.path, hash: s.hash, label: classes.indexOf(s.label), split: splits.assignments[s.hash] ?? 'train' })),
       config,
     };
   }
@@ -125,6 +153,8 @@ export class TrainingService {
       let ended: TrainingEnded;
       if (message.type === 'done') {
         run.report = message.report;
+        const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
+        status.result = { evaluatedOn, valAccuracy, confusion, perClass };
         const early = message.report.stopReason !== null;
         ended = {
           runId: job.runId,

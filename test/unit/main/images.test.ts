@@ -223,3 +223,28 @@ describe('project lifecycle', () => {
     }
   });
 });
+
+describe('content hash cache', () => {
+  it('serves overlapping callers without racing on its file', async () => {
+    const { HashCache } = await import('../../../src/main/services/contentHash');
+    const { dir, cleanup } = await tempDir();
+    try {
+      const files = await Promise.all(
+        Array.from({ length: 20 }, async (_, i) => {
+          const absolute = path.join(dir, `${i}.jpg`);
+          await writeJpeg(absolute, `#${(i * 11).toString(16).padStart(2, '0')}0000`);
+          return { absolute, version: `v${i}` };
+        }),
+      );
+      const cache = new HashCache(path.join(dir, 'hashes.json'));
+      const [a, b, c] = await Promise.all([cache.hashes(files), cache.hashes(files.slice(5)), cache.hashes(files)]);
+      expect(a.size).toBe(20);
+      expect(b.size).toBe(15);
+      expect(c).toEqual(a);
+      const reloaded = new HashCache(path.join(dir, 'hashes.json'));
+      expect(await reloaded.hashes(files)).toEqual(a);
+    } finally {
+      await cleanup();
+    }
+  });
+});

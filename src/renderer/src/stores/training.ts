@@ -1,0 +1,131 @@
+import { defineStore } from 'pinia';
+import { computed, reactive, ref } from 'vue';
+import type { SplitPreview, TrainingConfigInput, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import { useApi } from '../api/inject';
+import { useNoticesStore } from './notices';
+
+/** The form's settings: a subset of TrainingConfig with the knobs people actually turn. */
+export interface TrainingForm {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: 'sgd' | 'adam' | 'rmsprop';
+  momentum: number;
+  nesterov: boolean;
+  dropout: number;
+  inputSize: 96 | 128 | 160 | 192 | 224;
+  balancing: 'none' | 'oversample' | 'class-weights';
+  val: number;
+  test: number;
+  seed: number;
+  schedule: 'constant' | 'exponential' | 'cosine';
+  earlyStoppingPatience: number | null;
+  reduceLrOnPlateau: boolean;
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+}
+
+export const DEFAULT_FORM: TrainingForm = {
+  epochs: 50,
+  batchSize: 32,
+  learningRate: 0.001,
+  optimizer: 'adam',
+  momentum: 0.9,
+  nesterov: false,
+  dropout: 0.2,
+  inputSize: 224,
+  balancing: 'none',
+  val: 0.2,
+  test: 0,
+  seed: 42,
+  schedule: 'constant',
+  earlyStoppingPatience: 5,
+  reduceLrOnPlateau: false,
+  backend: 'auto',
+};
+
+/** Turns the form into the contract's config; schedule lengths follow the run's epochs. */
+export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): TrainingConfigInput {
+  const decaySteps = Math.max(1, form.epochs * stepsPerEpochGuess);
+  return {
+    epochs: form.epochs,
+    batchSize: form.batchSize,
+    learningRate: form.learningRate,
+    optimizer: form.optimizer,
+    momentum: form.momentum,
+    nesterov: form.nesterov,
+    dropout: form.dropout,
+    inputSize: form.inputSize,
+    balancing: form.balancing,
+    val: form.val,
+    test: form.test,
+    seed: form.seed,
+    backend: form.backend,
+    schedule:
+      form.schedule === 'exponential'
+        ? { kind: 'exponential', decaySteps: Math.max(1, Math.round(decaySteps / 10)), decayRate: 0.8 }
+        : form.schedule === 'cosine'
+          ? { kind: 'cosine', decaySteps }
+          : { kind: 'constant' },
+    earlyStopping: form.earlyStoppingPatience === null ? null : { patience: form.earlyStoppingPatience },
+    reduceLrOnPlateau: form.reduceLrOnPlateau ? {} : null,
+  };
+}
+
+/** The training session as the window sees it: resynced from main after a reload, fed by events. */
+export const useTrainingStore = defineStore('training', () => {
+  const api = useApi();
+  const notices = useNoticesStore();
+  const form = reactive<TrainingForm>({ ...DEFAULT_FORM });
+  const status = ref<TrainingStatus | null>(null);
+  const preview = ref<SplitPreview | null>(null);
+  const starting = ref(false);
+  const formError = ref<string | null>(null);
+
+  const running = computed(() => status.value?.state === 'running');
+  const progress = computed<TrainingProgress | null>(() => status.value?.progress ?? null);
+
+  async function resync(): Promise<void> {
+    status.value = (await notices.guard(() => api.call('training.status', {}))) ?? null;
+  }
+
+  async function refreshPreview(): Promise<void> {
+    const result = await notices.guard(() =>
+      api.call('splits.preview', { val: form.val, test: form.test, seed: form.seed, balancing: form.balancing }),
+    );
+    if (result) preview.value = result;
+  }
+
+  async function start(): Promise<void> {
+    formError.value = null;
+    starting.value = true;
+    try {
+      const trainImages = preview.value ? Object.values(preview.value.balancedTrain).reduce((a, b) => a + b, 0) : 1000;
+      const { runId } = await api.call('training.start', { config: toConfig(form, Math.ceil(trainImages / form.batchSize)) });
+      await resync();
+      if (status.value?.runId !== runId) status.value = null;
+    } catch (error) {
+      formError.value = error instanceof Error ? error.message : String(error);
+    } finally {
+      starting.value = false;
+    }
+  }
+
+  async function cancel(): Promise<void> {
+    if (status.value) await notices.guard(() => api.call('training.cancel', { runId: (status.value as TrainingStatus).runId }));
+  }
+
+  api.on('training.progress', (payload) => {
+    if (status.value?.runId === payload.runId) status.value = { ...status.value, progress: payload };
+    else void resync();
+  });
+  api.on('training.epoch', ({ runId, logs }) => {
+    if (status.value?.runId === runId) status.value = { ...status.value, epochs: [...status.value.epochs, logs] };
+    else void resync();
+  });
+  api.on('training.ended', (ended) => {
+    notices.push(ended.reason === 'failed' ? 'error' : 'info', `Training ${ended.reason}: ${ended.message}`, 8000);
+    void resync();
+  });
+
+  return { form, status, preview, starting, formError, running, progress, resync, refreshPreview, start, cancel };
+});

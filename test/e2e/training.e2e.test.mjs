@@ -1,0 +1,72 @@
+// Training in a real browser against web mode: the split view, a short run in the worker,
+// a reload mid-run that resyncs, live curves drawn by chart.js, and the result.
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { launchBrowser, requireBuild, startServer } from './harness.mjs';
+
+let server;
+let browser;
+let page;
+
+before(async () => {
+  requireBuild();
+  server = await startServer();
+  browser = await launchBrowser();
+  page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (server) await rm(server.configDir, { recursive: true, force: true });
+});
+
+/** Non-transparent pixels on a canvas: chart.js drew something. */
+const paintedPixels = (selector) =>
+  page.evaluate((sel) => {
+    const canvas = document.querySelector(sel);
+    if (!canvas) return 0;
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    let painted = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) painted++;
+    return painted;
+  }, selector);
+
+test('split view, a short run with live curves, and a reload that resyncs mid-run', async () => {
+  await page.goto(server.url);
+  await page.click('[data-test=open-demo]');
+  await page.waitForSelector('.cell');
+
+  await page.click('[data-tab=data]');
+  await page.waitForSelector('[data-test=split-table] tr[data-class=OK]');
+  const okRow = await page.locator('[data-test=split-table] tr[data-class=OK] td').allInnerTexts();
+  assert.deepEqual(okRow, ['OK', '240', '240', '60', '0']);
+
+  await page.click('[data-tab=train]');
+  await page.fill('input[name=epochs]', '40');
+  await page.selectOption('select[name=inputSize]', '96');
+  await page.selectOption('select[name=backend]', 'wasm');
+  await page.fill('input[name=learningRate]', '0.003');
+  await page.click('[data-test=train]');
+  await page.waitForSelector('[data-test=run-state]:has-text("running")');
+  await page.waitForSelector('.run-progress:has-text("embedding")', { timeout: 60_000 });
+
+  // A reloaded window finds the run still going in main and picks it up.
+  await page.reload();
+  await page.waitForSelector('.cell');
+  await page.click('[data-tab=train]');
+  await page.waitForSelector('[data-test=run]');
+  await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
+  assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
+  assert.match(await page.locator('[data-test=backend]').innerText(), /wasm/);
+  await page.waitForSelector('[data-test=chart-loss]');
+  for (const chart of ['chart-loss', 'chart-accuracy', 'chart-lr']) {
+    assert.ok((await paintedPixels(`[data-test=${chart}]`)) > 500, `${chart} is drawn`);
+  }
+  const accuracy = await page.locator('[data-test=result] strong').innerText();
+  assert.ok(parseFloat(accuracy) >= 80, `validation accuracy ${accuracy}`);
+  await page.screenshot({ path: path.join(server.configDir, 'training.png') });
+});
