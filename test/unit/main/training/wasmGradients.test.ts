@@ -1,0 +1,78 @@
+// Our wasm gradient kernels against the cpu backend's reference kernels, on random data.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../../../src/main/training/backend';
+import { tf, type TF } from '../../../../src/main/training/tf';
+import { registerWasmGradients } from '../../../../src/main/training/wasmGradients';
+
+// (tfjs-core's depthwise gradient itself refuses dilations > 1, so none are tested.)
+type Case = { name: string; x: number[]; filter: number[]; strides: number; pad: 'same' | 'valid' };
+
+/** Gradients of sum(conv(x, w) · r) with respect to x and w, on the current backend. */
+function gradients(kind: 'conv' | 'depthwise' | 'fused', c: Case, seed: number): [Float32Array, Float32Array] {
+  return tf.tidy(() => {
+    const x = tf.randomUniform(c.x, -1, 1, 'float32', seed);
+    const w = tf.randomUniform(c.filter, -1, 1, 'float32', seed + 1);
+    const forward = (input: TF.Tensor4D, filter: TF.Tensor4D) =>
+      kind === 'conv'
+        ? tf.conv2d(input, filter, c.strides, c.pad)
+        : kind === 'fused'
+          ? tf.fused.conv2d({ x: input, filter, strides: c.strides, pad: c.pad, activation: 'relu6' })
+          : tf.depthwiseConv2d(input, filter, c.strides, c.pad);
+    const out = forward(x as TF.Tensor4D, w as TF.Tensor4D);
+    const r = tf.randomUniform(out.shape, -1, 1, 'float32', seed + 2);
+    const [dx, dw] = tf.grads((a: TF.Tensor, b: TF.Tensor) => tf.sum(tf.mul(forward(a as TF.Tensor4D, b as TF.Tensor4D), r)))([x, w]);
+    return [dx?.dataSync() as Float32Array, dw?.dataSync() as Float32Array];
+  });
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+  return max;
+}
+
+const convCases: Case[] = [
+  { name: '1×1 stride 1 (MobileNetV2 expand/project)', x: [4, 7, 7, 32], filter: [1, 1, 32, 24], strides: 1, pad: 'valid' },
+  { name: '3×3 same stride 1', x: [2, 9, 9, 5], filter: [3, 3, 5, 6], strides: 1, pad: 'same' },
+  { name: '3×3 same stride 2, odd size', x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
+  { name: '3×3 valid stride 2', x: [1, 10, 8, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
+];
+const depthwiseCases: Case[] = [
+  { name: '3×3 same stride 1 (MobileNetV2 blocks 14–16)', x: [4, 7, 7, 16], filter: [3, 3, 16, 1], strides: 1, pad: 'same' },
+  { name: '3×3 same stride 2', x: [2, 10, 10, 4], filter: [3, 3, 4, 1], strides: 2, pad: 'same' },
+  { name: '3×3 valid stride 2, odd size', x: [2, 9, 11, 3], filter: [3, 3, 3, 1], strides: 2, pad: 'valid' },
+  { name: 'multiplier 2', x: [2, 6, 6, 3], filter: [3, 3, 3, 2], strides: 1, pad: 'same' },
+];
+
+describe('wasm gradient kernels match the cpu backend', () => {
+  beforeAll(async () => {
+    await selectBackend('wasm');
+    registerWasmGradients();
+  });
+  afterAll(async () => {
+    await selectBackend('wasm');
+  });
+
+  async function compare(kind: 'conv' | 'depthwise' | 'fused', c: Case) {
+    await tf.setBackend('cpu');
+    const reference = gradients(kind, c, 7);
+    await tf.setBackend('wasm');
+    const ours = gradients(kind, c, 7);
+    expect(maxDiff(ours[0], reference[0])).toBeLessThan(1e-4);
+    expect(maxDiff(ours[1], reference[1])).toBeLessThan(1e-4);
+  }
+
+  it.each(convCases)('conv2d $name', (c) => compare('conv', c));
+  it.each(convCases.slice(0, 2))('fused conv2d + relu6 $name', (c) => compare('fused', c));
+  it.each(depthwiseCases)('depthwise $name', (c) => compare('depthwise', c));
+
+  it('does not leak tensors', async () => {
+    await tf.setBackend('wasm');
+    gradients('depthwise', depthwiseCases[0] as Case, 1);
+    const before = tf.memory().numTensors;
+    gradients('depthwise', depthwiseCases[0] as Case, 1);
+    gradients('conv', convCases[1] as Case, 1);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
