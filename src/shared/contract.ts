@@ -124,6 +124,11 @@ export const TrainingConfig = z
       ])
       .default({ kind: 'mobilenet_v2' }),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
+    fineTuneBlocks: z.number().int().min(0).max(4).default(0),
+    fineTuneEpochs: z.number().int().min(1).max(1000).default(10),
+    fineTuneLearningRate: z.number().positive().max(1).default(1e-4),
+    fineTuneOptimizer: z.enum(['sgd', 'adam', 'rmsprop']).default('sgd'),
   })
   .strict()
   .refine((c) => c.val + c.test < 1, 'val + test must leave images to train on');
@@ -135,7 +140,7 @@ export const EpochLogs = z.record(z.string(), z.number());
 
 export const TrainingProgress = z.object({
   runId: z.string(),
-  phase: z.enum(['preparing', 'embedding', 'training', 'evaluating']),
+  phase: z.enum(['preparing', 'embedding', 'training', 'fine-tuning', 'evaluating']),
   /** Embedding: images done of total; training: batches. */
   done: z.number(),
   total: z.number(),

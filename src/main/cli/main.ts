@@ -19,7 +19,8 @@ Usage:
   labelloop train <projectDir> [--epochs N] [--batch N] [--lr X] [--optimizer sgd|adam|rmsprop]
                   [--val 0.2] [--test 0] [--seed N] [--input-size 96|128|160|192|224]
                   [--balancing none|oversample|class-weights] [--patience N]
-                  [--backend auto|tensorflow|wasm|cpu] [--fine-tune-layers N] [--report report.json]
+                  [--backend auto|tensorflow|wasm|cpu] [--report report.json]
+                  [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -84,13 +85,12 @@ async function train(argv: string[]): Promise<number> {
     patience: 'number',
     backend: 'string',
     'fine-tune-layers': 'number',
+    'fine-tune-epochs': 'number',
+    'fine-tune-lr': 'number',
     report: 'string',
   });
   const dir = positional[0];
   if (!dir) throw new Error('train needs a project folder: labelloop train <projectDir>');
-  if ((values['fine-tune-layers'] ?? 0) > 0) {
-    throw new Error('--fine-tune-layers: stage-2 fine-tuning is not available yet in this version; train the head with --fine-tune-layers 0');
-  }
   const parsed = TrainingConfig.safeParse({
     epochs: values.epochs,
     batchSize: values.batch,
@@ -102,6 +102,9 @@ async function train(argv: string[]): Promise<number> {
     inputSize: values['input-size'],
     balancing: values.balancing,
     backend: values.backend,
+    fineTuneBlocks: values['fine-tune-layers'],
+    fineTuneEpochs: values['fine-tune-epochs'],
+    fineTuneLearningRate: values['fine-tune-lr'],
     ...(values.patience !== undefined ? { earlyStopping: { patience: values.patience } } : {}),
   });
   if (!parsed.success) {

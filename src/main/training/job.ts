@@ -14,7 +14,9 @@ import { accuracy, confusionMatrix, perClassMetrics } from './metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from './preprocess';
 import type { Split } from './splits';
 import { classWeights, oversample } from './splits';
-import { CancelledError, trainHead } from './trainHead';
+import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
+import { CancelledError, predictInBatches, trainHead } from './trainHead';
+import { registerWasmGradients } from './wasmGradients';
 import { tf, type TF } from './tf';
 
 export interface JobSample {
@@ -56,6 +58,8 @@ export interface TrainingReport {
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
   preprocessing: Preprocessing;
   backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
+  /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
+  fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
 }
 
 const EMBED_BATCH = 16;
@@ -124,11 +128,29 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     callbacks: [reporter],
     isCancelled,
   });
+  let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: [dim], cutLayer: null };
+  let fineTuneBackbone: { dispose(): void } | null = null;
+  let history = result.history;
+  let stopReason = result.stopReason;
+  let bestEpoch = result.bestEpoch;
+  try {
+    if (config.fineTuneBlocks > 0) {
+      const stage2 = await fineTuneTop(job, samples, labels, trainRows, valRows, result.model, backend.name, emit, isCancelled, memory, result.history.length);
+      fineTuneBackbone = stage2.backbone;
+      final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
+      history = [...result.history, ...stage2.history];
+      stopReason = stage2.stopReason ?? stopReason;
+      bestEpoch = result.history.length + stage2.bestEpoch;
+    }
+  } catch (error) {
+    result.model.dispose();
+    throw error;
+  }
   const trainSeconds = (performance.now() - trainStarted) / 1000;
 
   try {
     emit({ type: 'progress', progress: { phase: 'evaluating', done: 0, total: samples.length, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
-    const probabilities = predictProbabilities(result.model, features, dim);
+    const probabilities = predictProbabilities(final.model, final.features, final.shape);
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     const evaluatedOn: Split = rowsOf('test').length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const evalRows = rowsOf(evaluatedOn);
@@ -143,9 +165,9 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       backend: backendSummary,
       classes: job.classes,
       counts,
-      epochs: result.history,
-      bestEpoch: result.bestEpoch,
-      stopReason: result.stopReason,
+      epochs: history,
+      bestEpoch,
+      stopReason,
       evaluatedOn,
       valAccuracy: valRows.length > 0 ? accuracy(confusionMatrix(valRows.map((i) => labels[i] as number), valRows.map((i) => predicted[i] as number), job.classes.length)) : null,
       confusion,
@@ -168,11 +190,69 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       },
       preprocessing: backbone.preprocessing,
       backbone: { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim },
+      fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
     };
-    await saveRun(job, result.model, report);
+    await saveRun(job, final.model, report);
     return report;
   } finally {
+    if (final.model !== result.model) final.model.dispose();
     result.model.dispose();
+    fineTuneBackbone?.dispose();
+  }
+}
+
+/** Stage 2: cache the frozen part's output at the cut, then train the top blocks and the head. */
+async function fineTuneTop(
+  job: TrainingJob,
+  samples: JobSample[],
+  labels: Int32Array,
+  trainRows: number[],
+  valRows: number[],
+  head: TF.LayersModel,
+  backendName: string,
+  emit: (event: JobEvent) => void,
+  isCancelled: () => boolean,
+  memory: () => { numTensors: number; numBytes: number },
+  epochOffset: number,
+) {
+  const { config } = job;
+  if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
+  if (backendName === 'wasm') registerWasmGradients();
+  const cutLayer = MOBILENET_FINE_TUNE_CUTS[config.fineTuneBlocks] as string;
+  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
+  try {
+    const split = splitForFineTuning(backbone.extractor, cutLayer, head);
+    const cutDim = split.cutShape.reduce((a, b) => a * b, 1);
+    const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(`${backbone.id}|cut:${cutLayer}`, backbone.preprocessing), cutDim);
+    const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
+    const skipped: TrainingReport['skipped'] = [];
+    try {
+      await embed(missing, job, split.bottom, backbone.preprocessing, cache, skipped, isCancelled, (done, seconds) =>
+        emit({ type: 'progress', progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() } }),
+      );
+    } finally {
+      await cache.save();
+    }
+    const features = new Float32Array(samples.length * cutDim);
+    samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * cutDim));
+    const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
+    const batchesPerEpoch = Math.ceil(trainRows.length / config.batchSize);
+    const reporter = new ProgressReporter({
+      epochs: stageConfig.epochs,
+      batchesPerEpoch,
+      batchSize: config.batchSize,
+      onProgress: (p) =>
+        emit({
+          type: 'progress',
+          progress: { phase: 'fine-tuning', done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
+        }),
+      onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch: epochOffset + epoch, logs: { ...logs, stage: 2 } }),
+    });
+    const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled });
+    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone };
+  } catch (error) {
+    backbone.dispose();
+    throw error;
   }
 }
 
@@ -228,8 +308,9 @@ async function embed(
   }
 }
 
-function predictProbabilities(model: TF.LayersModel, features: Float32Array, dim: number): number[][] {
-  return tf.tidy(() => (tf.softmax(model.predict(tf.tensor2d(features, [features.length / dim, dim])) as TF.Tensor2D).arraySync() as number[][]));
+function predictProbabilities(model: TF.LayersModel, features: Float32Array, sampleShape: number[]): number[][] {
+  const size = sampleShape.reduce((a, b) => a * b, 1);
+  return tf.tidy(() => tf.softmax(predictInBatches(model, tf.tensor(features, [features.length / size, ...sampleShape]))).arraySync() as number[][]);
 }
 
 /** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
@@ -239,17 +320,29 @@ async function saveRun(job: TrainingJob, model: TF.LayersModel, report: Training
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weights = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer[]);
-      await writeFile(path.join(modelDir, 'head.weights.bin'), Buffer.from(weights));
+      await writeFile(path.join(modelDir, 'classifier.weights.bin'), Buffer.from(weights));
       await writeFile(
-        path.join(modelDir, 'head.json'),
-        JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['head.weights.bin'], weights: artifacts.weightSpecs }], format: 'layers-model' }),
+        path.join(modelDir, 'classifier.json'),
+        JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['classifier.weights.bin'], weights: artifacts.weightSpecs }], format: 'layers-model' }),
       );
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
   );
   await writeFile(
     path.join(modelDir, 'labelloop.json'),
-    JSON.stringify({ classes: job.classes, backbone: report.backbone, preprocessing: report.preprocessing, head: 'head.json', output: 'logits (apply softmax)' }, null, 2),
+    JSON.stringify(
+      {
+        classes: job.classes,
+        backbone: report.backbone,
+        preprocessing: report.preprocessing,
+        classifier: 'classifier.json',
+        // Stage 1: the classifier reads the pooled backbone feature; stage 2: the backbone's output at fineTune.cutLayer.
+        input: report.fineTune ? { layer: report.fineTune.cutLayer, shape: report.fineTune.cutShape } : { layer: report.backbone.cutLayer, pooled: true, shape: [report.backbone.featureSize] },
+        output: 'logits (apply softmax)',
+      },
+      null,
+      2,
+    ),
   );
   await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(report, null, 2));
 }

@@ -17,6 +17,9 @@ export interface HeadTrainingInput {
   /** Row-major [rows, dim] backbone features. */
   features: Float32Array;
   dim: number;
+  /** Stage 2 passes its own model (cut activations → logits) and the activations' shape. */
+  model?: TF.LayersModel;
+  sampleShape?: number[];
   labels: Int32Array;
   classCount: number;
   /** Rows to train on, repeats included when oversampling. */
@@ -29,7 +32,7 @@ export interface HeadTrainingInput {
 }
 
 export interface HeadTrainingResult {
-  model: TF.Sequential;
+  model: TF.LayersModel;
   history: Logs[];
   stopReason: string | null;
   bestEpoch: number;
@@ -67,9 +70,12 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
   const { config, dim, classCount } = input;
   if (input.trainRows.length === 0) throw new Error('The train split is empty');
   const random = seededRandom(config.seed);
-  const model = buildHead(dim, classCount, config.dropout, config.seed);
+  const ownsModel = !input.model;
+  const model = input.model ?? buildHead(dim, classCount, config.dropout, config.seed);
   const optimizer = makeOptimizer(config);
-  const features = tf.tensor2d(input.features, [input.features.length / dim, dim]);
+  const features = tf.tensor(input.features, [input.features.length / dim, ...(input.sampleShape ?? [dim])]);
+  // Only this model's trainable weights: other models alive in the process must not move.
+  const trainable = model.trainableWeights.map((w) => w.read() as TF.Variable);
   const labels = tf.tensor1d(input.labels, 'int32');
   const weights = input.classWeights ? tf.tensor1d(input.classWeights) : null;
   const batchSize = config.batchSize;
@@ -111,7 +117,7 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
         if (input.isCancelled?.()) throw new CancelledError();
         await callbacks.onBatchBegin(step, control);
         const rows = order.slice(b * batchSize, (b + 1) * batchSize);
-        const [loss, hits] = trainStep(model, optimizer, features, labels, weights, rows, classCount);
+        const [loss, hits] = trainStep(model, optimizer, trainable, features, labels, weights, rows, classCount);
         lossSum += loss * rows.length;
         correct += hits;
         await callbacks.onBatchEnd(step, { loss, size: rows.length }, control);
@@ -129,20 +135,28 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
     if (bestWeights) restore(model, bestWeights);
     return { model, history, stopReason: control.stopReason ?? null, bestEpoch: checkpoint.bestEpoch };
   } catch (error) {
-    model.dispose();
+    if (ownsModel) model.dispose();
     throw error;
   } finally {
     (bestWeights as WeightSnapshot | null)?.dispose();
     tf.dispose([features, labels]);
     weights?.dispose();
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
   }
 }
 
+/** tfjs' MomentumOptimizer.dispose forgets the -lr scalar its SGD parent keeps: free it too. */
+function disposeOptimizer(optimizer: TF.Optimizer): void {
+  optimizer.dispose();
+  const scalar = (optimizer as unknown as { c?: TF.Tensor }).c;
+  if (scalar && !scalar.isDisposed) scalar.dispose();
+}
+
 function trainStep(
-  model: TF.Sequential,
+  model: TF.LayersModel,
   optimizer: TF.Optimizer,
-  features: TF.Tensor2D,
+  trainable: TF.Variable[],
+  features: TF.Tensor,
   labels: TF.Tensor1D,
   weights: TF.Tensor1D | null,
   rows: number[],
@@ -159,7 +173,7 @@ function trainStep(
       predictions = tf.keep(tf.argMax(logits, 1));
       const sampleWeights = weights ? tf.gather(weights, y) : undefined;
       return tf.losses.softmaxCrossEntropy(oneHot, logits, sampleWeights) as TF.Scalar;
-    }, true) as TF.Scalar;
+    }, true, trainable) as TF.Scalar;
     const hits = tf.sum(tf.cast(tf.equal(predictions as unknown as TF.Tensor, y), 'int32'));
     const result: [number, number] = [loss.dataSync()[0] as number, hits.dataSync()[0] as number];
     (predictions as TF.Tensor | null)?.dispose();
@@ -168,14 +182,26 @@ function trainStep(
 }
 
 /** Loss and accuracy on some rows, in inference mode (dropout off). */
-export function evaluate(model: TF.LayersModel, features: TF.Tensor2D, labels: TF.Tensor1D, rows: number[], classCount: number): Logs {
+export function evaluate(model: TF.LayersModel, features: TF.Tensor, labels: TF.Tensor1D, rows: number[], classCount: number): Logs {
   return tf.tidy(() => {
     const index = tf.tensor1d(rows, 'int32');
-    const logits = model.predict(tf.gather(features, index)) as TF.Tensor2D;
+    const logits = predictInBatches(model, tf.gather(features, index));
     const y = tf.gather(labels, index);
     const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, classCount), logits);
     const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
     return { val_loss: loss.dataSync()[0] as number, val_accuracy: accuracy.dataSync()[0] as number };
+  });
+}
+
+/** Inference in slices, so a large stage-2 validation set never needs one huge activation. */
+export function predictInBatches(model: TF.LayersModel, x: TF.Tensor, batchSize = 64): TF.Tensor2D {
+  return tf.tidy(() => {
+    const parts: TF.Tensor2D[] = [];
+    for (let start = 0; start < x.shape[0]; start += batchSize) {
+      const size = Math.min(batchSize, x.shape[0] - start);
+      parts.push(model.predict(tf.slice(x, start, size)) as TF.Tensor2D);
+    }
+    return parts.length === 1 ? (parts[0] as TF.Tensor2D) : tf.concat(parts);
   });
 }
 

@@ -9,8 +9,6 @@ import { tf } from './tf';
 type Pad = 'valid' | 'same' | number | TF.backend_util.ExplicitPadding;
 type Pair = [number, number] | number;
 
-const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : v);
-
 function convGeometry(xShape: number[], filterShape: [number, number, number, number], strides: Pair, dilations: Pair, pad: Pad, rounding: 'floor' | 'round' | 'ceil' | undefined, depthwise: boolean) {
   const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape, strides, dilations, pad, rounding, depthwise, 'channelsLast');
   return info;

@@ -22,6 +22,9 @@ export interface TrainingForm {
   earlyStoppingPatience: number | null;
   reduceLrOnPlateau: boolean;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  fineTuneBlocks: number;
+  fineTuneEpochs: number;
+  fineTuneLearningRate: number;
 }
 
 export const DEFAULT_FORM: TrainingForm = {
@@ -41,6 +44,9 @@ export const DEFAULT_FORM: TrainingForm = {
   earlyStoppingPatience: 5,
   reduceLrOnPlateau: false,
   backend: 'auto',
+  fineTuneBlocks: 0,
+  fineTuneEpochs: 10,
+  fineTuneLearningRate: 0.0001,
 };
 
 /** Turns the form into the contract's config; schedule lengths follow the run's epochs. */
@@ -60,6 +66,9 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     test: form.test,
     seed: form.seed,
     backend: form.backend,
+    fineTuneBlocks: form.fineTuneBlocks,
+    fineTuneEpochs: form.fineTuneEpochs,
+    fineTuneLearningRate: form.fineTuneLearningRate,
     schedule:
       form.schedule === 'exponential'
         ? { kind: 'exponential', decaySteps: Math.max(1, Math.round(decaySteps / 10)), decayRate: 0.8 }

@@ -50,7 +50,7 @@ describe('training the demo project', () => {
     expect(events).toEqual(expect.arrayContaining(['training.progress', 'training.epoch', 'training.ended']));
     const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'report.json'), 'utf8')) as TrainingReport;
     expect(saved.valAccuracy).toBe(r.valAccuracy);
-  });
+  }, 180_000);
 
   it('retrains from the embedding cache, and keeps splits stable', async () => {
     const first = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/splits.json'), 'utf8'));
@@ -59,6 +59,16 @@ describe('training the demo project', () => {
     expect(report?.timing.fromCache).toBe(600);
     expect(JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/splits.json'), 'utf8'))).toEqual(first);
   });
+
+  it('fine-tunes the top blocks in stage 2 and saves a classifier that starts at the cut', async () => {
+    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
+    expect(status.state).toBe('finished');
+    expect(report?.fineTune).toEqual({ blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] });
+    expect(report?.epochs.map((e) => e.stage ?? 1)).toEqual([1, 1, 1, 2, 2]);
+    expect(report?.valAccuracy).toBeGreaterThan(0.6);
+    const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'model/labelloop.json'), 'utf8'));
+    expect(saved.input).toEqual({ layer: 'block_15_add', shape: [3, 3, 160] });
+  }, 180_000);
 
   it('cancels a run and says so', async () => {
     const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 200, earlyStopping: null } });
