@@ -34,6 +34,8 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
 
 const convCases: Case[] = [
   { name: '1×1 stride 1 (MobileNetV2 expand/project)', x: [4, 7, 7, 32], filter: [1, 1, 32, 24], strides: 1, pad: 'valid' },
+  { name: '1×1 stride 1 same', x: [2, 5, 5, 8], filter: [1, 1, 8, 3], strides: 1, pad: 'same' },
+  { name: '1×1 stride 2 (falls back to wasm\'s kernel for dx)', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 2, pad: 'valid' },
   { name: '3×3 same stride 1', x: [2, 9, 9, 5], filter: [3, 3, 5, 6], strides: 1, pad: 'same' },
   { name: '3×3 same stride 2, odd size', x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
   { name: '3×3 valid stride 2', x: [1, 10, 8, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
@@ -66,6 +68,25 @@ describe('wasm gradient kernels match the cpu backend', () => {
   it.each(convCases)('conv2d $name', (c) => compare('conv', c));
   it.each(convCases.slice(0, 2))('fused conv2d + relu6 $name', (c) => compare('fused', c));
   it.each(depthwiseCases)('depthwise $name', (c) => compare('depthwise', c));
+
+  it('batch-norm gradients (x, scale, offset) match the closed form', async () => {
+    await tf.setBackend('wasm');
+    const diffs = tf.tidy(() => {
+      const x = tf.randomUniform([4, 5, 5, 6], -1, 1, 'float32', 3);
+      const mean = tf.randomUniform([6], -0.5, 0.5, 'float32', 4);
+      const variance = tf.randomUniform([6], 0.5, 1.5, 'float32', 5);
+      const scale = tf.randomUniform([6], 0.5, 1.5, 'float32', 6);
+      const offset = tf.randomUniform([6], -0.5, 0.5, 'float32', 7);
+      const r = tf.randomUniform([4, 5, 5, 6], -1, 1, 'float32', 8);
+      const g = tf.grads((a: TF.Tensor, s: TF.Tensor, o: TF.Tensor) => tf.sum(tf.mul(tf.batchNorm(a, mean, variance, o, s, 1e-3), r)));
+      const [dx, dScale, dOffset] = g([x, scale, offset]);
+      // y = (x − m)/√(v + ε)·s + o, weighted by r.
+      const inv = tf.rsqrt(tf.add(variance, 1e-3));
+      const expected = [tf.mul(tf.mul(r, scale), inv), tf.sum(tf.mul(r, tf.mul(tf.sub(x, mean), inv)), [0, 1, 2]), tf.sum(r, [0, 1, 2])];
+      return [dx, dScale, dOffset].map((t, i) => tf.max(tf.abs(tf.sub(t as TF.Tensor, expected[i] as TF.Tensor))).dataSync()[0] as number);
+    });
+    for (const diff of diffs) expect(diff).toBeLessThan(1e-5);
+  });
 
   it('does not leak tensors', async () => {
     await tf.setBackend('wasm');

@@ -1,0 +1,95 @@
+"""The same training work as LabelLoop's benchmark, in PyTorch on the CPU, for the ratios in
+`npm run bench`. Needs Debian's python3-torch and python3-torchvision (run with /usr/bin/python3).
+MobileNetV2 is built with random weights: nothing is downloaded, and speed does not depend on them.
+Prints one JSON object."""
+import json
+import os
+import sys
+import time
+
+import torch
+import torchvision
+from PIL import Image
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+def load(path, size):
+    image = Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+    return torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1).float() / 255
+
+
+def files_of(root):
+    out = []
+    for label, name in enumerate(sorted(d for d in os.listdir(root) if not d.startswith("."))):
+        for file in sorted(os.listdir(os.path.join(root, name))):
+            out.append((os.path.join(root, name, file), label))
+    return out
+
+
+def embed(model_part, files, size, batch=16):
+    """Decode + resize + forward, like LabelLoop's embedding phase."""
+    outputs = []
+    with torch.no_grad():
+        for i in range(0, len(files), batch):
+            x = torch.stack([load(f, size) for f, _ in files[i:i + batch]])
+            outputs.append(model_part(x))
+    return torch.cat(outputs)
+
+
+def main():
+    project, finetune_project, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    net = torchvision.models.mobilenet_v2(weights=None).eval()
+    pooled = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    # Click to first model: embed every image, then 20 epochs of a dense head with Adam.
+    files = files_of(project)
+    started = time.perf_counter()
+    features = embed(pooled, files, size)
+    embed_seconds = time.perf_counter() - started
+    labels = torch.tensor([label for _, label in files])
+    head = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(features.shape[1], int(labels.max()) + 1))
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+    for _ in range(20):
+        order = torch.randperm(len(files))
+        for i in range(0, len(files), 32):
+            rows = order[i:i + 32]
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(head(features[rows]), labels[rows])
+            loss.backward()
+            optimizer.step()
+    result["images"] = len(files)
+    result["embedImagesPerSecond"] = len(files) / embed_seconds
+    result["clickToModelSeconds"] = time.perf_counter() - started
+
+    # Fine-tuning block_16 + Conv_1 on cached block_15 outputs, BatchNorm in eval mode, SGD + momentum.
+    ft_files = files_of(finetune_project)
+    bottom, top = net.features[:17], torch.nn.Sequential(net.features[17:], torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(1280, 2))
+    cut = embed(bottom, ft_files, size)
+    ft_labels = torch.tensor([label for _, label in ft_files])
+    top.eval()  # BatchNorm in inference mode, as LabelLoop does
+    for p in top.parameters():
+        p.requires_grad = True
+    for m in top.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            for p in m.parameters():
+                p.requires_grad = False
+    optimizer = torch.optim.SGD([p for p in top.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
+    started = time.perf_counter()
+    seen = 0
+    for _ in range(2):
+        order = torch.randperm(len(ft_files))
+        for i in range(0, len(ft_files), 32):
+            rows = order[i:i + 32]
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(top(cut[rows]), ft_labels[rows]).backward()
+            optimizer.step()
+            seen += len(rows)
+    result["fineTuneImagesPerSecond"] = seen / (time.perf_counter() - started)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+// `npm run bench`, training part: embedding and fine-tuning images/s, and click → first trained
+// model on 1,000 images, each beside the same work in PyTorch (Debian python3-torch, 2 threads).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, it } from 'vitest';
+import { LabelLoopApp } from '../src/main/app';
+import { generateDemoProject } from '../src/main/services/demo';
+
+const INPUT_SIZE = 224;
+const lines: string[] = [];
+const report = (line: string) => {
+  lines.push(line);
+  console.log(line);
+};
+
+async function timedRun(app: LabelLoopApp, config: Record<string, unknown>) {
+  let fineTuneSpeed = 0;
+  const stop = app.events.subscribe((event, payload) => {
+    const p = payload as { phase?: string; imagesPerSecond?: number };
+    if (event === 'training.progress' && p.phase === 'fine-tuning') fineTuneSpeed = p.imagesPerSecond ?? 0;
+  });
+  const started = performance.now();
+  const result = await app.handle('training.start', { config });
+  if (!result.ok) throw new Error(result.error.message);
+  const done = await app.training.whenDone((result.result as { runId: string }).runId);
+  stop();
+  if (!done.report) throw new Error(`run ${done.status.state}: ${done.status.ended?.message}`);
+  return { seconds: (performance.now() - started) / 1000, report: done.report, backend: done.status.backend ?? '', fineTuneSpeed };
+}
+
+function torchReference(project: string, fineTuneProject: string): Record<string, number> | string {
+  const python = '/usr/bin/python3';
+  const check = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+  if (check.status !== 0) return 'PyTorch reference not run: apt-get install python3-torch python3-torchvision';
+  const run = spawnSync(python, [path.join(import.meta.dirname, 'torch_reference.py'), project, fineTuneProject, String(INPUT_SIZE)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) return `PyTorch reference failed: ${run.stderr.trim().split('\n').slice(-1)[0]}`;
+  return JSON.parse(run.stdout.trim().split('\n').slice(-1)[0] as string) as Record<string, number>;
+}
+
+describe('training benchmarks', () => {
+  let work = '';
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+    console.log(`\n=== LabelLoop training benchmarks (${os.cpus().length} cores, input ${INPUT_SIZE} px) ===\n${lines.join('\n')}\n`);
+  });
+
+  it('embedding, fine-tuning and click-to-model against PyTorch', async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-train-'));
+    const worker = path.resolve('out/main/trainWorker.js');
+    if (!existsSync(worker)) throw new Error('Build first: npm run build');
+    const big = path.join(work, 'faces-1000');
+    const small = path.join(work, 'faces-200');
+    await generateDemoProject(big, { perClass: 500, seed: 11 });
+    await generateDemoProject(small, { perClass: 100, seed: 12 });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, 'config'), trainWorkerFile: worker, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    try {
+      await app.handle('project.open', { path: big });
+      const first = await timedRun(app, { inputSize: INPUT_SIZE, epochs: 20, earlyStopping: null });
+      await app.handle('project.open', { path: small });
+      const tuned = await timedRun(app, { inputSize: INPUT_SIZE, epochs: 1, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2 });
+      const torch = torchReference(big, small);
+      const ratio = (ours: number, theirs: number | undefined) => (theirs ? `; ratio ${(ours / theirs).toFixed(2)}× PyTorch` : '');
+      const t = typeof torch === 'string' ? undefined : torch;
+      report(`backend: ${first.backend}`);
+      report(`embedding (decode + MobileNetV2, batch 16): ${first.report.timing.imagesPerSecond.toFixed(1)} images/s; PyTorch ${t ? t.embedImagesPerSecond?.toFixed(1) : '—'} images/s${ratio(first.report.timing.imagesPerSecond, t?.embedImagesPerSecond)}`);
+      report(`fine-tuning block_16 + Conv_1 on cached block_15 outputs (batch 32): ${tuned.fineTuneSpeed.toFixed(1)} images/s; PyTorch ${t ? t.fineTuneImagesPerSecond?.toFixed(1) : '—'} images/s${ratio(tuned.fineTuneSpeed, t?.fineTuneImagesPerSecond)}`);
+      report(`click → first trained model, 1,000 images (embed + 20 head epochs): ${first.seconds.toFixed(1)} s (val accuracy ${((first.report.valAccuracy ?? 0) * 100).toFixed(1)}%); PyTorch ${t ? t.clickToModelSeconds?.toFixed(1) : '—'} s${t?.clickToModelSeconds ? `; ratio ${(first.seconds / t.clickToModelSeconds).toFixed(2)}× the time` : ''}`);
+      if (typeof torch === 'string') report(torch);
+      else report(`PyTorch ${torch.torch}, ${torch.threads} threads, same images, same batch sizes`);
+    } finally {
+      await app.dispose();
+    }
+  });
+});
