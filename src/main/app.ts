@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Envelope, RouteName, RouteOutput, ThumbnailSize } from '../shared/contract';
+import type { Envelope, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
 import { isRouteName, routes } from '../shared/contract';
 import { DEMO_MARKER, generateDemoProject } from './services/demo';
 import { UserError } from './services/errors';
@@ -34,6 +34,13 @@ export function defaultConfigDir(): string {
   return path.join(base, 'labelloop');
 }
 
+/** A backbone file named by the window must lie inside the project (or be an http(s) URL). */
+async function confineBackbone(project: ProjectSession, config: TrainingConfig): Promise<TrainingConfig> {
+  if (config.backbone.kind !== 'keras' || /^https?:\/\//i.test(config.backbone.source)) return config;
+  const source = await project.confinement.existing(config.backbone.source);
+  return { ...config, backbone: { ...config.backbone, source } };
+}
+
 export class LabelLoopApp {
   readonly events = new EventBus();
   private project: ProjectSession | null = null;
@@ -61,7 +68,10 @@ export class LabelLoopApp {
       'classes.rename': async ({ from, to }) => this.requireProject().renameClass(from, to),
       'classes.delete': async ({ name }) => this.requireProject().deleteClass(name),
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
-      'training.start': async ({ config }) => ({ runId: await this.training.start(this.requireProject(), config) }),
+      'training.start': async ({ config }) => {
+        const project = this.requireProject();
+        return { runId: await this.training.start(project, await confineBackbone(project, config)) };
+      },
       'training.status': async () => this.training.status(),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),

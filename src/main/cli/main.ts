@@ -21,6 +21,8 @@ Usage:
                   [--balancing none|oversample|class-weights] [--patience N]
                   [--backend auto|tensorflow|wasm|cpu] [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
+                  [--backbone model.json|URL [--cut-layer NAME]] [--input-scale 0,1|-1,1]
+                  [--resize stretch|center-crop|pad]
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -87,6 +89,10 @@ async function train(argv: string[]): Promise<number> {
     'fine-tune-layers': 'number',
     'fine-tune-epochs': 'number',
     'fine-tune-lr': 'number',
+    backbone: 'string',
+    'cut-layer': 'string',
+    'input-scale': 'string',
+    resize: 'string',
     report: 'string',
   });
   const dir = positional[0];
@@ -102,6 +108,9 @@ async function train(argv: string[]): Promise<number> {
     inputSize: values['input-size'],
     balancing: values.balancing,
     backend: values.backend,
+    backbone: values.backbone ? { kind: 'keras', source: values.backbone, cutLayer: values['cut-layer'] } : undefined,
+    scale: values['input-scale'],
+    resize: values.resize,
     fineTuneBlocks: values['fine-tune-layers'],
     fineTuneEpochs: values['fine-tune-epochs'],
     fineTuneLearningRate: values['fine-tune-lr'],

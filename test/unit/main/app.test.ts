@@ -48,6 +48,9 @@ describe('LabelLoopApp routes', () => {
     expect(await app.handle('dataset.details', { path: '../../etc/passwd' })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
     expect(await app.handle('dataset.details', { path: '/etc/passwd' })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
     await expect(app.image('../config/recent.json', 'thumb')).rejects.toThrow(/leaves the project/);
+    // A backbone named by the window is a file too: it must be inside the project.
+    expect(await app.handle('training.start', { config: { backbone: { kind: 'keras', source: '/etc/passwd' } } })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
+    expect(await app.handle('training.start', { config: { backbone: { kind: 'keras', source: '../config/model.json' } } })).toMatchObject({ ok: false, error: { code: 'outside-project' } });
   });
 
   it('reports validation progress for the open project', async () => {

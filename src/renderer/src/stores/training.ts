@@ -25,6 +25,11 @@ export interface TrainingForm {
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
+  /** Empty: the bundled MobileNetV2; else a Keras-converted model.json path or URL. */
+  backboneSource: string;
+  cutLayer: string;
+  scale: '0,1' | '-1,1';
+  resize: 'stretch' | 'center-crop' | 'pad';
 }
 
 export const DEFAULT_FORM: TrainingForm = {
@@ -47,6 +52,10 @@ export const DEFAULT_FORM: TrainingForm = {
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
+  backboneSource: '',
+  cutLayer: '',
+  scale: '0,1',
+  resize: 'stretch',
 };
 
 /** Turns the form into the contract's config; schedule lengths follow the run's epochs. */
@@ -66,6 +75,11 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     test: form.test,
     seed: form.seed,
     backend: form.backend,
+    backbone: form.backboneSource.trim()
+      ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
+      : { kind: 'mobilenet_v2' },
+    scale: form.scale,
+    resize: form.resize,
     fineTuneBlocks: form.fineTuneBlocks,
     fineTuneEpochs: form.fineTuneEpochs,
     fineTuneLearningRate: form.fineTuneLearningRate,
