@@ -75,6 +75,7 @@ export class LabelLoopApp {
       'training.status': async () => this.training.status(),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
+      'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
   }
 

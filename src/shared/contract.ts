@@ -83,6 +83,19 @@ const monitorFields = {
   minDelta: z.number().min(0).default(0),
 };
 
+/** Augmented copies of each training image (0 = off), embedded once and cached. */
+export const AugmentationSettings = z
+  .object({
+    copies: z.number().int().min(0).max(16).default(0),
+    flip: z.boolean().default(true),
+    rotation: z.number().min(0).max(45).default(10),
+    cropScale: z.number().min(0.3).max(1).default(0.8),
+    brightness: z.number().min(0).max(0.5).default(0.1),
+    contrast: z.number().min(0).max(0.5).default(0.1),
+    saturation: z.number().min(0).max(0.5).default(0.1),
+  })
+  .default({ copies: 0, flip: true, rotation: 10, cropScale: 0.8, brightness: 0.1, contrast: 0.1, saturation: 0.1 });
+
 /** Everything a run is configured by; defaults are what a practitioner would start with. */
 export const TrainingConfig = z
   .object({
@@ -124,6 +137,8 @@ export const TrainingConfig = z
       ])
       .default({ kind: 'mobilenet_v2' }),
     backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    /** Augmented copies of each training image (0 = off), embedded once and cached. */
+    augmentation: AugmentationSettings,
     /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
     fineTuneBlocks: z.number().int().min(0).max(4).default(0),
     fineTuneEpochs: z.number().int().min(1).max(1000).default(10),
@@ -221,6 +236,10 @@ export const routes = {
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
+  'training.augmentationPreview': route(
+    z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
+    z.object({ images: z.array(z.object({ path: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
+  ),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,

@@ -45,6 +45,13 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   const okRow = await page.locator('[data-test=split-table] tr[data-class=OK] td').allInnerTexts();
   assert.deepEqual(okRow, ['OK', '240', '240', '60', '0']);
 
+  // Augmentation preview: each image beside its augmented copies, drawn by the server.
+  await page.click('[data-test=preview-augmentation]');
+  await page.waitForSelector('[data-test=augment-row] img:nth-child(5)');
+  assert.equal(await page.locator('[data-test=augment-row]').count(), 3);
+  const loaded = await page.evaluate(() => [...document.querySelectorAll('[data-test=augment-row] img')].every((img) => img.complete && img.naturalWidth > 0));
+  assert.ok(loaded, 'augmented previews decode as images');
+
   await page.click('[data-tab=train]');
   await page.fill('input[name=epochs]', '40');
   await page.selectOption('select[name=inputSize]', '96');

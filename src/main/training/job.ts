@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { TrainingConfig, TrainingProgress } from '../../shared/contract';
 import { seededRandom } from '../services/demo';
 import { mapLimit } from '../services/concurrency';
+import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
 import { loadBackbone } from './backbone';
 import { selectBackend, summarizeBackend } from './backend';
 import type { Logs } from './callbacks';
@@ -22,8 +23,11 @@ import { tf, type TF } from './tf';
 export interface JobSample {
   path: string;
   label: number;
+  /** Content hash; for an augmented copy, the hash plus the augmentation and copy index. */
   hash: string;
   split: Split;
+  /** Set on augmented copies: fixes that copy's random flip/rotation/crop/colour. */
+  augmentSeed?: string;
 }
 
 export interface TrainingJob {
@@ -60,6 +64,8 @@ export interface TrainingReport {
   backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
   /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
   fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
+  /** Augmented copies of train images used in training (not in the metrics above). */
+  augmentedCopies: number;
 }
 
 const EMBED_BATCH = 16;
@@ -76,9 +82,11 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
   const skipped: TrainingReport['skipped'] = [];
   const embedStarted = performance.now();
-  const missing = uniqueByHash(job.samples.filter((s) => !cache.get(s.hash)));
+  const augmentation = config.augmentation.copies > 0 ? config.augmentation : null;
+  const copies = augmentedCopies(job.samples, augmentation);
+  const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embed(missing, job, backbone.extractor, backbone.preprocessing, cache, skipped, isCancelled, (done, seconds) =>
+    await embed(missing, job, backbone.extractor, backbone.preprocessing, augmentation, cache, skipped, isCancelled, (done, seconds) =>
       emit({
         type: 'progress',
         progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() },
@@ -91,13 +99,17 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const embedSeconds = (performance.now() - embedStarted) / 1000;
 
   const unreadable = new Set(skipped.map((s) => s.path));
-  const samples = job.samples.filter((s) => !unreadable.has(s.path) && cache.get(s.hash));
+  const readable = (s: JobSample) => !unreadable.has(s.path) && cache.get(s.hash) !== undefined;
+  // Rows: the images first (what is evaluated and reported), then their augmented copies (train only).
+  const samples = job.samples.filter(readable);
+  const rowsAll = [...samples, ...copies.filter(readable)];
   const dim = backbone.featureSize;
-  const features = new Float32Array(samples.length * dim);
-  samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * dim));
-  const labels = Int32Array.from(samples.map((s) => s.label));
+  const features = new Float32Array(rowsAll.length * dim);
+  rowsAll.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * dim));
+  const labels = Int32Array.from(rowsAll.map((s) => s.label));
   const rowsOf = (split: Split) => samples.flatMap((s, i) => (s.split === split ? [i] : []));
-  const trainByClass = job.classes.map((_, c) => rowsOf('train').filter((i) => labels[i] === c));
+  const copyRows = rowsAll.map((_, i) => i).slice(samples.length);
+  const trainByClass = job.classes.map((_, c) => [...rowsOf('train'), ...copyRows].filter((i) => labels[i] === c));
   const missingClass = job.classes.find((_, c) => (trainByClass[c] as number[]).length === 0);
   if (missingClass) throw new Error(`Class "${missingClass}" has no readable image in the train split`);
   const trainRows = config.balancing === 'oversample' ? oversample(trainByClass, seededRandom(config.seed + 1)) : trainByClass.flat();
@@ -135,7 +147,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   let bestEpoch = result.bestEpoch;
   try {
     if (config.fineTuneBlocks > 0) {
-      const stage2 = await fineTuneTop(job, samples, labels, trainRows, valRows, result.model, backend.name, emit, isCancelled, memory, result.history.length);
+      const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length);
       fineTuneBackbone = stage2.backbone;
       final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
       history = [...result.history, ...stage2.history];
@@ -150,7 +162,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
 
   try {
     emit({ type: 'progress', progress: { phase: 'evaluating', done: 0, total: samples.length, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
-    const probabilities = predictProbabilities(final.model, final.features, final.shape);
+    const rowSize = final.shape.reduce((a, b) => a * b, 1);
+    const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     const evaluatedOn: Split = rowsOf('test').length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const evalRows = rowsOf(evaluatedOn);
@@ -186,11 +199,12 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         trainSeconds,
         imagesPerSecond: missing.length > 0 ? (missing.length - skipped.length) / Math.max(embedSeconds, 1e-6) : 0,
         embedded: missing.length - skipped.length,
-        fromCache: job.samples.length - missing.length,
+        fromCache: job.samples.length + copies.length - missing.length,
       },
       preprocessing: backbone.preprocessing,
       backbone: { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim },
       fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
+      augmentedCopies: copyRows.length,
     };
     await saveRun(job, final.model, report);
     return report;
@@ -210,6 +224,7 @@ async function fineTuneTop(
   valRows: number[],
   head: TF.LayersModel,
   backendName: string,
+  augmentation: Augmentation | null,
   emit: (event: JobEvent) => void,
   isCancelled: () => boolean,
   memory: () => { numTensors: number; numBytes: number },
@@ -227,7 +242,7 @@ async function fineTuneTop(
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
     try {
-      await embed(missing, job, split.bottom, backbone.preprocessing, cache, skipped, isCancelled, (done, seconds) =>
+      await embed(missing, job, split.bottom, backbone.preprocessing, augmentation, cache, skipped, isCancelled, (done, seconds) =>
         emit({ type: 'progress', progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() } }),
       );
     } finally {
@@ -256,6 +271,18 @@ async function fineTuneTop(
   }
 }
 
+const UNIT_SCALE: Preprocessing = { inputSize: 0, scale: '0,1', resize: 'stretch' };
+const IDENTITY_DRAW = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };
+
+/** `copies` augmented variants of every train image, keyed so that the cache can hold them. */
+function augmentedCopies(samples: JobSample[], augmentation: Augmentation | null): JobSample[] {
+  if (!augmentation) return [];
+  const key = augmentationKey(augmentation);
+  return samples
+    .filter((s) => s.split === 'train')
+    .flatMap((s) => Array.from({ length: augmentation.copies }, (_, k) => ({ ...s, hash: `${s.hash}|aug:${key}:${k}`, augmentSeed: `${s.hash}:${key}:${k}` })));
+}
+
 function uniqueByHash(samples: JobSample[]): JobSample[] {
   const seen = new Set<string>();
   return samples.filter((s) => (seen.has(s.hash) ? false : (seen.add(s.hash), true)));
@@ -267,6 +294,7 @@ async function embed(
   job: TrainingJob,
   extractor: TF.LayersModel,
   prep: Preprocessing,
+  augmentation: Augmentation | null,
   cache: EmbeddingCache,
   skipped: TrainingReport['skipped'],
   isCancelled: () => boolean,
@@ -295,8 +323,15 @@ async function embed(
     const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
     if (ok.length > 0) {
       const input = new Float32Array(ok.length * pixelsPerImage);
-      ok.forEach((o, i) => scalePixels(o.pixels, prep, input, i * pixelsPerImage));
-      const features = tf.tidy(() => extractor.predict(tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3])) as TF.Tensor2D);
+      ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
+      const features = tf.tidy(() => {
+        let x = tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]);
+        if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
+          x = augmentBatch(x, ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)));
+        }
+        if (prep.scale === '-1,1') x = tf.sub(tf.mul(x, 2), 1);
+        return extractor.predict(x) as TF.Tensor;
+      });
       const values = await features.data<'float32'>();
       features.dispose();
       const dim = values.length / ok.length;

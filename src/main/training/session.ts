@@ -5,6 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import sharp from 'sharp';
 import type { SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
 import { UserError } from '../services/errors';
 import type { EventBus } from '../services/events';
@@ -13,7 +14,18 @@ import { DATA_DIR } from '../services/scan';
 import type { JobEvent, TrainingJob, TrainingReport } from './job';
 import type { SplitSettings } from './splits';
 import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
+import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
+import { selectBackend } from './backend';
+import { decodeForModel } from './preprocess';
+import { tf, type TF } from './tf';
 import { CancelledError } from './trainHead';
+
+let backendReady: Promise<unknown> | null = null;
+/** The preview runs a few tensor ops in this process; training itself runs in the worker. */
+function ensureBackend(): Promise<unknown> {
+  backendReady ??= selectBackend('auto');
+  return backendReady;
+}
 
 export interface TrainingServiceOptions {
   /** The built worker (out/main/trainWorker.js); without it the run happens in-process (tests). */
@@ -81,6 +93,29 @@ export class TrainingService {
     };
     this.launch(job, status);
     return job.runId;
+  }
+
+  /** A few images of the project, each with augmented copies, as PNG data URLs for the window. */
+  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number, count = 3): Promise<{ images: { path: string; original: string; variants: string[] }[] }> {
+    await ensureBackend();
+    const chosen = project.snapshot().items.filter((i) => i.label !== null && i.status !== 'unreadable').slice(0, count);
+    const size = Math.min(inputSize, 160);
+    const prep = { inputSize: size, scale: '0,1' as const, resize: 'stretch' as const };
+    const images = [];
+    for (const item of chosen) {
+      const pixels = await decodeForModel(path.join(project.root, item.path), prep);
+      const copies = Math.max(1, Math.min(augmentation.copies || 4, 6));
+      const batch = tf.tidy(() => tf.tile(tf.div(tf.tensor4d(pixels, [1, size, size, 3], 'float32'), 255), [copies, 1, 1, 1]) as TF.Tensor4D);
+      const augmented = augmentBatch(batch, Array.from({ length: copies }, (_, k) => drawAugmentation(augmentation, `preview:${item.path}:${k}`)));
+      const bytes = Uint8Array.from(await augmented.mul(255).data(), (v) => Math.round(v));
+      tf.dispose([batch, augmented]);
+      const frame = size * size * 3;
+      const png = async (data: Uint8Array) => `data:image/png;base64,${(await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer()).toString('base64')}`;
+      const variants = [];
+      for (let k = 0; k < copies; k++) variants.push(await png(bytes.subarray(k * frame, (k + 1) * frame)));
+      images.push({ path: item.path, original: await png(pixels), variants });
+    }
+    return { images };
   }
 
   /** What the split and balancing settings would give, without training or saving anything. */

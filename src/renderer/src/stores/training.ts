@@ -30,6 +30,7 @@ export interface TrainingForm {
   cutLayer: string;
   scale: '0,1' | '-1,1';
   resize: 'stretch' | 'center-crop' | 'pad';
+  augmentation: { copies: number; flip: boolean; rotation: number; cropScale: number; brightness: number; contrast: number; saturation: number };
 }
 
 export const DEFAULT_FORM: TrainingForm = {
@@ -56,6 +57,7 @@ export const DEFAULT_FORM: TrainingForm = {
   cutLayer: '',
   scale: '0,1',
   resize: 'stretch',
+  augmentation: { copies: 0, flip: true, rotation: 10, cropScale: 0.8, brightness: 0.1, contrast: 0.1, saturation: 0.1 },
 };
 
 /** Turns the form into the contract's config; schedule lengths follow the run's epochs. */
@@ -80,6 +82,7 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
       : { kind: 'mobilenet_v2' },
     scale: form.scale,
     resize: form.resize,
+    augmentation: { ...form.augmentation },
     fineTuneBlocks: form.fineTuneBlocks,
     fineTuneEpochs: form.fineTuneEpochs,
     fineTuneLearningRate: form.fineTuneLearningRate,
@@ -98,7 +101,8 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
 export const useTrainingStore = defineStore('training', () => {
   const api = useApi();
   const notices = useNoticesStore();
-  const form = reactive<TrainingForm>({ ...DEFAULT_FORM });
+  const form = reactive<TrainingForm>(structuredClone(DEFAULT_FORM));
+  const augmentationPreview = ref<{ path: string; original: string; variants: string[] }[]>([]);
   const status = ref<TrainingStatus | null>(null);
   const preview = ref<SplitPreview | null>(null);
   const starting = ref(false);
@@ -116,6 +120,11 @@ export const useTrainingStore = defineStore('training', () => {
       api.call('splits.preview', { val: form.val, test: form.test, seed: form.seed, balancing: form.balancing }),
     );
     if (result) preview.value = result;
+  }
+
+  async function previewAugmentation(): Promise<void> {
+    const result = await notices.guard(() => api.call('training.augmentationPreview', { augmentation: { ...form.augmentation }, inputSize: form.inputSize }));
+    if (result) augmentationPreview.value = result.images;
   }
 
   async function start(): Promise<void> {
@@ -150,5 +159,5 @@ export const useTrainingStore = defineStore('training', () => {
     void resync();
   });
 
-  return { form, status, preview, starting, formError, running, progress, resync, refreshPreview, start, cancel };
+  return { form, status, preview, augmentationPreview, starting, formError, running, progress, resync, refreshPreview, previewAugmentation, start, cancel };
 });

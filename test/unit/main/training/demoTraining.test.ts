@@ -70,6 +70,22 @@ describe('training the demo project', () => {
     expect(saved.input).toEqual({ layer: 'block_15_add', shape: [3, 3, 160] });
   }, 180_000);
 
+  it('trains with cached augmented copies of the train images, and previews the augmentation', async () => {
+    const augmentation = { copies: 2, rotation: 15 };
+    const first = await train({ backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, augmentation });
+    expect(first.report?.augmentedCopies).toBe(960);
+    expect(first.report?.samples).toHaveLength(600); // copies train, but are not reported or evaluated
+    const again = await train({ backend: 'wasm', inputSize: 96, epochs: 1, earlyStopping: null, augmentation });
+    expect(again.report?.timing.embedded).toBe(0);
+    const preview = await app.handle('training.augmentationPreview', { augmentation: { copies: 3 }, inputSize: 96 });
+    if (!preview.ok) throw new Error(preview.error.message);
+    const images = (preview.result as { images: { original: string; variants: string[] }[] }).images;
+    expect(images).toHaveLength(3);
+    expect(images[0]?.variants).toHaveLength(3);
+    expect(images[0]?.original).toMatch(/^data:image\/png;base64,/);
+    expect(new Set(images[0]?.variants).size).toBe(3);
+  }, 180_000);
+
   it('cancels a run and says so', async () => {
     const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 200, earlyStopping: null } });
     if (!started.ok) throw new Error(started.error.message);
