@@ -2,7 +2,7 @@
 // headless Chromium driven by playwright-core.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -65,4 +65,23 @@ export async function waitForPaintedThumbnails(page, count = 6, timeout = 120_00
     count,
     { timeout },
   );
+}
+
+/** A server, a browser and one page, as every e2e file needs; `close` tears all three down. */
+export async function openSession(viewport = { width: 1280, height: 800 }) {
+  requireBuild();
+  const server = await startServer();
+  const browser = await launchBrowser();
+  const page = await browser.newPage({ viewport });
+  page.on('pageerror', (error) => console.error('page error:', error.message));
+  return {
+    server,
+    browser,
+    page,
+    close: async () => {
+      await browser.close();
+      await server.stop();
+      await rm(server.configDir, { recursive: true, force: true });
+    },
+  };
 }

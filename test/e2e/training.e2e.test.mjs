@@ -1,27 +1,21 @@
 // Training in a real browser against web mode: the split view, a short run in the worker,
 // a reload mid-run that resyncs, live curves drawn by chart.js, and the result.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { launchBrowser, requireBuild, startServer } from './harness.mjs';
+import { openSession } from './harness.mjs';
 
+let session;
 let server;
-let browser;
 let page;
 
 before(async () => {
-  requireBuild();
-  server = await startServer();
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
-  page.on('pageerror', (error) => console.error('page error:', error.message));
+  session = await openSession({ width: 1360, height: 900 });
+  ({ server, page } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) await rm(server.configDir, { recursive: true, force: true });
+  await session?.close();
 });
 
 /** Non-transparent pixels on a canvas: chart.js drew something. */

@@ -2,28 +2,24 @@
 // undo, reload, and check the screen and the disk agree.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { launchBrowser, requireBuild, startServer, waitForPaintedThumbnails } from './harness.mjs';
+import { openSession, waitForPaintedThumbnails } from './harness.mjs';
 
+let session;
 let server;
 let browser;
 let page;
 
 before(async () => {
-  requireBuild();
-  server = await startServer();
-  browser = await launchBrowser();
-  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  page.on('pageerror', (error) => console.error('page error:', error.message));
+  session = await openSession({ width: 1280, height: 800 });
+  ({ server, browser, page } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.stop();
-  if (server) await rm(server.configDir, { recursive: true, force: true });
+  await session?.close();
 });
 
 const count = async (name) => Number(await page.locator(`.legend-item[data-class="${name}"] .count`).innerText());

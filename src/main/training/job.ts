@@ -86,12 +86,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const copies = augmentedCopies(job.samples, augmentation);
   const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embed(missing, job, backbone.extractor, backbone.preprocessing, augmentation, cache, skipped, isCancelled, (done, seconds) =>
-      emit({
-        type: 'progress',
-        progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() },
-      }),
-    );
+    await embed(missing, job, backbone.extractor, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
   } finally {
     await cache.save();
     backbone.dispose();
@@ -116,18 +111,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const valRows = rowsOf('val');
 
   const trainStarted = performance.now();
-  const batchesPerEpoch = Math.ceil(trainRows.length / config.batchSize);
-  const reporter = new ProgressReporter({
-    epochs: config.epochs,
-    batchesPerEpoch,
-    batchSize: config.batchSize,
-    onProgress: (p) =>
-      emit({
-        type: 'progress',
-        progress: { phase: 'training', done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
-      }),
-    onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch, logs }),
-  });
+  const reporter = epochReporter('training', config.epochs, trainRows.length, config.batchSize, emit, memory);
   const result = await trainHead({
     features,
     dim,
@@ -227,7 +211,7 @@ async function fineTuneTop(
   augmentation: Augmentation | null,
   emit: (event: JobEvent) => void,
   isCancelled: () => boolean,
-  memory: () => { numTensors: number; numBytes: number },
+  memory: Memory,
   epochOffset: number,
 ) {
   const { config } = job;
@@ -242,33 +226,42 @@ async function fineTuneTop(
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
     try {
-      await embed(missing, job, split.bottom, backbone.preprocessing, augmentation, cache, skipped, isCancelled, (done, seconds) =>
-        emit({ type: 'progress', progress: { phase: 'embedding', done, total: missing.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (missing.length - done) : null, memory: memory() } }),
-      );
+      await embed(missing, job, split.bottom, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
       await cache.save();
     }
     const features = new Float32Array(samples.length * cutDim);
     samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * cutDim));
     const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
-    const batchesPerEpoch = Math.ceil(trainRows.length / config.batchSize);
-    const reporter = new ProgressReporter({
-      epochs: stageConfig.epochs,
-      batchesPerEpoch,
-      batchSize: config.batchSize,
-      onProgress: (p) =>
-        emit({
-          type: 'progress',
-          progress: { phase: 'fine-tuning', done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
-        }),
-      onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch: epochOffset + epoch, logs: { ...logs, stage: 2 } }),
-    });
+    const reporter = epochReporter('fine-tuning', stageConfig.epochs, trainRows.length, config.batchSize, emit, memory, epochOffset, { stage: 2 });
     const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled });
     return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone };
   } catch (error) {
     backbone.dispose();
     throw error;
   }
+}
+
+type Memory = () => { numTensors: number; numBytes: number };
+
+function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
+  return (done: number, seconds: number) =>
+    emit({ type: 'progress', progress: { phase: 'embedding', done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
+}
+
+/** Batch progress and per-epoch events for one stage; stage 2's epochs continue stage 1's count. */
+function epochReporter(phase: 'training' | 'fine-tuning', epochs: number, trainRows: number, batchSize: number, emit: (event: JobEvent) => void, memory: Memory, epochOffset = 0, extraLogs: Logs = {}) {
+  return new ProgressReporter({
+    epochs,
+    batchesPerEpoch: Math.ceil(trainRows / batchSize),
+    batchSize,
+    onProgress: (p) =>
+      emit({
+        type: 'progress',
+        progress: { phase, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
+      }),
+    onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch: epochOffset + epoch, logs: { ...logs, ...extraLogs } }),
+  });
 }
 
 const UNIT_SCALE: Preprocessing = { inputSize: 0, scale: '0,1', resize: 'stretch' };
