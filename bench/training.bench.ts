@@ -2,12 +2,12 @@
 // model on 1,000 images, each beside the same work in PyTorch (Debian python3-torch, 2 threads).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
-import { generateDemoProject } from '../src/main/services/demo';
+import { generateDemoProject, seededRandom } from '../src/main/services/demo';
 
 const INPUT_SIZE = 224;
 const lines: string[] = [];
@@ -74,4 +74,39 @@ describe('training benchmarks', () => {
       await app.dispose();
     }
   });
+
+  it('label-error precision@k on the demo set with 5% of labels flipped', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-noisy-'));
+    const project = path.join(dir, 'faces');
+    await generateDemoProject(project, { perClass: 300, seed: 31 });
+    // Flip 5% at random: move the file into the other class folder (its name says its true class).
+    const random = seededRandom(99);
+    const all = ['OK', 'NG'].flatMap((c) => Array.from({ length: 300 }, (_, i) => `${c}/${c.toLowerCase()}_${String(i + 1).padStart(4, '0')}.jpg`));
+    const flipped = new Set<string>();
+    while (flipped.size < 30) flipped.add(all[Math.floor(random() * all.length)] as string);
+    for (const file of flipped) {
+      const other = file.startsWith('OK/') ? 'NG' : 'OK';
+      await rename(path.join(project, file), path.join(project, other, path.basename(file)));
+    }
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    try {
+      await app.handle('project.open', { path: project });
+      const { report, seconds } = await timedRun(app, { inputSize: 160, epochs: 30, learningRate: 0.003, earlyStopping: null });
+      const ranked = [...report.samples].sort((a, b) => b.mislabelScore - a.mislabelScore).slice(0, flipped.size);
+      const isFlipped = (p: string) => flipped.has(`${p.startsWith('OK/') ? 'NG' : 'OK'}/${path.basename(p)}`);
+      const hits = ranked.filter((s) => isFlipped(s.path)).length;
+      const flaggedWrong = report.samples.filter((s) => s.likelyMislabeled);
+      report_(hits, flipped.size, flaggedWrong.filter((s) => isFlipped(s.path)).length, flaggedWrong.length, seconds);
+    } finally {
+      await app.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+function report_(hits: number, k: number, flaggedHits: number, flagged: number, seconds: number) {
+  report(
+    `label errors, demo set with ${k} of 600 labels flipped: precision@${k} ${(hits / k).toFixed(2)} (${hits}/${k} of the top-ranked are the flipped ones); ` +
+      `confident-learning flags ${flagged} images, ${flaggedHits} of them flipped (recall ${(flaggedHits / k).toFixed(2)}); whole run ${seconds.toFixed(0)} s`,
+  );
+}

@@ -7,6 +7,7 @@ import { seededRandom } from '../services/demo';
 import { mapLimit } from '../services/concurrency';
 import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
 import { loadBackbone } from './backbone';
+import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from './labelErrors';
 import { selectBackend, summarizeBackend } from './backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
@@ -57,7 +58,17 @@ export interface TrainingReport {
   valAccuracy: number | null;
   confusion: number[][];
   perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
-  samples: { path: string; label: string; split: Split; predicted: string; probabilities: Record<string, number> }[];
+  samples: {
+    path: string;
+    label: string;
+    split: Split;
+    predicted: string;
+    probabilities: Record<string, number>;
+    /** 0..1 from out-of-fold predictions: how likely the label is wrong. */
+    mislabelScore: number;
+    suggestedLabel: string;
+    likelyMislabeled: boolean;
+  }[];
   skipped: { path: string; reason: string }[];
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
   preprocessing: Preprocessing;
@@ -149,6 +160,15 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const rowSize = final.shape.reduce((a, b) => a * b, 1);
     const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
+    // Label-error ranking over every image (train split included) from out-of-fold predictions
+    // of heads trained on the cached pooled features: cheap, and no image judges its own label.
+    const originals = features.subarray(0, samples.length * dim);
+    const originalLabels = labels.subarray(0, samples.length);
+    const outOfFold = await outOfFoldProbabilities(originals, dim, originalLabels, job.classes.length, config, {
+      isCancelled,
+      onFold: (done, total) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } }),
+    });
+    const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length);
     const evaluatedOn: Split = rowsOf('test').length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const evalRows = rowsOf(evaluatedOn);
     const confusion = confusionMatrix(evalRows.map((i) => labels[i] as number), evalRows.map((i) => predicted[i] as number), job.classes.length);
@@ -175,6 +195,9 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         split: s.split,
         predicted: job.classes[predicted[i] as number] as string,
         probabilities: Object.fromEntries(job.classes.map((name, c) => [name, (probabilities[i] as number[])[c] as number])),
+        mislabelScore: (issues[i] as LabelIssue).mislabelScore,
+        suggestedLabel: job.classes[(issues[i] as LabelIssue).suggested] as string,
+        likelyMislabeled: (issues[i] as LabelIssue).likelyWrong,
       })),
       skipped,
       timing: {
