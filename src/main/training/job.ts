@@ -12,7 +12,7 @@ import { selectBackend, summarizeBackend } from './backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
 import { EmbeddingCache } from './embeddingCache';
-import { accuracy, confusionMatrix, perClassMetrics } from './metrics';
+import { accuracy, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from './preprocess';
 import type { Split } from './splits';
 import { classWeights, oversample } from './splits';

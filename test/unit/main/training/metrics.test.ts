@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, confusionMatrix, perClassMetrics } from '../../../../src/main/training/metrics';
+import { accuracy, confusionMatrix, perClassMetrics } from '../../../../src/shared/metrics';
 
 describe('metrics', () => {
   it('computes the confusion matrix and per-class precision/recall/F1 by hand', () => {
@@ -23,5 +23,52 @@ describe('metrics', () => {
     expect(never).toEqual({ precision: 0, recall: 0, f1: 0, support: 3 });
     expect(absent).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
     expect(accuracy(confusionMatrix([], [], 2))).toBeNull();
+  });
+});
+
+describe('two-class curves', () => {
+  // scores:   0.9 0.8 0.7 0.6 0.55 0.4
+  // positive:  T   T   F   T   F    F
+  const scores = [0.9, 0.8, 0.7, 0.6, 0.55, 0.4];
+  const positive = [true, true, false, true, false, false];
+
+  it('ROC points and AUC by hand', async () => {
+    const { rocCurve } = await import('../../../../src/shared/metrics');
+    const { points, auc } = rocCurve(scores, positive);
+    expect(points.map((p) => [p.x, p.y])).toEqual([
+      [0, 0],
+      [0, 1 / 3],
+      [0, 2 / 3],
+      [1 / 3, 2 / 3],
+      [1 / 3, 1],
+      [2 / 3, 1],
+      [1, 1],
+    ]);
+    // 8 of the 9 positive/negative pairs are ordered correctly.
+    expect(auc).toBeCloseTo(8 / 9, 10);
+    expect(rocCurve([0.5, 0.4], [true, true]).auc).toBeNull();
+    // Ties count half, as in the Mann-Whitney statistic.
+    expect(rocCurve([0.5, 0.5], [true, false]).auc).toBeCloseTo(0.5, 10);
+  });
+
+  it('precision-recall and average precision by hand', async () => {
+    const { prCurve } = await import('../../../../src/shared/metrics');
+    const { points, averagePrecision } = prCurve(scores, positive);
+    expect(points.map((p) => [p.x, p.y])).toEqual([
+      [1 / 3, 1],
+      [2 / 3, 1],
+      [2 / 3, 2 / 3],
+      [1, 3 / 4],
+      [1, 3 / 5],
+      [1, 1 / 2],
+    ]);
+    expect(averagePrecision).toBeCloseTo(1 / 3 + 1 / 3 + (1 / 3) * (3 / 4), 10);
+    expect(prCurve([0.2], [false]).averagePrecision).toBeNull();
+  });
+
+  it('confusion at a threshold', async () => {
+    const { confusionAtThreshold } = await import('../../../../src/shared/metrics');
+    expect(confusionAtThreshold(scores, positive, 0.65)).toEqual({ tp: 2, fp: 1, tn: 2, fn: 1 });
+    expect(confusionAtThreshold(scores, positive, 0)).toEqual({ tp: 3, fp: 3, tn: 0, fn: 0 });
   });
 });

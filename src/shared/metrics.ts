@@ -1,0 +1,97 @@
+// Pure metric functions, shared by main (reports) and the renderer (live threshold slider).
+// Classification metrics with the degenerate cases handled on purpose: a class nobody predicted
+// has precision 0 (not NaN), a class absent from the data has recall 0 and support 0.
+
+/** rows = true class, columns = predicted class. */
+export function confusionMatrix(actual: ArrayLike<number>, predicted: ArrayLike<number>, classCount: number): number[][] {
+  const matrix = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
+  for (let i = 0; i < actual.length; i++) (matrix[actual[i] as number] as number[])[predicted[i] as number]++;
+  return matrix;
+}
+
+export interface ClassMetrics {
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export function perClassMetrics(confusion: number[][]): ClassMetrics[] {
+  return confusion.map((row, c) => {
+    const truePositive = row[c] as number;
+    const support = row.reduce((a, b) => a + b, 0);
+    const predictedAs = confusion.reduce((sum, r) => sum + (r[c] as number), 0);
+    const precision = predictedAs > 0 ? truePositive / predictedAs : 0;
+    const recall = support > 0 ? truePositive / support : 0;
+    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+    return { precision, recall, f1, support };
+  });
+}
+
+export function accuracy(confusion: number[][]): number | null {
+  const total = confusion.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0);
+  if (total === 0) return null;
+  return confusion.reduce((sum, row, c) => sum + (row[c] as number), 0) / total;
+}
+
+export interface CurvePoint {
+  threshold: number;
+  x: number;
+  y: number;
+}
+
+/** Scores sorted high → low with ties grouped: the thresholds at which a curve can change. */
+function sweep(scores: ArrayLike<number>, positive: ArrayLike<boolean>) {
+  const order = Array.from(scores, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
+  const steps: { threshold: number; tp: number; fp: number }[] = [];
+  let tp = 0;
+  let fp = 0;
+  for (let k = 0; k < order.length; k++) {
+    const i = order[k] as number;
+    if (positive[i]) tp++;
+    else fp++;
+    const next = order[k + 1];
+    if (next === undefined || (scores[next] as number) !== (scores[i] as number)) steps.push({ threshold: scores[i] as number, tp, fp });
+  }
+  let positives = 0;
+  for (let i = 0; i < positive.length; i++) if (positive[i]) positives++;
+  return { steps, positives, negatives: positive.length - positives };
+}
+
+/** ROC curve (x = false-positive rate, y = true-positive rate) and its area; null area without both classes. */
+export function rocCurve(scores: ArrayLike<number>, positive: ArrayLike<boolean>): { points: CurvePoint[]; auc: number | null } {
+  const { steps, positives, negatives } = sweep(scores, positive);
+  if (positives === 0 || negatives === 0) return { points: [], auc: null };
+  const points: CurvePoint[] = [{ threshold: Infinity, x: 0, y: 0 }, ...steps.map((s) => ({ threshold: s.threshold, x: s.fp / negatives, y: s.tp / positives }))];
+  let auc = 0;
+  for (let i = 1; i < points.length; i++) auc += ((points[i].x - points[i - 1].x) * (points[i].y + points[i - 1].y)) / 2;
+  return { points, auc };
+}
+
+/** Precision-recall curve (x = recall, y = precision) and average precision (step-wise, as scikit-learn). */
+export function prCurve(scores: ArrayLike<number>, positive: ArrayLike<boolean>): { points: CurvePoint[]; averagePrecision: number | null } {
+  const { steps, positives } = sweep(scores, positive);
+  if (positives === 0) return { points: [], averagePrecision: null };
+  const points = steps.map((s) => ({ threshold: s.threshold, x: s.tp / positives, y: s.tp / (s.tp + s.fp) }));
+  let ap = 0;
+  let previousRecall = 0;
+  for (const p of points) {
+    ap += (p.x - previousRecall) * p.y;
+    previousRecall = p.x;
+  }
+  return { points, averagePrecision: ap };
+}
+
+/** Two-class confusion at an operating threshold on the positive class's probability. */
+export function confusionAtThreshold(scores: ArrayLike<number>, positive: ArrayLike<boolean>, threshold: number) {
+  let tp = 0;
+  let fp = 0;
+  let tn = 0;
+  let fn = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const predicted = (scores[i] as number) >= threshold;
+    if (positive[i]) predicted ? tp++ : fn++;
+    else predicted ? fp++ : tn++;
+  }
+  return { tp, fp, tn, fn };
+}
