@@ -13,7 +13,9 @@ import type { ProjectOptions } from './services/project';
 import { ProjectSession } from './services/project';
 import { RecentProjects } from './services/recent';
 import type { Probe } from './services/thumbnails';
+import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
+import { DATA_DIR } from './services/scan';
 
 export interface AppOptions {
   host: 'electron' | 'web';
@@ -74,6 +76,12 @@ export class LabelLoopApp {
       },
       'training.status': async () => this.training.status(),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
+      'runs.list': async () => ({ runs: await this.runs().list() }),
+      'runs.report': async ({ runId }) => this.runs().report(runId),
+      'runs.setOperatingPoint': async ({ runId, positiveClass, threshold }) => {
+        await this.runs().setOperatingPoint(runId, { positiveClass, threshold });
+        return { saved: true };
+      },
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
@@ -136,6 +144,10 @@ export class LabelLoopApp {
     const ready = await access(path.join(dir, DEMO_MARKER)).then(() => true, () => false);
     if (!ready) await generateDemoProject(dir);
     return dir;
+  }
+
+  private runs(): RunStore {
+    return new RunStore(path.join(this.requireProject().root, DATA_DIR, 'runs'));
   }
 
   requireProject(): ProjectSession {

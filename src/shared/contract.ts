@@ -2,6 +2,7 @@
 // Every route's input is validated with its zod schema in main (the renderer is untrusted);
 // outputs are typed from their schemas so both transports and the client share one shape.
 import { z } from 'zod';
+import type { TrainingReport } from './report';
 
 export type { Envelope } from './envelope';
 export { ApiError, unwrap } from './envelope';
@@ -207,6 +208,14 @@ export const SplitPreview = z.object({
 });
 export type SplitPreview = z.output<typeof SplitPreview>;
 
+export const RunSummary = z.object({
+  runId: z.string(),
+  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+  valAccuracy: z.number().nullable(),
+  hasReport: z.boolean(),
+});
+export type RunSummary = z.output<typeof RunSummary>;
+
 const empty = z.object({}).strict();
 
 function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
@@ -239,6 +248,12 @@ export const routes = {
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
     z.object({ images: z.array(z.object({ path: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
+  ),
+  'runs.list': route(empty, z.object({ runs: z.array(RunSummary) })),
+  'runs.report': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.custom<TrainingReport>()),
+  'runs.setOperatingPoint': route(
+    z.object({ runId: z.string().min(1).max(64), positiveClass: z.string().min(1), threshold: z.number().min(0).max(1) }).strict(),
+    z.object({ saved: z.boolean() }),
   ),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),

@@ -3,6 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrainingConfig, TrainingProgress } from '../../shared/contract';
+import type { Split, TrainingReport } from '../../shared/report';
+export type { TrainingReport } from '../../shared/report';
 import { seededRandom } from '../services/demo';
 import { mapLimit } from '../services/concurrency';
 import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
@@ -14,7 +16,6 @@ import { ProgressReporter } from './callbacks';
 import { EmbeddingCache } from './embeddingCache';
 import { accuracy, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from './preprocess';
-import type { Split } from './splits';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { CancelledError, predictInBatches, trainHead } from './trainHead';
@@ -46,38 +47,6 @@ export type JobEvent =
   | { type: 'progress'; progress: Omit<TrainingProgress, 'runId'> }
   | { type: 'epoch'; epoch: number; logs: Logs };
 
-export interface TrainingReport {
-  runId: string;
-  backend: string;
-  classes: string[];
-  counts: Record<Split, Record<string, number>>;
-  epochs: Logs[];
-  bestEpoch: number;
-  stopReason: string | null;
-  evaluatedOn: Split;
-  valAccuracy: number | null;
-  confusion: number[][];
-  perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
-  samples: {
-    path: string;
-    label: string;
-    split: Split;
-    predicted: string;
-    probabilities: Record<string, number>;
-    /** 0..1 from out-of-fold predictions: how likely the label is wrong. */
-    mislabelScore: number;
-    suggestedLabel: string;
-    likelyMislabeled: boolean;
-  }[];
-  skipped: { path: string; reason: string }[];
-  timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
-  preprocessing: Preprocessing;
-  backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
-  /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
-  fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
-  /** Augmented copies of train images used in training (not in the metrics above). */
-  augmentedCopies: number;
-}
 
 const EMBED_BATCH = 16;
 

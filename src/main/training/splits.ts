@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export type Split = 'train' | 'val' | 'test';
+import type { Split } from '../../shared/report';
+
+export type { Split };
 
 export interface SplitSettings {
   val: number;

@@ -97,4 +97,19 @@ describe('training the demo project', () => {
     expect(status.state).toBe('cancelled');
     expect(status.ended?.message).toMatch(/Cancelled/);
   });
+
+  it('lists the runs, serves their reports and saves an operating point with the model', async () => {
+    const listed = await app.handle('runs.list', {});
+    if (!listed.ok) throw new Error(listed.error.message);
+    const runs = (listed.result as { runs: { runId: string; state: string; hasReport: boolean }[] }).runs;
+    expect(runs.map((r) => r.state)).toContain('cancelled');
+    const finished = runs.find((r) => r.hasReport) as { runId: string };
+    const report = await app.handle('runs.report', { runId: finished.runId });
+    expect(report).toMatchObject({ ok: true, result: { classes: ['NG', 'OK'] } });
+    expect(await app.handle('runs.report', { runId: '../../etc' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
+    expect(await app.handle('runs.setOperatingPoint', { runId: finished.runId, positiveClass: 'NG', threshold: 0.3 })).toEqual({ ok: true, result: { saved: true } });
+    const model = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', finished.runId, 'model/labelloop.json'), 'utf8'));
+    expect(model.operatingPoint).toEqual({ positiveClass: 'NG', threshold: 0.3 });
+    expect(await app.handle('runs.setOperatingPoint', { runId: finished.runId, positiveClass: 'Maybe', threshold: 0.3 })).toMatchObject({ ok: false, error: { code: 'bad-operating-point' } });
+  });
 });
