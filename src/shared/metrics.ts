@@ -90,8 +90,10 @@ export function confusionAtThreshold(scores: ArrayLike<number>, positive: ArrayL
   let fn = 0;
   for (let i = 0; i < scores.length; i++) {
     const predicted = (scores[i] as number) >= threshold;
-    if (positive[i]) predicted ? tp++ : fn++;
-    else predicted ? fp++ : tn++;
+    if (positive[i] && predicted) tp++;
+    else if (positive[i]) fn++;
+    else if (predicted) fp++;
+    else tn++;
   }
   return { tp, fp, tn, fn };
 }
