@@ -1,6 +1,7 @@
 // Training in a real browser against web mode: the split view, a short run in the worker,
 // a reload mid-run that resyncs, live curves drawn by chart.js, and the result.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openSession } from './harness.mjs';
@@ -70,4 +71,39 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   const accuracy = await page.locator('[data-test=result] strong').innerText();
   assert.ok(parseFloat(accuracy) >= 80, `validation accuracy ${accuracy}`);
   await page.screenshot({ path: path.join(server.configDir, 'training.png') });
+});
+
+test('evaluate: confusion cells open a gallery, relabel from it, move the threshold, save it, retrain', async () => {
+  await page.click('[data-tab=evaluate]');
+  await page.waitForSelector('[data-test=eval-confusion]');
+  const accuracy = parseFloat(await page.locator('[data-test=eval-accuracy]').innerText());
+  assert.ok(accuracy >= 80, `evaluation accuracy ${accuracy}`);
+
+  // The NG row, OK column (or the diagonal when there are no mistakes): its images appear.
+  const offDiagonal = await page.locator('[data-cell="0-1"]').innerText();
+  const cell = parseInt(offDiagonal, 10) > 0 ? '0-1' : '0-0';
+  await page.click(`[data-cell="${cell}"]`);
+  await page.waitForSelector('[data-test=gallery] .gallery-item');
+  const first = page.locator('[data-test=gallery] .gallery-item').first();
+  const moved = await first.getAttribute('data-path');
+  await first.locator('[data-relabel=OK]').click();
+  await first.locator('.badge').waitFor();
+  assert.ok(existsSync(path.join(server.configDir, 'demo-project/OK', path.basename(moved))), 'relabeled on disk through the journal');
+
+  // Two classes: the threshold slider changes the confusion live, and the point is saved with the model.
+  await page.waitForSelector('[data-test=threshold-panel]');
+  assert.ok((await paintedPixels('[data-test="curve-ROC"]')) > 500, 'ROC curve drawn');
+  const before = await page.locator('[data-test=eval-confusion] tbody').innerText();
+  await page.locator('input[name=threshold]').fill('0.97');
+  await page.waitForFunction((text) => document.querySelector('[data-test=eval-confusion] tbody')?.textContent !== text, before);
+  await page.click('[data-test=save-operating-point]');
+  await page.waitForSelector('.notice:has-text("Operating point saved")');
+
+  await page.click('[data-test=mislabeled]');
+  await page.waitForSelector('[data-test=gallery] .gallery-item');
+
+  await page.click('[data-test=retrain]');
+  await page.waitForSelector('[data-test=run-state]:has-text("running")');
+  await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
+  assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
 });

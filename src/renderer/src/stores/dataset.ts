@@ -22,6 +22,8 @@ export const useDatasetStore = defineStore('dataset', () => {
   const lostMessage = ref<string | null>(null);
   const busy = ref(false);
 
+  const byPath = computed(() => new Map(items.value.map((item) => [item.path, item])));
+
   const counts = computed(() => {
     const byClass: Record<string, number> = Object.fromEntries(classes.value.map((c) => [c, 0]));
     let unlabeled = 0;
@@ -141,7 +143,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   });
 
   return {
-    root, name, classes, items, warnings, recovered, history, progress, lostMessage, busy, counts,
+    root, name, classes, items, byPath, warnings, recovered, history, progress, lostMessage, busy, counts,
     load, refresh, relabel, undo, redo, createClass, renameClass, deleteClass, importFiles,
   };
 });

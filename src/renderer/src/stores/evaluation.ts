@@ -1,0 +1,110 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { RunSummary } from '../../../shared/contract';
+import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
+import type { TrainingReport } from '../../../shared/report';
+import { useApi } from '../api/inject';
+import { useDatasetStore } from './dataset';
+import { useNoticesStore } from './notices';
+
+type Sample = TrainingReport['samples'][number];
+export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
+
+const BAD = /^(ng|bad|fail|failed|reject|rejected|defect|defective|nomask|no_mask|negative|no)$/i;
+
+/** A run's evaluation as the window explores it: confusion, threshold, curves and galleries. */
+export const useEvaluationStore = defineStore('evaluation', () => {
+  const api = useApi();
+  const notices = useNoticesStore();
+  const dataset = useDatasetStore();
+
+  const runs = ref<RunSummary[]>([]);
+  const runId = ref<string | null>(null);
+  const report = shallowRef<TrainingReport | null>(null);
+  const positiveClass = ref<string | null>(null);
+  const threshold = ref(0.5);
+  const selection = ref<GallerySelection>(null);
+  const sortBy = ref<'confidence' | 'loss'>('loss');
+  /** Report paths relabeled from here since the run, with their new class. */
+  const relabeled = ref(new Map<string, string>());
+
+  const classes = computed(() => report.value?.classes ?? []);
+  const evaluated = computed<Sample[]>(() => report.value?.samples.filter((s) => s.split === report.value?.evaluatedOn) ?? []);
+  const twoClass = computed(() => classes.value.length === 2 && positiveClass.value !== null);
+  const positiveScores = computed(() => evaluated.value.map((s) => s.probabilities[positiveClass.value ?? ''] ?? 0));
+  const isPositive = computed(() => evaluated.value.map((s) => s.label === positiveClass.value));
+
+  /** What the model predicts for a sample at the current operating point. */
+  function predictedIndex(sample: Sample): number {
+    if (twoClass.value) {
+      const positive = classes.value.indexOf(positiveClass.value as string);
+      return (sample.probabilities[positiveClass.value as string] ?? 0) >= threshold.value ? positive : 1 - positive;
+    }
+    return classes.value.indexOf(sample.predicted);
+  }
+
+  const confusion = computed(() =>
+    confusionMatrix(evaluated.value.map((s) => classes.value.indexOf(s.label)), evaluated.value.map(predictedIndex), classes.value.length),
+  );
+  const metrics = computed(() => perClassMetrics(confusion.value));
+  const overallAccuracy = computed(() => accuracy(confusion.value));
+  const roc = computed(() => (twoClass.value ? rocCurve(positiveScores.value, isPositive.value) : null));
+  const pr = computed(() => (twoClass.value ? prCurve(positiveScores.value, isPositive.value) : null));
+  const atThreshold = computed(() => (twoClass.value ? confusionAtThreshold(positiveScores.value, isPositive.value, threshold.value) : null));
+
+  const gallery = computed<Sample[]>(() => {
+    const sel = selection.value;
+    if (!sel || !report.value) return [];
+    const items =
+      sel.kind === 'mislabeled'
+        ? [...report.value.samples].sort((a, b) => b.mislabelScore - a.mislabelScore).slice(0, 200)
+        : evaluated.value.filter((s) => classes.value.indexOf(s.label) === sel.actual && predictedIndex(s) === sel.predicted);
+    if (sel.kind === 'mislabeled') return items;
+    const confidence = (s: Sample) => Math.max(...Object.values(s.probabilities));
+    const loss = (s: Sample) => -Math.log(Math.max(1e-9, s.probabilities[s.label] ?? 0));
+    return [...items].sort((a, b) => (sortBy.value === 'loss' ? loss(b) - loss(a) : confidence(b) - confidence(a)));
+  });
+
+  async function refreshRuns(): Promise<void> {
+    runs.value = (await notices.guard(() => api.call('runs.list', {})))?.runs ?? [];
+    const latest = runs.value.find((r) => r.hasReport);
+    if (!runId.value && latest) await open(latest.runId);
+  }
+
+  async function open(id: string): Promise<void> {
+    const loaded = await notices.guard(() => api.call('runs.report', { runId: id }));
+    if (!loaded) return;
+    runId.value = id;
+    report.value = loaded;
+    selection.value = null;
+    relabeled.value = new Map();
+    positiveClass.value = loaded.classes.length === 2 ? (loaded.operatingPoint?.positiveClass ?? loaded.classes.find((c) => BAD.test(c)) ?? (loaded.classes[1] as string)) : null;
+    threshold.value = loaded.operatingPoint?.threshold ?? 0.5;
+  }
+
+  async function saveOperatingPoint(): Promise<void> {
+    if (!runId.value || !positiveClass.value) return;
+    const saved = await notices.guard(() => api.call('runs.setOperatingPoint', { runId: runId.value as string, positiveClass: positiveClass.value as string, threshold: threshold.value }));
+    if (saved) notices.push('info', `Operating point saved: "${positiveClass.value}" when p ≥ ${threshold.value.toFixed(2)}`);
+  }
+
+  /** Relabels from the gallery through the same journal as the grid (undo works the same). */
+  async function relabel(sample: Sample, to: string): Promise<void> {
+    if (sample.label === to) return;
+    const current = relabeled.value.has(sample.path) ? null : sample.path;
+    if (!current) return notices.push('info', `${sample.path} was already relabeled from here`);
+    const result = await dataset.relabel([current], to);
+    if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to);
+  }
+
+  function thumbnailUrl(sample: Sample): string {
+    const item = dataset.byPath.get(sample.path);
+    return api.imageUrl(sample.path, item?.version ?? 'report', 'thumb');
+  }
+
+  return {
+    runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
+    confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
+    refreshRuns, open, saveOperatingPoint, relabel, thumbnailUrl,
+  };
+});
