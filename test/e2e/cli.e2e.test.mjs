@@ -2,7 +2,8 @@
 // non-zero exits on projects that cannot train.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -30,6 +31,30 @@ test('demo + train write a report with every field the README names', async () =
   assert.deepEqual(report.classes, ['NG', 'OK']);
   assert.deepEqual(Object.keys(report.samples[0]).sort(), ['label', 'likelyMislabeled', 'mislabelScore', 'path', 'predicted', 'probabilities', 'split', 'suggestedLabel']);
   for (const key of ['totalSeconds', 'embedSeconds', 'trainSeconds', 'imagesPerSecond']) assert.equal(typeof report.timing[key], 'number');
+});
+
+test('export a run, then predict a folder to CSV with it (and from the run folder directly)', async () => {
+  const runsDir = path.join(dir, 'faces/.labelloop/runs');
+  const [runId] = await readdir(runsDir);
+  const out = path.join(dir, 'export');
+  const exported = cli('export', path.join(runsDir, runId), out);
+  assert.equal(exported.status, 0, exported.stderr);
+  for (const file of ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(existsSync(path.join(out, file)), file);
+  const inbox = path.join(dir, 'inbox');
+  await mkdir(inbox);
+  for (const name of ['ok_0001.jpg', 'ok_0002.jpg']) await copyFile(path.join(dir, 'faces/OK', name), path.join(inbox, name));
+  await writeFile(path.join(inbox, 'broken.jpg'), 'not an image');
+  const csvFile = path.join(dir, 'predictions.csv');
+  const run = cli('predict', out, inbox, '--csv', csvFile);
+  assert.equal(run.status, 2, 'a file that cannot be read makes the exit code 2');
+  const lines = (await readFile(csvFile, 'utf8')).trim().split('\n');
+  assert.equal(lines[0], 'file,predicted,p_NG,p_OK,error');
+  assert.equal(lines.length, 4);
+  assert.match(lines.find((l) => l.includes('broken.jpg')), /Not an image|unsupported|damaged/i);
+  const fromRun = cli('predict', path.join(runsDir, runId), path.join(inbox, 'ok_0001.jpg'));
+  assert.equal(fromRun.status, 0, fromRun.stderr);
+  const exportedRow = lines.find((l) => l.includes('ok_0001.jpg')).split(',').slice(1, 4);
+  assert.deepEqual(fromRun.stdout.trim().split('\n')[1].split(',').slice(1, 4), exportedRow, 'same predictions from the export and from the run');
 });
 
 test('bad projects exit non-zero with a clear message', async () => {

@@ -3,7 +3,10 @@ import path from 'node:path';
 import { generateDemoProject } from '../services/demo';
 import { EventBus } from '../services/events';
 import { ProjectSession } from '../services/project';
-import { writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { isImageName } from '../../shared/images';
+import { selectBackend } from '../training/backend';
+import { buildRunModel, exportRun, loadLayersModelFromDir, predictFiles } from '../training/export';
 import { TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
@@ -23,6 +26,8 @@ Usage:
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
                   [--backbone model.json|URL [--cut-layer NAME]] [--input-scale 0,1|-1,1]
                   [--resize stretch|center-crop|pad]
+  labelloop export <runDir> <outDir>                           a run as TF.js model.json + labels.json + preprocessing.json
+  labelloop predict <exportDir|runDir> <files or folders…> [--csv out.csv]
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -59,6 +64,16 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'train':
       return train(rest);
+    case 'export': {
+      const [runDir, outDir] = parseFlags(rest, {}).positional;
+      if (!runDir || !outDir) throw new Error('export needs a run folder (.labelloop/runs/<id>) and an output folder');
+      await selectBackend('auto');
+      const files = await exportRun(path.resolve(runDir), path.resolve(outDir));
+      console.log(`Exported ${files.join(', ')} to ${path.resolve(outDir)}`);
+      return 0;
+    }
+    case 'predict':
+      return predict(rest);
     case 'web':
       await runWebMode(rest, import.meta.dirname);
       return -1; // keeps serving
@@ -146,6 +161,60 @@ async function train(argv: string[]): Promise<number> {
   } finally {
     await project.close();
   }
+}
+
+async function predict(argv: string[]): Promise<number> {
+  const { positional, values } = parseFlags(argv, { csv: 'string' });
+  const [source, ...inputs] = positional;
+  if (!source || inputs.length === 0) throw new Error('predict needs a model (export folder or run folder) and images or folders');
+  await selectBackend('auto');
+  const loaded = await loadPredictor(path.resolve(source));
+  const files = (await Promise.all(inputs.map((input) => listImages(path.resolve(input))))).flat();
+  if (files.length === 0) throw new Error('No images found (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
+  const rows: string[][] = [['file', 'predicted', ...loaded.classes.map((c) => `p_${c}`), 'error']];
+  for (const file of files) {
+    try {
+      const [probabilities] = await predictFiles(loaded.model, loaded.preprocessing, [file]);
+      const p = probabilities as number[];
+      rows.push([file, decide(p, loaded.classes, loaded.preprocessing.threshold), ...p.map((v) => v.toFixed(6)), '']);
+    } catch (error) {
+      rows.push([file, '', ...loaded.classes.map(() => ''), error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error)]);
+    }
+  }
+  const csv = rows.map((r) => r.map((v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\n');
+  if (values.csv) {
+    await writeFile(path.resolve(values.csv), `${csv}\n`);
+    console.log(`${files.length} prediction(s) written to ${path.resolve(values.csv)}`);
+  } else {
+    console.log(csv);
+  }
+  return rows.some((r, i) => i > 0 && r.at(-1)) ? 2 : 0;
+}
+
+/** The saved operating point decides two-class runs; otherwise the most probable class. */
+function decide(p: number[], classes: string[], threshold: { positiveClass: string; threshold: number } | null): string {
+  if (threshold && classes.length === 2) {
+    const positive = classes.indexOf(threshold.positiveClass);
+    return (p[positive] as number) >= threshold.threshold ? threshold.positiveClass : (classes[1 - positive] as string);
+  }
+  return classes[p.indexOf(Math.max(...p))] as string;
+}
+
+async function loadPredictor(source: string) {
+  if (await stat(path.join(source, 'model', 'labelloop.json')).catch(() => null)) return buildRunModel(source);
+  const preprocessing = JSON.parse(await readFile(path.join(source, 'preprocessing.json'), 'utf8').catch(() => {
+    throw new Error(`${source} is neither an export folder (preprocessing.json) nor a run folder (model/labelloop.json)`);
+  }));
+  return { model: await loadLayersModelFromDir(source, 'model.json'), classes: JSON.parse(await readFile(path.join(source, 'labels.json'), 'utf8')) as string[], preprocessing };
+}
+
+async function listImages(target: string): Promise<string[]> {
+  const info = await stat(target).catch(() => {
+    throw new Error(`${target} does not exist`);
+  });
+  if (info.isFile()) return [target];
+  const entries = await readdir(target, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile() && isImageName(e.name)).map((e) => path.join(e.parentPath ?? e.path, e.name)).sort();
 }
 
 main(process.argv.slice(2)).then(

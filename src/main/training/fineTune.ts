@@ -46,20 +46,33 @@ export function splitForFineTuning(features: TF.LayersModel, cutLayer: string, h
   const cutShape = cutOutput.shape.slice(1) as number[];
 
   const input = tf.input({ shape: cutShape, name: 'cut_input' });
-  const symbols = new Map<string, TF.SymbolicTensor>([[cutLayer, input]]);
-  let last: TF.SymbolicTensor = input;
-  for (const layer of layers.slice(cutIndex + 1)) {
-    const inbound = (layer.inboundNodes[0]?.inboundLayers ?? []).map((l) => {
-      const symbol = symbols.get(l.name);
-      if (!symbol) throw new Error(`Cannot fine-tune from "${cutLayer}": layer ${layer.name} also reads ${l.name}, below the cut`);
-      return symbol;
-    });
+  const top = layers.slice(cutIndex + 1);
+  for (const layer of top) {
     if (layer.getClassName() === 'BatchNormalization') freezeBatchNorm(layer);
     else layer.trainable = true;
-    last = layer.apply(inbound.length === 1 ? inbound[0] : inbound) as TF.SymbolicTensor;
+  }
+  const pooled = reapplyLayers(top, cutLayer, input);
+  const logits = reapplyLayers(head.layers.filter((l) => l.getClassName() !== 'InputLayer'), null, pooled);
+  return { bottom, cutShape, top: tf.model({ inputs: input, outputs: logits, name: 'fine_tuned_top' }) };
+}
+
+/**
+ * Applies `layers` (in topological order, as a model lists them) to `input`, following each
+ * layer's original inbound connections. `from` names the layer whose output `input` replaces;
+ * null chains a sequential stack. The layers keep their weights: the new graph shares them.
+ */
+export function reapplyLayers(layers: TF.layers.Layer[], from: string | null, input: TF.SymbolicTensor): TF.SymbolicTensor {
+  const symbols = new Map<string, TF.SymbolicTensor>(from ? [[from, input]] : []);
+  let last = input;
+  for (const layer of layers) {
+    const sources = from === null ? [] : (layer.inboundNodes[0]?.inboundLayers ?? []);
+    const inbound = sources.map((l) => {
+      const symbol = symbols.get(l.name);
+      if (!symbol) throw new Error(`Cannot rebuild from "${from}": layer ${layer.name} also reads ${l.name}, below the cut`);
+      return symbol;
+    });
+    last = layer.apply(inbound.length > 1 ? inbound : (inbound[0] ?? last)) as TF.SymbolicTensor;
     symbols.set(layer.name, last);
   }
-  let logits = last;
-  for (const layer of head.layers) logits = layer.apply(logits) as TF.SymbolicTensor;
-  return { bottom, cutShape, top: tf.model({ inputs: input, outputs: logits, name: 'fine_tuned_top' }) };
+  return last;
 }

@@ -112,4 +112,30 @@ describe('training the demo project', () => {
     expect(model.operatingPoint).toEqual({ positiveClass: 'NG', threshold: 0.3 });
     expect(await app.handle('runs.setOperatingPoint', { runId: finished.runId, positiveClass: 'Maybe', threshold: 0.3 })).toMatchObject({ ok: false, error: { code: 'bad-operating-point' } });
   });
+
+  it('exports runs (stage 1 and stage 2) whose loaded model reproduces the app\'s probabilities', async () => {
+    const { exportRun, loadLayersModelFromDir, predictFiles } = await import('../../../../src/main/training/export');
+    const listed = await app.handle('runs.list', {});
+    if (!listed.ok) throw new Error(listed.error.message);
+    const runs = (listed.result as { runs: { runId: string; hasReport: boolean }[] }).runs.filter((r) => r.hasReport);
+    const runsDir = path.join(dir, 'demo-project/.labelloop/runs');
+    let stages = new Set<number>();
+    for (const { runId } of runs.slice(0, 3)) {
+      const report = JSON.parse(await readFile(path.join(runsDir, runId, 'report.json'), 'utf8')) as TrainingReport;
+      stages = new Set([...stages, report.fineTune ? 2 : 1]);
+      const out = path.join(dir, 'exports', runId);
+      expect(await exportRun(path.join(runsDir, runId), out)).toEqual(['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']);
+      const model = await loadLayersModelFromDir(out, 'model.json');
+      const preprocessing = JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8'));
+      expect(JSON.parse(await readFile(path.join(out, 'labels.json'), 'utf8'))).toEqual(['NG', 'OK']);
+      const samples = report.samples.slice(0, 6);
+      const predicted = await predictFiles(model, preprocessing, samples.map((s) => path.join(dir, 'demo-project', s.path)));
+      samples.forEach((s, i) => {
+        expect(predicted[i]?.[0]).toBeCloseTo(s.probabilities.NG as number, 4);
+        expect(predicted[i]?.[1]).toBeCloseTo(s.probabilities.OK as number, 4);
+      });
+      model.dispose();
+    }
+    expect(stages).toEqual(new Set([1, 2]));
+  }, 180_000);
 });
