@@ -13,6 +13,7 @@ import type { ProjectOptions } from './services/project';
 import { ProjectSession } from './services/project';
 import { RecentProjects } from './services/recent';
 import type { Probe } from './services/thumbnails';
+import { exportRunInWorker } from './training/exportWorker';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
 import { DATA_DIR } from './services/scan';
@@ -81,6 +82,20 @@ export class LabelLoopApp {
       'runs.setOperatingPoint': async ({ runId, positiveClass, threshold }) => {
         await this.runs().setOperatingPoint(runId, { positiveClass, threshold });
         return { saved: true };
+      },
+      'runs.rename': async ({ runId, name }) => {
+        await this.runs().rename(runId, name);
+        return { renamed: true };
+      },
+      'runs.delete': async ({ runId }) => {
+        const running = this.training.status();
+        await this.runs().delete(runId, running?.state === 'running' ? running.runId : null);
+        return { deleted: true };
+      },
+      'runs.export': async ({ runId }) => {
+        // Exports stay inside the project (the window may only touch project files).
+        const folder = path.join(this.requireProject().root, DATA_DIR, 'exports', runId);
+        return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.trainWorkerFile) };
       },
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),

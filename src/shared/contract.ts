@@ -210,6 +210,9 @@ export type SplitPreview = z.output<typeof SplitPreview>;
 
 export const RunSummary = z.object({
   runId: z.string(),
+  name: z.string().nullable(),
+  /** Per-epoch metrics, for overlaying two runs' curves. */
+  epochs: z.array(EpochLogs),
   state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
   valAccuracy: z.number().nullable(),
   hasReport: z.boolean(),
@@ -255,6 +258,9 @@ export const routes = {
     z.object({ runId: z.string().min(1).max(64), positiveClass: z.string().min(1), threshold: z.number().min(0).max(1) }).strict(),
     z.object({ saved: z.boolean() }),
   ),
+  'runs.rename': route(z.object({ runId: z.string().min(1).max(64), name: z.string().trim().max(100) }).strict(), z.object({ renamed: z.boolean() })),
+  'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
+  'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()) })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,

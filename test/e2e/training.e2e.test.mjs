@@ -101,9 +101,26 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
 
   await page.click('[data-test=mislabeled]');
   await page.waitForSelector('[data-test=gallery] .gallery-item');
+  // The large view shows the class probabilities.
+  await page.locator('[data-test=gallery] .gallery-item img').first().click();
+  await page.waitForSelector('[data-test=eval-viewer] .probabilities li:nth-child(2)');
+  await page.click('[data-test=eval-viewer] .close');
+  await page.click('[data-test=export]');
+  await page.waitForSelector('.notice:has-text("Exported model.json")', { timeout: 60_000 });
 
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
   await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
+
+  // Run history: the new run can be named and compared with the first one on one chart.
+  await page.click('[data-tab=evaluate]');
+  await page.waitForSelector('[data-test=eval-confusion]');
+  await page.fill('input[name=runName]', 'first run');
+  await page.click('.run-actions button[type=submit]');
+  const options = await page.locator('select[name=compareWith] option').count();
+  assert.ok(options >= 2, 'another run to compare with');
+  await page.selectOption('select[name=compareWith]', { index: 1 });
+  await page.waitForSelector('[data-test=compare] canvas');
+  assert.ok((await paintedPixels('[data-test=compare] canvas')) > 500, 'comparison chart drawn');
 });

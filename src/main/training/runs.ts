@@ -1,5 +1,5 @@
 // Runs kept under .labelloop/runs/<id>/: config.json, report.json, ended.json and model/.
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
@@ -9,6 +9,11 @@ const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
 
 export class RunStore {
   constructor(private readonly runsDir: string) {}
+
+  /** The folder of a run, after checking the id is ours (never a path from the window). */
+  runDir(runId: string): string {
+    return this.dir(runId);
+  }
 
   private dir(runId: string): string {
     // Run ids come from the window: only our own id format, never a path.
@@ -26,6 +31,20 @@ export class RunStore {
     const text = await readFile(path.join(this.dir(runId), 'report.json'), 'utf8').catch(() => null);
     if (!text) throw new UserError('no-report', `Run ${runId} has no report (it was cancelled, failed or is still running)`);
     return JSON.parse(text) as TrainingReport;
+  }
+
+  async rename(runId: string, name: string): Promise<void> {
+    const dir = this.dir(runId);
+    const meta = await readJson(path.join(dir, 'meta.json'));
+    await readdir(dir).catch(() => {
+      throw new UserError('no-such-run', `No run ${runId}`);
+    });
+    await writeJson(path.join(dir, 'meta.json'), { ...meta, name });
+  }
+
+  async delete(runId: string, runningId: string | null): Promise<void> {
+    if (runId === runningId) throw new UserError('busy', 'That run is still training: cancel it first');
+    await rm(this.dir(runId), { recursive: true, force: true });
   }
 
   /** Saves where a two-class model says "positive", in the report and beside the model. */
@@ -49,14 +68,21 @@ export class RunStore {
         return null;
       }
     };
-    const [ended, report] = await Promise.all([read('ended.json'), read('report.json')]);
+    const [ended, report, meta] = await Promise.all([read('ended.json'), read('report.json'), read('meta.json')]);
     return {
       runId,
+      name: typeof meta?.name === 'string' ? meta.name : null,
+      epochs: Array.isArray(report?.epochs) ? (report.epochs as Record<string, number>[]) : [],
       state: (ended?.reason as RunSummary['state'] | undefined) ?? 'running',
       valAccuracy: typeof report?.valAccuracy === 'number' ? report.valAccuracy : null,
       hasReport: report !== null,
     };
   }
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
 }
 
 async function writeJson(file: string, value: unknown): Promise<void> {

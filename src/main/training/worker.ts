@@ -11,12 +11,25 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-runTrainingJob(workerData as TrainingJob, (event) => port.postMessage({ type: 'event', event }), () => cancelled).then(
-  (report) => port.postMessage({ type: 'done', report }),
-  (error: unknown) =>
-    port.postMessage(
-      error instanceof CancelledError
-        ? { type: 'cancelled' }
-        : { type: 'failed', message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined },
-    ),
-);
+const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string };
+if ('kind' in request && request.kind === 'export') {
+  void (async () => {
+    try {
+      const [{ selectBackend }, { exportRun }] = await Promise.all([import('./backend'), import('./export')]);
+      await selectBackend('auto');
+      port.postMessage({ type: 'exported', files: await exportRun(request.runDir, request.outDir) });
+    } catch (error) {
+      port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    }
+  })();
+} else {
+  runTrainingJob(request as TrainingJob, (event) => port.postMessage({ type: 'event', event }), () => cancelled).then(
+    (report) => port.postMessage({ type: 'done', report }),
+    (error: unknown) =>
+      port.postMessage(
+        error instanceof CancelledError
+          ? { type: 'cancelled' }
+          : { type: 'failed', message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined },
+      ),
+  );
+}

@@ -27,6 +27,8 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const sortBy = ref<'confidence' | 'loss'>('loss');
   /** Report paths relabeled from here since the run, with their new class. */
   const relabeled = ref(new Map<string, string>());
+  const compareWith = ref<string | null>(null);
+  const enlarged = ref<Sample | null>(null);
 
   const classes = computed(() => report.value?.classes ?? []);
   const evaluated = computed<Sample[]>(() => report.value?.samples.filter((s) => s.split === report.value?.evaluatedOn) ?? []);
@@ -97,6 +99,33 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to);
   }
 
+  async function renameRun(name: string): Promise<void> {
+    if (!runId.value) return;
+    if (await notices.guard(() => api.call('runs.rename', { runId: runId.value as string, name }))) await refreshRuns();
+  }
+
+  async function deleteRun(): Promise<void> {
+    if (!runId.value) return;
+    if (!(await notices.guard(() => api.call('runs.delete', { runId: runId.value as string })))) return;
+    runId.value = null;
+    report.value = null;
+    await refreshRuns();
+  }
+
+  async function exportRun(): Promise<void> {
+    if (!runId.value) return;
+    const result = await notices.guard(() => api.call('runs.export', { runId: runId.value as string }));
+    if (result) notices.push('info', `Exported ${result.files.join(', ')} to ${result.folder}`, 12_000);
+  }
+
+  const current = computed(() => runs.value.find((r) => r.runId === runId.value) ?? null);
+  const compared = computed(() => runs.value.find((r) => r.runId === compareWith.value) ?? null);
+
+  function largeUrl(sample: Sample): string {
+    const item = dataset.byPath.get(sample.path);
+    return api.imageUrl(sample.path, item?.version ?? 'report', 'large');
+  }
+
   function thumbnailUrl(sample: Sample): string {
     const item = dataset.byPath.get(sample.path);
     return api.imageUrl(sample.path, item?.version ?? 'report', 'thumb');
@@ -105,6 +134,7 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   return {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
-    refreshRuns, open, saveOperatingPoint, relabel, thumbnailUrl,
+    compareWith, enlarged, current, compared,
+    refreshRuns, open, saveOperatingPoint, relabel, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun,
   };
 });

@@ -98,7 +98,7 @@ describe('training the demo project', () => {
     expect(status.ended?.message).toMatch(/Cancelled/);
   });
 
-  it('lists the runs, serves their reports and saves an operating point with the model', async () => {
+  it('lists, renames, exports and deletes runs, and saves an operating point with the model', async () => {
     const listed = await app.handle('runs.list', {});
     if (!listed.ok) throw new Error(listed.error.message);
     const runs = (listed.result as { runs: { runId: string; state: string; hasReport: boolean }[] }).runs;
@@ -111,6 +111,18 @@ describe('training the demo project', () => {
     const model = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', finished.runId, 'model/labelloop.json'), 'utf8'));
     expect(model.operatingPoint).toEqual({ positiveClass: 'NG', threshold: 0.3 });
     expect(await app.handle('runs.setOperatingPoint', { runId: finished.runId, positiveClass: 'Maybe', threshold: 0.3 })).toMatchObject({ ok: false, error: { code: 'bad-operating-point' } });
+
+    expect(await app.handle('runs.rename', { runId: finished.runId, name: 'baseline 160px' })).toEqual({ ok: true, result: { renamed: true } });
+    const exported = await app.handle('runs.export', { runId: finished.runId });
+    expect(exported).toMatchObject({ ok: true, result: { files: ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md'] } });
+    const preprocessing = JSON.parse(await readFile(path.join((exported as { result: { folder: string } }).result.folder, 'preprocessing.json'), 'utf8'));
+    expect(preprocessing.threshold).toEqual({ positiveClass: 'NG', threshold: 0.3 });
+    const cancelled = runs.find((r) => r.state === 'cancelled') as { runId: string };
+    expect(await app.handle('runs.delete', { runId: cancelled.runId })).toEqual({ ok: true, result: { deleted: true } });
+    const after = ((await app.handle('runs.list', {})) as { result: { runs: { runId: string; name: string | null }[] } }).result.runs;
+    expect(after.find((r) => r.runId === finished.runId)?.name).toBe('baseline 160px');
+    expect(after.map((r) => r.runId)).not.toContain(cancelled.runId);
+    expect(await app.handle('runs.delete', { runId: '../..' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
   });
 
   it('exports runs (stage 1 and stage 2) whose loaded model reproduces the app\'s probabilities', async () => {
