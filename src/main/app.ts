@@ -87,6 +87,10 @@ export class LabelLoopApp {
         await this.runs().rename(runId, name);
         return { renamed: true };
       },
+      'runs.retrain': async ({ runId }) => {
+        const project = this.requireProject();
+        return { runId: await this.training.start(project, await confineBackbone(project, await this.runs().config(runId))) };
+      },
       'runs.delete': async ({ runId }) => {
         const running = this.training.status();
         await this.runs().delete(runId, running?.state === 'running' ? running.runId : null);

@@ -259,6 +259,8 @@ export const routes = {
     z.object({ saved: z.boolean() }),
   ),
   'runs.rename': route(z.object({ runId: z.string().min(1).max(64), name: z.string().trim().max(100) }).strict(), z.object({ renamed: z.boolean() })),
+  /** Trains again with exactly the run's configuration (only new bytes are embedded again). */
+  'runs.retrain': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ runId: z.string() })),
   'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
   'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()) })),
   'splits.preview': route(

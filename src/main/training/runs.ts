@@ -2,6 +2,7 @@
 import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
+import { TrainingConfig } from '../../shared/contract';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../services/errors';
 
@@ -31,6 +32,16 @@ export class RunStore {
     const text = await readFile(path.join(this.dir(runId), 'report.json'), 'utf8').catch(() => null);
     if (!text) throw new UserError('no-report', `Run ${runId} has no report (it was cancelled, failed or is still running)`);
     return JSON.parse(text) as TrainingReport;
+  }
+
+  /** The configuration a run was started with, validated again as if it came from the window. */
+  async config(runId: string): Promise<TrainingConfig> {
+    // config.json also records the classes of the run; the config proper is everything else.
+    const config = await readJson(path.join(this.dir(runId), 'config.json'));
+    delete config.classes;
+    const parsed = TrainingConfig.safeParse(config);
+    if (!parsed.success) throw new UserError('bad-config', `Run ${runId} has no usable config.json`);
+    return parsed.data;
   }
 
   async rename(runId: string, name: string): Promise<void> {

@@ -142,6 +142,12 @@ export const useTrainingStore = defineStore('training', () => {
     }
   }
 
+  /** Reruns a finished run with its own saved configuration. */
+  async function retrain(runId: string): Promise<void> {
+    const started = await notices.guard(() => api.call('runs.retrain', { runId }));
+    if (started) await resync();
+  }
+
   async function cancel(): Promise<void> {
     if (status.value) await notices.guard(() => api.call('training.cancel', { runId: (status.value as TrainingStatus).runId }));
   }
@@ -159,5 +165,5 @@ export const useTrainingStore = defineStore('training', () => {
     void resync();
   });
 
-  return { form, status, preview, augmentationPreview, starting, formError, running, progress, resync, refreshPreview, previewAugmentation, start, cancel };
+  return { form, status, preview, augmentationPreview, starting, formError, running, progress, resync, refreshPreview, previewAugmentation, start, retrain, cancel };
 });
