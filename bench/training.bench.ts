@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
 import { generateDemoProject, seededRandom } from '../src/main/services/demo';
+import { generateParts } from './parts';
 
 const INPUT_SIZE = 224;
 const lines: string[] = [];
@@ -75,38 +76,58 @@ describe('training benchmarks', () => {
     }
   });
 
-  it('label-error precision@k on the demo set with 5% of labels flipped', async () => {
+  async function labelErrorPrecision(name: string, make: (dir: string) => Promise<void>, perClass: number, config: Record<string, unknown>) {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-noisy-'));
-    const project = path.join(dir, 'faces');
-    await generateDemoProject(project, { perClass: 300, seed: 31 });
-    // Flip 5% at random: move the file into the other class folder (its name says its true class).
+    const project = path.join(dir, 'data');
+    await make(project);
+    // Flip 5% at random: move the file into the other class folder (its name keeps its true class).
     const random = seededRandom(99);
-    const all = ['OK', 'NG'].flatMap((c) => Array.from({ length: 300 }, (_, i) => `${c}/${c.toLowerCase()}_${String(i + 1).padStart(4, '0')}.jpg`));
+    const all = ['OK', 'NG'].flatMap((c) => Array.from({ length: perClass }, (_, i) => `${c}/${c.toLowerCase()}_${String(i + 1).padStart(4, '0')}.jpg`));
     const flipped = new Set<string>();
-    while (flipped.size < 30) flipped.add(all[Math.floor(random() * all.length)] as string);
-    for (const file of flipped) {
-      const other = file.startsWith('OK/') ? 'NG' : 'OK';
-      await rename(path.join(project, file), path.join(project, other, path.basename(file)));
-    }
+    while (flipped.size < Math.round(all.length * 0.05)) flipped.add(all[Math.floor(random() * all.length)] as string);
+    for (const file of flipped) await rename(path.join(project, file), path.join(project, file.startsWith('OK/') ? 'NG' : 'OK', path.basename(file)));
     const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
     try {
       await app.handle('project.open', { path: project });
-      const { report, seconds } = await timedRun(app, { inputSize: 160, epochs: 30, learningRate: 0.003, earlyStopping: null });
-      const ranked = [...report.samples].sort((a, b) => b.mislabelScore - a.mislabelScore).slice(0, flipped.size);
+      const { report: run, seconds } = await timedRun(app, config);
       const isFlipped = (p: string) => flipped.has(`${p.startsWith('OK/') ? 'NG' : 'OK'}/${path.basename(p)}`);
+      const ranked = [...run.samples].sort((a, b) => b.mislabelScore - a.mislabelScore).slice(0, flipped.size);
       const hits = ranked.filter((s) => isFlipped(s.path)).length;
-      const flaggedWrong = report.samples.filter((s) => s.likelyMislabeled);
-      report_(hits, flipped.size, flaggedWrong.filter((s) => isFlipped(s.path)).length, flaggedWrong.length, seconds);
+      const flagged = run.samples.filter((s) => s.likelyMislabeled);
+      report(
+        `label errors, ${name} with ${flipped.size} of ${all.length} labels flipped: precision@${flipped.size} ${(hits / flipped.size).toFixed(2)} (${hits}/${flipped.size}); ` +
+          `confident learning flags ${flagged.length}, ${flagged.filter((s) => isFlipped(s.path)).length} of them flipped; val accuracy ${((run.valAccuracy ?? 0) * 100).toFixed(1)}%; run ${seconds.toFixed(0)} s`,
+      );
+    } finally {
+      await app.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('label-error precision@k on two generated datasets with 5% of labels flipped', async () => {
+    await labelErrorPrecision('demo faces', (dir) => generateDemoProject(dir, { perClass: 300, seed: 31 }).then(() => undefined), 300, { inputSize: 160, epochs: 30, learningRate: 0.003, earlyStopping: null });
+    await labelErrorPrecision('washers (scratch/chip defects)', (dir) => generateParts(dir, 300, 5), 300, { inputSize: 128, epochs: 30, learningRate: 0.003, earlyStopping: null });
+  });
+
+  it('retrain after relabeling 1% of a 5,000-image project, against the first training', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-retrain-'));
+    const project = path.join(dir, 'faces');
+    await generateDemoProject(project, { perClass: 2500, seed: 41, size: 128 });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    try {
+      await app.handle('project.open', { path: project });
+      const config = { inputSize: 128, epochs: 20, earlyStopping: null };
+      const first = await timedRun(app, config);
+      const moved = Array.from({ length: 50 }, (_, i) => `NG/ng_${String(i * 50 + 1).padStart(4, '0')}.jpg`);
+      const relabel = await app.handle('dataset.relabel', { paths: moved, to: 'OK' });
+      if (!relabel.ok) throw new Error(relabel.error.message);
+      const second = await timedRun(app, config);
+      report(
+        `retrain after relabeling 50 of 5,000 images (128 px, 20 epochs): ${second.seconds.toFixed(1)} s (embedded ${second.report.timing.embedded}) against ${first.seconds.toFixed(1)} s for the first training (embedded ${first.report.timing.embedded}); ratio ${(second.seconds / first.seconds).toFixed(2)}×`,
+      );
     } finally {
       await app.dispose();
       await rm(dir, { recursive: true, force: true });
     }
   });
 });
-
-function report_(hits: number, k: number, flaggedHits: number, flagged: number, seconds: number) {
-  report(
-    `label errors, demo set with ${k} of 600 labels flipped: precision@${k} ${(hits / k).toFixed(2)} (${hits}/${k} of the top-ranked are the flipped ones); ` +
-      `confident-learning flags ${flagged} images, ${flaggedHits} of them flipped (recall ${(flaggedHits / k).toFixed(2)}); whole run ${seconds.toFixed(0)} s`,
-  );
-}
