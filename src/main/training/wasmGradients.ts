@@ -141,38 +141,23 @@ export function registerWasmGradients(): void {
     tf.engine().backend.incRef(info.dataId);
     return wrapped;
   };
+  // Each kernel: its inputs wrapped as tensors, its attributes as typed, computed inside a tidy.
+  const composed = <A>(kernelName: string, compute: (input: (name: string) => TF.Tensor4D, attrs: A) => TF.Tensor): TF.KernelConfig => ({
+    kernelName,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, attrs }) => tf.tidy(() => compute((name) => tensor(inputs[name] as TF.TensorInfo), attrs as unknown as A)),
+  });
   const kernels: TF.KernelConfig[] = [
-    {
-      kernelName: 'Conv2DBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs }) =>
-        tf.tidy(() => {
-          const { x, dy } = inputs as { x: TF.TensorInfo; dy: TF.TensorInfo };
-          const a = attrs as unknown as TF.Conv2DBackpropFilterAttrs;
-          if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm: only NHWC is supported');
-          return conv2dBackpropFilter(tensor(x), tensor(dy), a.filterShape, a.strides, a.pad, a.dimRoundingMode);
-        }),
-    },
-    {
-      kernelName: 'DepthwiseConv2dNativeBackpropFilter',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs }) =>
-        tf.tidy(() => {
-          const { x, dy } = inputs as { x: TF.TensorInfo; dy: TF.TensorInfo };
-          const a = attrs as unknown as TF.DepthwiseConv2dNativeBackpropFilterAttrs;
-          return depthwiseBackpropFilter(tensor(x), tensor(dy), a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
-        }),
-    },
-    {
-      kernelName: 'DepthwiseConv2dNativeBackpropInput',
-      backendName: 'wasm',
-      kernelFunc: ({ inputs, attrs }) =>
-        tf.tidy(() => {
-          const { dy, filter } = inputs as { dy: TF.TensorInfo; filter: TF.TensorInfo };
-          const a = attrs as unknown as TF.DepthwiseConv2dNativeBackpropInputAttrs;
-          return depthwiseBackpropInput(tensor(dy), tensor(filter), a.inputShape, a.strides, a.dilations, a.pad, a.dimRoundingMode);
-        }),
-    },
+    composed<TF.Conv2DBackpropFilterAttrs>('Conv2DBackpropFilter', (input, a) => {
+      if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm: only NHWC is supported');
+      return conv2dBackpropFilter(input('x'), input('dy'), a.filterShape, a.strides, a.pad, a.dimRoundingMode);
+    }),
+    composed<TF.DepthwiseConv2dNativeBackpropFilterAttrs>('DepthwiseConv2dNativeBackpropFilter', (input, a) =>
+      depthwiseBackpropFilter(input('x'), input('dy'), a.filterShape, a.strides, a.dilations, a.pad, a.dimRoundingMode),
+    ),
+    composed<TF.DepthwiseConv2dNativeBackpropInputAttrs>('DepthwiseConv2dNativeBackpropInput', (input, a) =>
+      depthwiseBackpropInput(input('dy'), input('filter'), a.inputShape, a.strides, a.dilations, a.pad, a.dimRoundingMode),
+    ),
   ];
   for (const kernel of kernels) if (!tf.getKernel(kernel.kernelName, 'wasm')) tf.registerKernel(kernel);
   speedUpPointwiseBackpropInput(tensor);
