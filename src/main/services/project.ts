@@ -10,11 +10,11 @@ import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from './errors';
 import type { EventBus } from './events';
-import { uniqueName } from './fileMove';
+import { PARTIAL_SUFFIX, uniqueName } from './fileMove';
 import type { CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
-import { describeImage, explainDecodeError, MAX_INPUT_PIXELS, ThumbnailService } from './thumbnails';
+import { CancelledThumbnail, describeImage, explainDecodeError, MAX_INPUT_PIXELS, ThumbnailService } from './thumbnails';
 
 export interface ProjectOptions {
   crashPoints?: CrashPoints;
@@ -234,7 +234,7 @@ export class ProjectSession {
     const folder = className === null ? this.root : await this.confinement.existing(className);
     const finalName = await uniqueName(folder, name, new Set());
     const target = path.join(folder, finalName);
-    const partial = path.join(folder, `.${finalName}.labelloop-partial`);
+    const partial = path.join(folder, `.${finalName}${PARTIAL_SUFFIX}`);
     try {
       await writeFile(partial, data, { flag: 'wx' });
       await link(partial, target); // fails rather than overwrite a file that appeared meanwhile
@@ -317,8 +317,11 @@ export class ProjectSession {
       await Promise.all(
         pending.map(async (item) => {
           const absolute = path.join(this.root, item.path);
-          const probe = await this.thumbnails.get(absolute, item.version, 'thumb', false);
-          if (this.closed) return;
+          const probe = await this.thumbnails.get(absolute, item.version, 'thumb', false).catch((error: unknown) => {
+            if (error instanceof CancelledThumbnail) return null;
+            throw error;
+          });
+          if (!probe || this.closed) return;
           const verdict = probe.ok ? { status: 'ok' as const } : { status: 'unreadable' as const, problem: probe.problem };
           this.verdicts.set(item.version, verdict);
           if (this.items.get(item.path) === item) {

@@ -20,6 +20,13 @@ export type Probe = { ok: true; file: string } | { ok: false; problem: string };
 
 interface Job {
   run(): Promise<void>;
+  cancel(): void;
+}
+
+export class CancelledThumbnail extends Error {
+  constructor() {
+    super('Thumbnail work cancelled: the project closed');
+  }
 }
 
 /** A small two-lane scheduler: what the user is looking at jumps ahead of background work. */
@@ -30,15 +37,27 @@ class Lanes {
 
   constructor(private readonly slots: number) {}
 
-  push<T>(urgent: boolean, work: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      (urgent ? this.urgent : this.background).push({ run: () => work().then(resolve, reject) });
-      this.pump();
+  push<T>(urgent: boolean, work: () => Promise<T>): { promise: Promise<T>; job: Job } {
+    let job!: Job;
+    const promise = new Promise<T>((resolve, reject) => {
+      job = { run: () => work().then(resolve, reject), cancel: () => reject(new CancelledThumbnail()) };
     });
+    (urgent ? this.urgent : this.background).push(job);
+    this.pump();
+    return { promise, job };
   }
 
+  /** Moves a queued background job to the urgent lane (no-op once it has started). */
+  promote(job: Job): void {
+    const index = this.background.indexOf(job);
+    if (index < 0) return;
+    this.background.splice(index, 1);
+    this.urgent.push(job);
+  }
+
+  /** Drops queued background jobs; their callers get a CancelledThumbnail, never a hang. */
   clearBackground(): void {
-    this.background.length = 0;
+    for (const job of this.background.splice(0)) job.cancel();
   }
 
   private pump(): void {
@@ -55,10 +74,15 @@ class Lanes {
 }
 
 export class ThumbnailService {
-  private readonly lanes = new Lanes(Math.max(2, os.cpus().length));
-  private readonly inFlight = new Map<string, Promise<Probe>>();
+  private readonly lanes: Lanes;
+  private readonly inFlight = new Map<string, { promise: Promise<Probe>; job: Job }>();
 
-  constructor(private readonly cacheDir: string) {}
+  constructor(
+    private readonly cacheDir: string,
+    slots = Math.max(2, os.cpus().length),
+  ) {
+    this.lanes = new Lanes(slots);
+  }
 
   cacheKey(version: string, size: ThumbnailSize): string {
     return createHash('sha1').update(`${version}|${size}|${EDGE[size]}`).digest('hex');
@@ -68,12 +92,16 @@ export class ThumbnailService {
   get(absolute: string, version: string, size: ThumbnailSize, urgent = true): Promise<Probe> {
     const key = this.cacheKey(version, size);
     const pending = this.inFlight.get(key);
-    if (pending) return pending;
-    const work = this.lanes
-      .push(urgent, () => this.make(absolute, key, size))
-      .finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, work);
-    return work;
+    if (pending) {
+      // The grid asks for an image background validation has queued but not reached: promote it,
+      // or the visible thumbnail would wait behind thousands of others.
+      if (urgent) this.lanes.promote(pending.job);
+      return pending.promise;
+    }
+    const queued = this.lanes.push(urgent, () => this.make(absolute, key, size));
+    const promise = queued.promise.finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, { promise, job: queued.job });
+    return promise;
   }
 
   /** Drops queued background work, e.g. when the project closes. */

@@ -248,3 +248,40 @@ describe('content hash cache', () => {
     }
   });
 });
+
+describe('thumbnail scheduling', () => {
+  it('puts a thumbnail the grid asks for ahead of queued background validation', async () => {
+    const { ThumbnailService } = await import('../../../src/main/services/thumbnails');
+    const { dir, cleanup } = await tempDir();
+    try {
+      const files = await Promise.all(
+        Array.from({ length: 30 }, async (_, i) => {
+          const file = path.join(dir, `${i}.jpg`);
+          await writeJpeg(file, '#123456', 400, 300);
+          return file;
+        }),
+      );
+      const service = new ThumbnailService(path.join(dir, 'cache'), 1);
+      const finished: number[] = [];
+      const background = files.map((file, i) => service.get(file, `v${i}`, 'thumb', false).then(() => finished.push(i)));
+      // The last image, already queued in the background, is now on screen.
+      await service.get(files[29] as string, 'v29', 'thumb', true);
+      expect(finished.length).toBeLessThan(5);
+      await Promise.all(background);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('closes a project while background validation is still queued, without hanging', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      for (let i = 0; i < 40; i++) await writeJpeg(path.join(dir, 'OK', `${i}.jpg`), '#654321', 400, 300);
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0 });
+      await project.close();
+      await expect(project.whenValidated()).resolves.toBeUndefined();
+    } finally {
+      await cleanup();
+    }
+  });
+});
