@@ -13,7 +13,7 @@ import { EventBus } from '../src/main/services/events';
 import { ProjectSession } from '../src/main/services/project';
 import { ThumbnailService } from '../src/main/services/thumbnails';
 // @ts-expect-error plain ESM harness shared with the e2e tests
-import { launchBrowser, requireBuild, startServer, waitForPaintedThumbnails } from '../test/e2e/harness.mjs';
+import { openSession, waitForPaintedThumbnails } from '../test/e2e/harness.mjs';
 
 const work = path.join(os.tmpdir(), `labelloop-bench-${process.pid}`);
 const figures: string[] = [];
@@ -84,13 +84,10 @@ describe('labeling benchmarks', () => {
   });
 
   it('open a 10k-image project to the first painted grid, and scrolling 50k', async () => {
-    requireBuild();
     for (const count of [10_000, 50_000]) {
       const dir = await bigProject(count);
-      const server = await startServer();
-      const browser = await launchBrowser();
+      const { server, page, close } = await openSession();
       try {
-        const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
         await page.goto(server.url);
         await page.waitForSelector('.start input[name=folder]');
         const started = performance.now();
@@ -117,9 +114,7 @@ describe('labeling benchmarks', () => {
         const p95 = frames[Math.floor(frames.length * 0.95)] ?? 0;
         report(`open ${count.toLocaleString('en')}-image project → first painted grid: ${seconds(firstPaint)}; ${cellsInDom} cells in the DOM; scrolling a screen per frame: median ${frames[frames.length >> 1]?.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms per frame (60 fps = 16.7 ms)`);
       } finally {
-        await browser.close();
-        await server.stop();
-        await rm(server.configDir, { recursive: true, force: true });
+        await close();
       }
     }
   });

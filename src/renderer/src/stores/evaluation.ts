@@ -4,13 +4,13 @@ import type { RunSummary } from '../../../shared/contract';
 import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
 import type { TrainingReport } from '../../../shared/report';
 import { useApi } from '../api/inject';
+import { BAD } from '../classColors';
 import { useDatasetStore } from './dataset';
 import { useNoticesStore } from './notices';
 
 type Sample = TrainingReport['samples'][number];
 export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
 
-const BAD = /^(ng|bad|fail|failed|reject|rejected|defect|defective|nomask|no_mask|negative|no)$/i;
 
 /** A run's evaluation as the window explores it: confusion, threshold, curves and galleries. */
 export const useEvaluationStore = defineStore('evaluation', () => {
