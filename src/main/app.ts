@@ -14,6 +14,7 @@ import { ProjectSession } from './services/project';
 import { RecentProjects } from './services/recent';
 import type { Probe } from './services/thumbnails';
 import { exportRunInWorker } from './training/exportWorker';
+import { PredictionService } from './training/predictions';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
 import { DATA_DIR } from './services/scan';
@@ -50,10 +51,12 @@ export class LabelLoopApp {
   private readonly recent: RecentProjects;
   private readonly handlers: Handlers;
   readonly training: TrainingService;
+  readonly predictions: PredictionService;
 
   constructor(private readonly options: AppOptions) {
     this.recent = new RecentProjects(options.configDir);
     this.training = new TrainingService(this.events, { workerFile: options.trainWorkerFile });
+    this.predictions = new PredictionService({ workerFile: options.trainWorkerFile });
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder) }),
       'project.recent': async () => ({ recent: await this.recent.list() }),
@@ -101,6 +104,8 @@ export class LabelLoopApp {
         const folder = path.join(this.requireProject().root, DATA_DIR, 'exports', runId);
         return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.trainWorkerFile) };
       },
+      'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
+      'predict.close': async ({ sessionId }) => ({ closed: await this.predictions.close(sessionId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
@@ -138,6 +143,10 @@ export class LabelLoopApp {
     return this.requireProject().importFile(className, name, data);
   }
 
+  async predictFile(sessionId: string, name: string, data: Uint8Array) {
+    return this.predictions.predictFile(sessionId, name, data);
+  }
+
   async dispose(): Promise<void> {
     await this.closeProject();
   }
@@ -154,6 +163,7 @@ export class LabelLoopApp {
     if (!this.project) return false;
     const closing = this.project;
     this.project = null;
+    await this.predictions.close();
     await closing.close();
     return true;
   }

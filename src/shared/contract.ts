@@ -219,6 +219,29 @@ export const RunSummary = z.object({
 });
 export type RunSummary = z.output<typeof RunSummary>;
 
+/** A run's model loaded for predicting new images in the window. */
+export const PredictionSession = z.object({
+  sessionId: z.string(),
+  runId: z.string(),
+  classes: z.array(z.string()),
+  /** The run's saved operating point, applied to every prediction; null: the most probable class. */
+  operatingPoint: z.object({ positiveClass: z.string(), threshold: z.number() }).nullable(),
+  inputSize: z.number(),
+});
+export type PredictionSession = z.output<typeof PredictionSession>;
+
+/** One predicted image; `path` (the stored copy, for its thumbnail) is null when it was refused. */
+export const PredictionRow = z.object({
+  name: z.string(),
+  path: RelPath.nullable(),
+  version: z.string().nullable(),
+  predicted: z.string().nullable(),
+  /** In `classes` order. */
+  probabilities: z.array(z.number()).nullable(),
+  error: z.string().nullable(),
+});
+export type PredictionRow = z.output<typeof PredictionRow>;
+
 const empty = z.object({}).strict();
 
 function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
@@ -263,6 +286,9 @@ export const routes = {
   'runs.retrain': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ runId: z.string() })),
   'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
   'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()) })),
+  /** Loads a run's model for the Predict view (another run's session closes; the same run's is returned, operating point reread). */
+  'predict.open': route(z.object({ runId: z.string().min(1).max(64) }).strict(), PredictionSession),
+  'predict.close': route(z.object({ sessionId: z.string().min(1).max(64) }).strict(), z.object({ closed: z.boolean() })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,
@@ -324,4 +350,6 @@ export interface LabelLoopApi {
   imageUrl(path: string, version: string, size: ThumbnailSize): string;
   /** Copies a file's bytes into a class folder (null: the project root, unlabeled). */
   importFile(className: string | null, name: string, data: ArrayBuffer): Promise<ImportResult>;
+  /** Sends a file's bytes to an open prediction session and resolves with its prediction. */
+  predictFile(sessionId: string, name: string, data: ArrayBuffer): Promise<PredictionRow>;
 }

@@ -33,7 +33,7 @@ test('demo + train write a report with every field the README names', async () =
   for (const key of ['totalSeconds', 'embedSeconds', 'trainSeconds', 'imagesPerSecond']) assert.equal(typeof report.timing[key], 'number');
 });
 
-test('export a run, then predict a folder to CSV with it (and from the run folder directly)', async () => {
+test('export a run, then predict a folder to CSV with it (and from the run folder or its id directly)', async () => {
   const runsDir = path.join(dir, 'faces/.labelloop/runs');
   const [runId] = await readdir(runsDir);
   const out = path.join(dir, 'export');
@@ -55,6 +55,13 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   assert.equal(fromRun.status, 0, fromRun.stderr);
   const exportedRow = lines.find((l) => l.includes('ok_0001.jpg')).split(',').slice(1, 4);
   assert.deepEqual(fromRun.stdout.trim().split('\n')[1].split(',').slice(1, 4), exportedRow, 'same predictions from the export and from the run');
+  // A run id names a run of the project (--project, or the current folder).
+  const byId = cli('predict', runId, path.join(inbox, 'ok_0001.jpg'), '--project', path.join(dir, 'faces'));
+  assert.equal(byId.status, 0, byId.stderr);
+  assert.deepEqual(byId.stdout.trim().split('\n')[1].split(',').slice(1, 4), exportedRow, 'same predictions by run id');
+  const unknown = cli('predict', '20990101-000000-abcd', inbox, '--project', path.join(dir, 'faces'));
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /No trained run 20990101-000000-abcd/);
 });
 
 test('bad projects exit non-zero with a clear message', async () => {

@@ -2,6 +2,8 @@
 // a reload mid-run that resyncs, live curves drawn by chart.js, and the result.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { openSession } from './harness.mjs';
@@ -123,4 +125,56 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.selectOption('select[name=compareWith]', { index: 1 });
   await page.waitForSelector('[data-test=compare] canvas');
   assert.ok((await paintedPixels('[data-test=compare] canvas')) > 500, 'comparison chart drawn');
+});
+
+test('predict: files, a folder and a drop go through the run\'s model into a table with thumbnails and a CSV', async () => {
+  const demo = path.join(server.configDir, 'demo-project');
+  const inbox = await mkdtemp(path.join(os.tmpdir(), 'labelloop-inbox-'));
+  const folder = path.join(inbox, 'line-2');
+  await mkdir(folder);
+  // The evaluate test moved an image: take files that are where they are now.
+  const [ng1, ng2, ng3] = (await readdir(path.join(demo, 'NG'))).filter((n) => n.endsWith('.jpg')).sort();
+  const [ok1, ok2] = (await readdir(path.join(demo, 'OK'))).filter((n) => n.startsWith('ok_')).sort();
+  for (const name of [ng2, ng3]) await copyFile(path.join(demo, 'NG', name), path.join(folder, name));
+  await writeFile(path.join(inbox, 'broken.jpg'), 'not an image at all');
+
+  await page.click('[data-tab=predict]');
+  await page.waitForSelector('[data-test=predict-model]', { timeout: 60_000 });
+  assert.match(await page.locator('[data-test=predict-model]').innerText(), /NG, OK/);
+  await page.setInputFiles('input[name=predictFiles]', [path.join(demo, 'OK', ok1), path.join(demo, 'NG', ng1), path.join(inbox, 'broken.jpg')]);
+  await page.waitForSelector('[data-test=predictions] tbody tr:nth-child(3)', { timeout: 60_000 });
+  await page.setInputFiles('input[name=predictFolder]', folder);
+  await page.waitForSelector(`[data-test=predictions] tr[data-file="line-2/${ng3}"]`, { timeout: 60_000 });
+
+  // A drop, as from a file manager: the same path as the buttons.
+  const bytes = (await readFile(path.join(demo, 'OK', ok2))).toString('base64');
+  await page.evaluate((b64) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'dropped.jpg', { type: 'image/jpeg' }));
+    document.querySelector('[data-test=predict-drop]').dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  }, bytes);
+  await page.waitForSelector('[data-test=predictions] tr[data-file="dropped.jpg"]', { timeout: 60_000 });
+  await page.waitForSelector('[data-test=predict-progress]:has-text("6 / 6")');
+
+  assert.equal(await page.locator('[data-test=predictions] tbody tr').count(), 6);
+  assert.match(await page.locator('tr[data-file="broken.jpg"] [data-test=predict-error]').innerText(), /Not an image/);
+  // The window predicts what the run itself said about the same image in its report.
+  const runId = await page.locator('select[name=predictRun]').inputValue();
+  const report = JSON.parse(await readFile(path.join(demo, '.labelloop/runs', runId, 'report.json'), 'utf8'));
+  const sample = report.samples.find((s) => s.path === `OK/${ok1}`);
+  const shown = await page.locator(`tr[data-file="${ok1}"] td.probability`).allInnerTexts();
+  assert.ok(Math.abs(parseFloat(shown[1]) - sample.probabilities.OK * 100) <= 0.051, `p(OK) ${shown[1]} vs ${sample.probabilities.OK}`);
+  assert.match(await page.locator(`tr[data-file="line-2/${ng3}"] [data-test=predicted]`).innerText(), /^(NG|OK)$/);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-test=predictions] td.row-thumb img')].every((img) => img.complete && img.naturalWidth > 0));
+  assert.equal(await page.locator('[data-test=predictions] td.row-thumb img').count(), 5, 'a thumbnail for every readable image');
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=predict-csv]')]);
+  const csv = (await readFile(await download.path(), 'utf8')).trim().split('\n');
+  assert.equal(csv[0], 'file,predicted,p_NG,p_OK,error');
+  assert.equal(csv.length, 7);
+  const tableSays = await page.locator(`tr[data-file="line-2/${ng2}"] [data-test=predicted]`).innerText();
+  assert.ok(csv.find((l) => l.startsWith(`line-2/${ng2},${tableSays},`)), 'the CSV says what the table says');
+  assert.ok(csv.find((l) => l.startsWith('broken.jpg,,,,')), 'unreadable files are in the CSV with their reason');
+  await page.screenshot({ path: path.join(server.configDir, 'predict.png') });
+  await rm(inbox, { recursive: true, force: true });
 });

@@ -3,10 +3,14 @@ import path from 'node:path';
 import { generateDemoProject } from '../services/demo';
 import { EventBus } from '../services/events';
 import { ProjectSession } from '../services/project';
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { isImageName } from '../../shared/images';
 import { selectBackend } from '../training/backend';
-import { buildRunModel, exportRun, loadLayersModelFromDir, predictFiles } from '../training/export';
+import { exportRun } from '../training/export';
+import { isRunFolder, loadPredictor } from '../training/predictor';
+import { RUN_ID } from '../training/runs';
+import { DATA_DIR } from '../services/scan';
+import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
 import { TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
@@ -27,7 +31,7 @@ Usage:
                   [--backbone model.json|URL [--cut-layer NAME]] [--input-scale 0,1|-1,1]
                   [--resize stretch|center-crop|pad]
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + labels.json + preprocessing.json
-  labelloop predict <exportDir|runDir> <files or folders…> [--csv out.csv]
+  labelloop predict <exportDir|runDir|runId> <files or folders…> [--csv out.csv] [--project DIR (for a run id; default .)]
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -164,48 +168,46 @@ async function train(argv: string[]): Promise<number> {
 }
 
 async function predict(argv: string[]): Promise<number> {
-  const { positional, values } = parseFlags(argv, { csv: 'string' });
+  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string' });
   const [source, ...inputs] = positional;
-  if (!source || inputs.length === 0) throw new Error('predict needs a model (export folder or run folder) and images or folders');
-  await selectBackend('auto');
-  const loaded = await loadPredictor(path.resolve(source));
+  if (!source || inputs.length === 0) throw new Error('predict needs a model (export folder, run folder or run id) and images or folders');
+  const modelDir = await resolveModel(source, path.resolve(values.project ?? '.'));
   const files = (await Promise.all(inputs.map((input) => listImages(path.resolve(input))))).flat();
   if (files.length === 0) throw new Error('No images found (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
-  const rows: string[][] = [['file', 'predicted', ...loaded.classes.map((c) => `p_${c}`), 'error']];
-  for (const file of files) {
-    try {
-      const [probabilities] = await predictFiles(loaded.model, loaded.preprocessing, [file]);
-      const p = probabilities as number[];
-      rows.push([file, decide(p, loaded.classes, loaded.preprocessing.threshold), ...p.map((v) => v.toFixed(6)), '']);
-    } catch (error) {
-      rows.push([file, '', ...loaded.classes.map(() => ''), error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error)]);
-    }
+  await selectBackend('auto');
+  const predictor = await loadPredictor(modelDir);
+  const { classes, preprocessing } = predictor;
+  const lines: PredictionLine[] = [];
+  for (let i = 0; i < files.length; i += 64) {
+    const batch = files.slice(i, i + 64);
+    const outcomes = await predictor.predict(batch);
+    outcomes.forEach((outcome, k) =>
+      lines.push({ file: batch[k] as string, predicted: outcome.probabilities && decideLabel(outcome.probabilities, classes, preprocessing.threshold), ...outcome }),
+    );
   }
-  const csv = rows.map((r) => r.map((v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')).join('\n');
+  await predictor.dispose();
+  const csv = predictionsCsv(classes, lines);
   if (values.csv) {
-    await writeFile(path.resolve(values.csv), `${csv}\n`);
+    await writeFile(path.resolve(values.csv), csv);
     console.log(`${files.length} prediction(s) written to ${path.resolve(values.csv)}`);
   } else {
-    console.log(csv);
+    process.stdout.write(csv);
   }
-  return rows.some((r, i) => i > 0 && r.at(-1)) ? 2 : 0;
+  const failed = lines.filter((l) => l.error);
+  for (const line of failed) console.error(`unreadable: ${line.file}: ${line.error}`);
+  return failed.length > 0 ? 2 : 0;
 }
 
-/** The saved operating point decides two-class runs; otherwise the most probable class. */
-function decide(p: number[], classes: string[], threshold: { positiveClass: string; threshold: number } | null): string {
-  if (threshold && classes.length === 2) {
-    const positive = classes.indexOf(threshold.positiveClass);
-    return (p[positive] as number) >= threshold.threshold ? threshold.positiveClass : (classes[1 - positive] as string);
+/** A folder as given, or a run id of the project (`--project`, default: the current folder). */
+async function resolveModel(source: string, projectDir: string): Promise<string> {
+  const asPath = path.resolve(source);
+  if (await stat(asPath).catch(() => null)) return asPath;
+  if (RUN_ID.test(source)) {
+    const runDir = path.join(projectDir, DATA_DIR, 'runs', source);
+    if (await isRunFolder(runDir)) return runDir;
+    throw new Error(`No trained run ${source} in ${projectDir} (use --project DIR, or give the run or export folder)`);
   }
-  return classes[p.indexOf(Math.max(...p))] as string;
-}
-
-async function loadPredictor(source: string) {
-  if (await stat(path.join(source, 'model', 'labelloop.json')).catch(() => null)) return buildRunModel(source);
-  const preprocessing = JSON.parse(await readFile(path.join(source, 'preprocessing.json'), 'utf8').catch(() => {
-    throw new Error(`${source} is neither an export folder (preprocessing.json) nor a run folder (model/labelloop.json)`);
-  }));
-  return { model: await loadLayersModelFromDir(source, 'model.json'), classes: JSON.parse(await readFile(path.join(source, 'labels.json'), 'utf8')) as string[], preprocessing };
+  throw new Error(`${asPath} does not exist`);
 }
 
 async function listImages(target: string): Promise<string[]> {

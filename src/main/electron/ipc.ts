@@ -4,7 +4,7 @@ import { BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import type { Envelope } from '../../shared/contract';
 import type { LabelLoopApp } from '../app';
 
-export const CHANNELS = { call: 'labelloop:call', importFile: 'labelloop:import', event: 'labelloop:event' } as const;
+export const CHANNELS = { call: 'labelloop:call', importFile: 'labelloop:import', predictFile: 'labelloop:predict', event: 'labelloop:event' } as const;
 
 export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => boolean): () => void {
   const trusted = (event: IpcMainInvokeEvent) => {
@@ -14,17 +14,22 @@ export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => b
   const refused: Envelope<never> = { ok: false, error: { code: 'forbidden', message: 'Call refused: it did not come from the LabelLoop window' } };
 
   ipcMain.handle(CHANNELS.call, (event, route: unknown, input: unknown) => (trusted(event) ? core.handle(route, input) : refused));
-  ipcMain.handle(CHANNELS.importFile, async (event, className: unknown, name: unknown, data: unknown): Promise<Envelope<unknown>> => {
-    if (!trusted(event)) return refused;
-    if ((className !== null && typeof className !== 'string') || typeof name !== 'string' || !(data instanceof Uint8Array)) {
-      return { ok: false, error: { code: 'invalid-input', message: 'Import needs a class, a file name and the file bytes' } };
-    }
-    try {
-      return { ok: true, result: await core.importFile(className, name, data) };
-    } catch (error) {
-      return { ok: false, error: { code: 'import-failed', message: error instanceof Error ? error.message : String(error) } };
-    }
-  });
+  /** File bytes sent with a target (a class, or a prediction session) and the file's name. */
+  const upload = (channel: string, target: 'class' | 'session', use: (target: string | null, name: string, data: Uint8Array) => Promise<unknown>) =>
+    ipcMain.handle(channel, async (event, to: unknown, name: unknown, data: unknown): Promise<Envelope<unknown>> => {
+      if (!trusted(event)) return refused;
+      const validTarget = target === 'class' ? to === null || typeof to === 'string' : typeof to === 'string';
+      if (!validTarget || typeof name !== 'string' || !(data instanceof Uint8Array)) {
+        return { ok: false, error: { code: 'invalid-input', message: `Uploads need a ${target}, a file name and the file bytes` } };
+      }
+      try {
+        return { ok: true, result: await use(to as string | null, name, data) };
+      } catch (error) {
+        return { ok: false, error: { code: `${target === 'class' ? 'import' : 'predict'}-failed`, message: error instanceof Error ? error.message : String(error) } };
+      }
+    });
+  upload(CHANNELS.importFile, 'class', (className, name, data) => core.importFile(className, name, data));
+  upload(CHANNELS.predictFile, 'session', (sessionId, name, data) => core.predictFile(sessionId as string, name, data));
   const unsubscribe = core.events.subscribe((name, payload) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(CHANNELS.event, name, payload);
   });
@@ -32,5 +37,6 @@ export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => b
     unsubscribe();
     ipcMain.removeHandler(CHANNELS.call);
     ipcMain.removeHandler(CHANNELS.importFile);
+    ipcMain.removeHandler(CHANNELS.predictFile);
   };
 }

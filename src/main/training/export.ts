@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { loadBackbone } from './backbone';
 import { reapplyLayers } from './fineTune';
+import { explainDecodeError } from '../services/thumbnails';
 import { decodeForModel, type Preprocessing, scalePixels } from './preprocess';
 import { type TF, tf } from './tf';
 
@@ -71,18 +72,29 @@ export async function exportRun(runDir: string, outDir: string): Promise<string[
   return ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md'];
 }
 
-/** Class probabilities for image files, following preprocessing.json exactly as an export user would. */
-export async function predictFiles(model: TF.LayersModel, preprocessing: Preprocessing, files: string[]): Promise<number[][]> {
+export type PredictionOutcome = { probabilities: number[]; error: null } | { probabilities: null; error: string };
+
+/**
+ * Class probabilities for image files, following preprocessing.json exactly as an export user would.
+ * An unreadable file gets its reason and never stops the others.
+ */
+export async function predictFiles(model: TF.LayersModel, preprocessing: Preprocessing, files: string[]): Promise<PredictionOutcome[]> {
   const size = preprocessing.inputSize;
-  const results: number[][] = [];
+  const pixelsPerImage = size * size * 3;
+  const outcomes: PredictionOutcome[] = [];
   for (let i = 0; i < files.length; i += 16) {
     const batch = files.slice(i, i + 16);
-    const input = new Float32Array(batch.length * size * size * 3);
-    for (const [k, file] of batch.entries()) scalePixels(await decodeForModel(file, preprocessing), preprocessing, input, k * size * size * 3);
-    const probabilities = tf.tidy(() => (model.predict(tf.tensor4d(input, [batch.length, size, size, 3])) as TF.Tensor2D).arraySync());
-    results.push(...probabilities);
+    const decoded = await Promise.all(
+      batch.map((file) => decodeForModel(file, preprocessing).catch(async (error: unknown) => new Error(await explainDecodeError(file, error)))),
+    );
+    const readable = decoded.filter((d): d is Uint8Array => !(d instanceof Error));
+    const input = new Float32Array(readable.length * pixelsPerImage);
+    readable.forEach((pixels, k) => scalePixels(pixels, preprocessing, input, k * pixelsPerImage));
+    const probabilities = readable.length > 0 ? tf.tidy(() => (model.predict(tf.tensor4d(input, [readable.length, size, size, 3])) as TF.Tensor2D).arraySync()) : [];
+    let next = 0;
+    for (const d of decoded) outcomes.push(d instanceof Error ? { probabilities: null, error: d.message } : { probabilities: probabilities[next++] as number[], error: null });
   }
-  return results;
+  return outcomes;
 }
 
 function exportReadme(classes: string[], prep: ExportedModel['preprocessing']): string {

@@ -6,7 +6,7 @@ import { TrainingConfig } from '../../shared/contract';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../services/errors';
 
-const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
+export const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
 
 export class RunStore {
   constructor(private readonly runsDir: string) {}

@@ -1,4 +1,5 @@
 // The training worker thread: the whole run happens here, so the window's process never blocks.
+// The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TrainingJob } from './job';
 import { runTrainingJob } from './job';
@@ -11,8 +12,10 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string };
-if ('kind' in request && request.kind === 'export') {
+const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'predict'; source: string };
+if ('kind' in request && request.kind === 'predict') {
+  void servePredictions(request.source);
+} else if ('kind' in request && request.kind === 'export') {
   void (async () => {
     try {
       const [{ selectBackend }, { exportRun }] = await Promise.all([import('./backend'), import('./export')]);
@@ -32,4 +35,27 @@ if ('kind' in request && request.kind === 'export') {
           : { type: 'failed', message: error instanceof Error ? error.message : String(error), stack: error instanceof Error ? error.stack : undefined },
       ),
   );
+}
+
+/** Loads the model once, then answers { type: 'predict', id, files } until terminated. */
+async function servePredictions(source: string): Promise<void> {
+  try {
+    const [{ selectBackend }, { loadPredictor }] = await Promise.all([import('./backend'), import('./predictor')]);
+    await selectBackend('auto');
+    const predictor = await loadPredictor(source);
+    // Requests run one after another: the model is not re-entrant on one backend.
+    let queue = Promise.resolve();
+    port.on('message', (message: { type?: string; id?: number; files?: string[] }) => {
+      if (message.type !== 'predict') return;
+      queue = queue.then(() =>
+        predictor.predict(message.files ?? []).then(
+          (outcomes) => port.postMessage({ type: 'predicted', id: message.id, outcomes }),
+          (error: unknown) => port.postMessage({ type: 'failed', id: message.id, message: error instanceof Error ? error.message : String(error) }),
+        ),
+      );
+    });
+    port.postMessage({ type: 'ready', info: { classes: predictor.classes, preprocessing: predictor.preprocessing } });
+  } catch (error) {
+    port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+  }
 }

@@ -83,7 +83,12 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       return;
     }
     if (url.pathname === '/image' && request.method === 'GET') return serveImage(url, response);
-    if (url.pathname === '/import' && request.method === 'POST') return receiveImport(url, request, response);
+    if (url.pathname === '/import' && request.method === 'POST') {
+      return receiveUpload(url, request, response, (name, data) => options.app.importFile(url.searchParams.get('class') || null, name, data));
+    }
+    if (url.pathname === '/predict' && request.method === 'POST') {
+      return receiveUpload(url, request, response, (name, data) => options.app.predictFile(url.searchParams.get('session') ?? '', name, data));
+    }
     if (request.method === 'GET') return serveStatic(url.pathname, response);
     send(response, 405, 'text/plain', 'Method not allowed');
   }
@@ -105,8 +110,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }
   }
 
-  async function receiveImport(url: URL, request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
-    const className = url.searchParams.get('class');
+  /** An upload's bytes (one file per POST, capped) handed to the app; the reply is a JSON envelope. */
+  async function receiveUpload(url: URL, request: http.IncomingMessage, response: http.ServerResponse, use: (name: string, data: Buffer) => Promise<unknown>): Promise<void> {
     const name = url.searchParams.get('name') ?? '';
     const chunks: Buffer[] = [];
     let total = 0;
@@ -118,8 +123,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       chunks.push(chunk);
     }
     try {
-      const result = await options.app.importFile(className || null, name, Buffer.concat(chunks));
-      sendJson(response, 200, { ok: true, result });
+      sendJson(response, 200, { ok: true, result: await use(name, Buffer.concat(chunks)) });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       sendJson(response, 200, { ok: false, error: { code: error instanceof UserError ? error.code : 'internal', message } });

@@ -2,6 +2,7 @@
 import { isImageName } from '../../shared/images';
 
 export interface DroppedFile {
+  /** The file name, with its folders when a folder was dropped or chosen (e.g. "line-2/0413.jpg"). */
   name: string;
   data: () => Promise<ArrayBuffer>;
 }
@@ -10,21 +11,21 @@ export async function collectDroppedFiles(transfer: DataTransfer): Promise<Dropp
   const entries = [...transfer.items]
     .map((item) => (typeof item.webkitGetAsEntry === 'function' ? item.webkitGetAsEntry() : null))
     .filter((e): e is FileSystemEntry => e !== null);
-  if (entries.length === 0) return [...transfer.files].map(fromFile);
+  if (entries.length === 0) return [...transfer.files].map((file) => fromFile(file));
   const files: DroppedFile[] = [];
   for (const entry of entries) await walk(entry, files);
   return files;
 }
 
-export function fromFile(file: File): DroppedFile {
-  return { name: file.name, data: () => file.arrayBuffer() };
+export function fromFile(file: File, name = file.webkitRelativePath || file.name): DroppedFile {
+  return { name, data: () => file.arrayBuffer() };
 }
 
 async function walk(entry: FileSystemEntry, out: DroppedFile[]): Promise<void> {
   if (entry.isFile) {
     if (!isImageName(entry.name)) return;
     const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
-    out.push(fromFile(file));
+    out.push(fromFile(file, entry.fullPath.replace(/^\//, '')));
   } else if (entry.isDirectory) {
     const reader = (entry as FileSystemDirectoryEntry).createReader();
     // readEntries returns batches (100 in Chromium) until an empty one.

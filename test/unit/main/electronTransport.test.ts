@@ -23,7 +23,7 @@ const frame = (url: string, parent: unknown = null) => ({ senderFrame: { url, pa
 describe('Electron main-side transport', () => {
   beforeEach(() => handlers.clear());
 
-  it('forwards calls from the app window only, and validates imports', async () => {
+  it('forwards calls from the app window only, and validates uploads', async () => {
     const { registerIpc } = await import('../../../src/main/electron/ipc');
     const { EventBus } = await import('../../../src/main/services/events');
     const events = new EventBus();
@@ -31,6 +31,9 @@ describe('Electron main-side transport', () => {
       events,
       handle: vi.fn(async () => ({ ok: true, result: 'handled' })),
       importFile: vi.fn(async () => ({ imported: ['NG/x.jpg'], duplicates: [], rejected: [] })),
+      predictFile: vi.fn(async () => {
+        throw new Error('This prediction session is closed');
+      }),
     };
     const unregister = registerIpc(core as never, (url) => url === appUrl);
     const call = handlers.get('labelloop:call');
@@ -45,6 +48,12 @@ describe('Electron main-side transport', () => {
 
     expect(await importFile(frame(appUrl), 'NG', 'x.jpg', 'not bytes')).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
     expect(await importFile(frame(appUrl), 'NG', 'x.jpg', new Uint8Array([1]))).toMatchObject({ ok: true });
+
+    const predictFile = handlers.get('labelloop:predict');
+    expect(await predictFile?.(frame('https://evil.example/'), 's1', 'x.jpg', new Uint8Array([1]))).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    expect(await predictFile?.(frame(appUrl), null, 'x.jpg', new Uint8Array([1]))).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+    expect(await predictFile?.(frame(appUrl), 's1', 'x.jpg', new Uint8Array([1]))).toMatchObject({ ok: false, error: { code: 'predict-failed', message: /session is closed/ } });
+    expect(core.predictFile).toHaveBeenCalledWith('s1', 'x.jpg', new Uint8Array([1]));
 
     events.emit('thumbnails.progress', { done: 1, total: 2, unreadable: 0 });
     expect(sent.at(-1)).toEqual(['labelloop:event', 'thumbnails.progress', { done: 1, total: 2, unreadable: 0 }]);
@@ -66,5 +75,8 @@ describe('Electron preload', () => {
     expect(await api.call('project.close', {})).toEqual({ closed: true });
     expect(api.imageUrl('OK/a b.jpg', 'v1', 'thumb')).toBe('labelloop://image/?path=OK%2Fa%20b.jpg&size=thumb&v=v1');
     expect(() => api.on('fs.changed' as never, () => undefined)).toThrow(/Unknown event/);
+    invoke.mockResolvedValueOnce({ ok: true, result: { name: 'a.jpg', predicted: 'OK' } });
+    expect(await api.predictFile('s1', 'a.jpg', new Uint8Array([7]).buffer)).toEqual({ name: 'a.jpg', predicted: 'OK' });
+    expect(invoke).toHaveBeenLastCalledWith('labelloop:predict', 's1', 'a.jpg', new Uint8Array([7]));
   });
 });

@@ -80,6 +80,15 @@ describe('web mode server', () => {
     expect(JSON.parse(own.body)).toEqual({ ok: true, result: { imported: ['NG/x.jpg'], duplicates: [], rejected: [] } });
   });
 
+  it('takes prediction uploads only with the cookie, from its own origin, for an open session', async () => {
+    const data = await jpeg('#0af');
+    const origin = `http://127.0.0.1:${server.port}`;
+    expect((await request(server.port, '/predict?session=x&name=x.jpg', { Origin: origin }, 'POST', data)).status).toBe(401);
+    expect((await request(server.port, '/predict?session=x&name=x.jpg', { Cookie: cookie, Origin: 'http://evil.example' }, 'POST', data)).status).toBe(403);
+    const closed = await request(server.port, '/predict?session=x&name=x.jpg', { Cookie: cookie, Origin: origin }, 'POST', data);
+    expect(JSON.parse(closed.body)).toMatchObject({ ok: false, error: { code: 'no-session', message: expect.stringMatching(/session is closed/) } });
+  });
+
   it('answers contract calls over the WebSocket and refuses foreign origins', async () => {
     const url = `ws://127.0.0.1:${server.port}/ws`;
     const refused = new WebSocket(url, { headers: { Cookie: cookie, Origin: 'http://evil.example' } });

@@ -1,4 +1,4 @@
-import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, RouteInput, RouteName, RouteOutput } from '../../../src/shared/contract';
+import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput } from '../../../src/shared/contract';
 
 /** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
 export class FakeApi implements LabelLoopApi {
@@ -43,8 +43,23 @@ export class FakeApi implements LabelLoopApi {
     return `fake://${size}/${path}?v=${version}`;
   }
 
-  async importFile() {
-    return { imported: [], duplicates: [], rejected: [] };
+  async importFile(className: string | null, name: string) {
+    this.imports.push({ className, name });
+    return { imported: [`${className ?? ''}/${name}`.replace(/^\//, '')], duplicates: [], rejected: [] };
+  }
+
+  imports: { className: string | null; name: string }[] = [];
+  /** What predict.open answers; tests set the operating point. */
+  predictionSession: PredictionSession = { sessionId: 's1', runId: 'r1', classes: ['NG', 'OK'], operatingPoint: null, inputSize: 160 };
+  /** Probabilities per file name in predictionSession.classes order; a missing name is unreadable. */
+  predictions = new Map<string, number[]>();
+  predicted: { sessionId: string; name: string; bytes: number }[] = [];
+
+  async predictFile(sessionId: string, name: string, data: ArrayBuffer): Promise<PredictionRow> {
+    this.predicted.push({ sessionId, name, bytes: data.byteLength });
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const probabilities = this.predictions.get(name) ?? null;
+    return { name, path: probabilities ? `.labelloop/predict/${sessionId}/${name}` : null, version: 'v', predicted: null, probabilities, error: probabilities ? null : 'The file is truncated or damaged' };
   }
 
   private answer(route: RouteName, input: { paths?: string[]; to?: string | null }): unknown {
@@ -57,6 +72,10 @@ export class FakeApi implements LabelLoopApi {
         return this.snapshot;
       case 'project.recent':
         return { recent: [] };
+      case 'predict.open':
+        return this.predictionSession;
+      case 'predict.close':
+        return { closed: true };
       case 'dataset.relabel': {
         const moves = (input.paths ?? []).map((from) => ({ from, to: `${input.to ?? ''}/${from.split('/').pop()}`.replace(/^\//, '') }));
         this.undoStack.push(moves);

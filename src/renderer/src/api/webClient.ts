@@ -1,6 +1,6 @@
 // Web mode: the same LabelLoopApi over a WebSocket to the main-process services, plus two plain
 // HTTP routes for image bytes (thumbnails) and uploads. The auth cookie rides along same-origin.
-import type { Envelope, EventName, ImportResult, LabelLoopApi, RouteName, ThumbnailSize } from '../../../shared/contract';
+import type { Envelope, EventName, ImportResult, LabelLoopApi, PredictionRow, RouteName, ThumbnailSize } from '../../../shared/contract';
 import { ApiError, unwrap } from '../../../shared/envelope';
 import { createListenerRegistry } from '../../../shared/listeners';
 
@@ -45,6 +45,11 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
     return socket;
   };
 
+  const upload = async <T>(route: string, query: Record<string, string>, data: ArrayBuffer): Promise<T> => {
+    const response = await fetch(`${origin}${route}?${new URLSearchParams(query)}`, { method: 'POST', body: data, credentials: 'same-origin' });
+    return unwrap((await response.json()) as Envelope<T>);
+  };
+
   return {
     host: 'web',
     async call(route: RouteName, input: unknown) {
@@ -63,9 +68,10 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
       return `${origin}/image?path=${encodeURIComponent(path)}&size=${size}&v=${encodeURIComponent(version)}`;
     },
     async importFile(className: string | null, name: string, data: ArrayBuffer) {
-      const query = new URLSearchParams({ name, ...(className ? { class: className } : {}) });
-      const response = await fetch(`${origin}/import?${query}`, { method: 'POST', body: data, credentials: 'same-origin' });
-      return unwrap((await response.json()) as Envelope<ImportResult>);
+      return upload<ImportResult>('/import', { name, ...(className ? { class: className } : {}) }, data);
+    },
+    async predictFile(sessionId: string, name: string, data: ArrayBuffer) {
+      return upload<PredictionRow>('/predict', { name, session: sessionId }, data);
     },
   } as LabelLoopApi;
 }

@@ -1,9 +1,10 @@
 // The acceptance test of issue 3's stage 1: the demo project trains to ≥ 95% validation accuracy
 // on wasm, a retrain embeds nothing again, and a run can be cancelled.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelLoopApp } from '../../../../src/main/app';
+import type { PredictionSession } from '../../../../src/shared/contract';
 import type { TrainingReport } from '../../../../src/main/training/job';
 import { tempDir } from '../../../helpers/fixtures';
 
@@ -135,6 +136,53 @@ describe('training the demo project', () => {
     expect(await app.handle('runs.delete', { runId: '../..' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
   });
 
+  it('predicts images sent to a session like the run did, with bad files as error rows', async () => {
+    const listed = await app.handle('runs.list', {});
+    if (!listed.ok) throw new Error(listed.error.message);
+    const runs = (listed.result as { runs: { runId: string; hasReport: boolean }[] }).runs;
+    const runId = (runs.find((r) => r.hasReport) as { runId: string }).runId;
+    const project = path.join(dir, 'demo-project');
+    const report = JSON.parse(await readFile(path.join(project, '.labelloop/runs', runId, 'report.json'), 'utf8')) as TrainingReport;
+    expect(await app.handle('runs.setOperatingPoint', { runId, positiveClass: 'NG', threshold: 0.8 })).toMatchObject({ ok: true });
+
+    const opened = await app.handle('predict.open', { runId });
+    if (!opened.ok) throw new Error(opened.error.message);
+    const session = opened.result as PredictionSession;
+    expect(session).toMatchObject({ runId, classes: ['NG', 'OK'], operatingPoint: { positiveClass: 'NG', threshold: 0.8 } });
+    const samples = report.samples.slice(0, 4);
+    // Two files with the same name from different folders stay two rows.
+    const rows = await Promise.all([
+      ...samples.map(async (s) => app.predictFile(session.sessionId, `batch/${path.basename(s.path)}`, await readFile(path.join(project, s.path)))),
+      app.predictFile(session.sessionId, `other/${path.basename(samples[0]?.path ?? '')}`, await readFile(path.join(project, samples[0]?.path ?? ''))),
+    ]);
+    rows.slice(0, 4).forEach((row, i) => {
+      const sample = samples[i] as TrainingReport['samples'][number];
+      expect(row.error).toBeNull();
+      expect(row.probabilities?.[0]).toBeCloseTo(sample.probabilities.NG as number, 4);
+      expect(row.predicted).toBe((sample.probabilities.NG as number) >= 0.8 ? 'NG' : 'OK');
+    });
+    expect(new Set(rows.map((r) => r.path)).size).toBe(5);
+    const thumbnail = await app.image(rows[0]?.path as string, 'thumb');
+    expect(thumbnail.ok).toBe(true);
+
+    const good = await readFile(path.join(project, samples[0]?.path ?? ''));
+    const truncated = await app.predictFile(session.sessionId, 'cut.jpg', good.subarray(0, Math.floor(good.length / 2)));
+    expect(truncated).toMatchObject({ predicted: null, probabilities: null, error: expect.stringMatching(/truncated|damaged|decode/i) });
+    expect(await app.predictFile(session.sessionId, 'empty.jpg', new Uint8Array(0))).toMatchObject({ path: null, error: 'The file is empty (0 bytes)' });
+    expect(await app.predictFile(session.sessionId, 'notes.txt', Buffer.from('hello'))).toMatchObject({ path: null, error: expect.stringMatching(/Not an image/) });
+    expect(await app.predictFile(session.sessionId, 'text.png', Buffer.from('not a png at all'))).toMatchObject({ error: expect.stringMatching(/Not an image/) });
+
+    // The same run keeps its session (operating point reread); scratch copies go with the session.
+    await app.handle('runs.setOperatingPoint', { runId, positiveClass: 'NG', threshold: 0.5 });
+    expect(await app.handle('predict.open', { runId })).toMatchObject({ ok: true, result: { sessionId: session.sessionId, operatingPoint: { threshold: 0.5 } } });
+    const scratch = path.join(project, '.labelloop/predict', session.sessionId);
+    expect((await readdir(scratch)).length).toBe(7);
+    expect(await app.handle('predict.close', { sessionId: session.sessionId })).toEqual({ ok: true, result: { closed: true } });
+    await expect(readdir(scratch)).rejects.toThrow();
+    await expect(app.predictFile(session.sessionId, 'a.jpg', good)).rejects.toThrow(/session is closed/);
+    expect(await app.handle('predict.open', { runId: '../../x' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
+  }, 120_000);
+
   it('exports runs (stage 1 and stage 2) whose loaded model reproduces the app\'s probabilities', async () => {
     const { exportRun, loadLayersModelFromDir, predictFiles } = await import('../../../../src/main/training/export');
     const listed = await app.handle('runs.list', {});
@@ -155,8 +203,9 @@ describe('training the demo project', () => {
       const samples = report.samples.slice(0, 6);
       const predicted = await predictFiles(model, preprocessing, samples.map((s) => path.join(dir, 'demo-project', s.path)));
       samples.forEach((s, i) => {
-        expect(predicted[i]?.[0]).toBeCloseTo(s.probabilities.NG as number, 4);
-        expect(predicted[i]?.[1]).toBeCloseTo(s.probabilities.OK as number, 4);
+        expect(predicted[i]?.error).toBeNull();
+        expect(predicted[i]?.probabilities?.[0]).toBeCloseTo(s.probabilities.NG as number, 4);
+        expect(predicted[i]?.probabilities?.[1]).toBeCloseTo(s.probabilities.OK as number, 4);
       });
       model.dispose();
     }

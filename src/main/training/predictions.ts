@@ -1,0 +1,152 @@
+// Predicting new images in the window. A session loads one run's model (in a worker in the app);
+// each dropped or uploaded image is written under .labelloop/predict/<session>/ so its thumbnail
+// comes from the usual image route whatever the format, then predicted in batches with the run's
+// saved operating point. One session at a time; its scratch folder goes when it closes.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { PredictionRow, PredictionSession } from '../../shared/contract';
+import type { OperatingPoint } from '../../shared/report';
+import { MAX_IMPORT_BYTES } from '../../shared/contract';
+import { isImageName } from '../../shared/images';
+import { decideLabel } from '../../shared/predictions';
+import { UserError } from '../services/errors';
+import { DATA_DIR, fileVersion } from '../services/scan';
+import type { PredictionOutcome } from './export';
+import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
+
+/** Images predicted in one go: large enough to keep the backend busy, small enough to stream results. */
+const BATCH = 16;
+
+interface Queued {
+  file: string;
+  resolve: (outcome: PredictionOutcome) => void;
+}
+
+interface OpenSession {
+  info: PredictionSession;
+  predictor: Predictor;
+  dir: string;
+  projectRoot: string;
+  queue: Queued[];
+  busy: boolean;
+  count: number;
+}
+
+export class PredictionService {
+  private session: OpenSession | null = null;
+  private opening: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: { workerFile?: string } = {}) {}
+
+  /** Loads a run's model, closing the session of another run; the same run keeps its session. */
+  open(projectRoot: string, runId: string, runDir: string): Promise<PredictionSession> {
+    const opened = this.opening.then(() => this.openNow(projectRoot, runId, runDir));
+    this.opening = opened.catch(() => undefined);
+    return opened;
+  }
+
+  private async openNow(projectRoot: string, runId: string, runDir: string): Promise<PredictionSession> {
+    const same = this.session;
+    if (same && same.info.runId === runId && same.projectRoot === projectRoot) {
+      // The same model stays loaded; only the operating point may have been saved again since.
+      same.info.operatingPoint = await readOperatingPoint(runDir);
+      return same.info;
+    }
+    await this.close();
+    if (!(await isRunFolder(runDir))) throw new UserError('no-model', `Run ${runId} has no saved model: it was cancelled or failed before the end`);
+    const scratch = path.join(projectRoot, DATA_DIR, 'predict');
+    // Leftovers of a session that never closed (the app was killed) are of no use to anyone.
+    await rm(scratch, { recursive: true, force: true });
+    const sessionId = randomBytes(6).toString('hex');
+    const dir = path.join(scratch, sessionId);
+    await mkdir(dir, { recursive: true });
+    const predictor = await this.loadPredictor(runDir).catch(async (error: unknown) => {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    });
+    const info: PredictionSession = {
+      sessionId,
+      runId,
+      classes: predictor.classes,
+      operatingPoint: predictor.preprocessing.threshold,
+      inputSize: predictor.preprocessing.inputSize,
+    };
+    this.session = { info, predictor, dir, projectRoot, queue: [], busy: false, count: 0 };
+    return info;
+  }
+
+  private async loadPredictor(runDir: string): Promise<Predictor> {
+    if (this.options.workerFile) return startPredictorWorker(runDir, this.options.workerFile);
+    const { selectBackend } = await import('./backend');
+    await selectBackend('auto');
+    return loadPredictor(runDir);
+  }
+
+  current(): PredictionSession | null {
+    return this.session?.info ?? null;
+  }
+
+  /** Stores one image in the session and predicts it; bad files come back as rows with an error. */
+  async predictFile(sessionId: string, fileName: string, data: Uint8Array): Promise<PredictionRow> {
+    const session = this.session;
+    if (!session || session.info.sessionId !== sessionId) {
+      throw new UserError('no-session', 'This prediction session is closed: choose a model again');
+    }
+    const name = fileName.replace(/\\/g, '/');
+    const base = path.posix.basename(name);
+    const refused = (error: string): PredictionRow => ({ name, path: null, version: null, predicted: null, probabilities: null, error });
+    if (!base || !isImageName(base)) return refused('Not an image file name (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
+    if (data.byteLength === 0) return refused('The file is empty (0 bytes)');
+    if (data.byteLength > MAX_IMPORT_BYTES) return refused(`The file is over ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+    // A running number keeps same-named files from different folders apart.
+    const stored = path.join(session.dir, `${String(++session.count).padStart(6, '0')}-${base.replace(/[^\w.-]+/g, '_')}`);
+    await writeFile(stored, data, { flag: 'wx' });
+    const relative = path.relative(session.projectRoot, stored).split(path.sep).join('/');
+    const version = fileVersion(await stat(stored));
+    const outcome = await new Promise<PredictionOutcome>((resolve) => {
+      session.queue.push({ file: stored, resolve });
+      this.pump(session);
+    });
+    return {
+      name,
+      path: relative,
+      version,
+      predicted: outcome.probabilities ? decideLabel(outcome.probabilities, session.info.classes, session.info.operatingPoint) : null,
+      probabilities: outcome.probabilities,
+      error: outcome.error,
+    };
+  }
+
+  private pump(session: OpenSession): void {
+    if (session.busy || session.queue.length === 0) return;
+    session.busy = true;
+    const batch = session.queue.splice(0, BATCH);
+    session.predictor
+      .predict(batch.map((q) => q.file))
+      .then(
+        (outcomes) => batch.forEach((q, i) => q.resolve(outcomes[i] ?? { probabilities: null, error: 'No prediction came back' })),
+        (error: unknown) => batch.forEach((q) => q.resolve({ probabilities: null, error: error instanceof Error ? error.message : String(error) })),
+      )
+      .finally(() => {
+        session.busy = false;
+        if (this.session === session) this.pump(session);
+      });
+  }
+
+  /** Stops the model and deletes the session's copies; queued images get an error row. */
+  async close(sessionId?: string): Promise<boolean> {
+    const session = this.session;
+    if (!session || (sessionId !== undefined && session.info.sessionId !== sessionId)) return false;
+    this.session = null;
+    for (const queued of session.queue.splice(0)) queued.resolve({ probabilities: null, error: 'The prediction session was closed' });
+    await session.predictor.dispose();
+    await rm(session.dir, { recursive: true, force: true });
+    return true;
+  }
+}
+
+async function readOperatingPoint(runDir: string): Promise<OperatingPoint | null> {
+  const info = JSON.parse(await readFile(path.join(runDir, 'model', 'labelloop.json'), 'utf8')) as { operatingPoint?: OperatingPoint };
+  return info.operatingPoint ?? null;
+}

@@ -1,0 +1,182 @@
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef, triggerRef } from 'vue';
+import type { PredictionRow, PredictionSession } from '../../../shared/contract';
+import { decideLabel, predictionsCsv } from '../../../shared/predictions';
+import { useApi } from '../api/inject';
+import type { DroppedFile } from '../dropFiles';
+import { useDatasetStore } from './dataset';
+import { useNoticesStore } from './notices';
+
+/** Uploads in flight at once: enough for main to fill a batch while the model runs the last one. */
+const IN_FLIGHT = 8;
+/** Rows rendered at a time; "show more" adds as many again, so 10,000 results stay responsive. */
+const PAGE = 200;
+
+export type PredictionSort = 'added' | 'least-confident' | 'most-confident' | 'name';
+
+/** The Predict view: a run's model, the images sent to it and what it said about each. */
+export const usePredictionStore = defineStore('prediction', () => {
+  const api = useApi();
+  const notices = useNoticesStore();
+  const dataset = useDatasetStore();
+
+  const session = ref<PredictionSession | null>(null);
+  const loadingModel = ref(false);
+  const rows = shallowRef<PredictionRow[]>([]);
+  /** Dropped files by row, kept so a result can be added to the project without asking again. */
+  const sources = new Map<PredictionRow, DroppedFile>();
+  const queued = ref(0);
+  const done = ref(0);
+  const sortBy = ref<PredictionSort>('added');
+  /** A predicted class, 'errors' for unreadable files, or null for all rows. */
+  const filter = ref<string | null>(null);
+  const limit = ref(PAGE);
+  /** Bumped by stop/clear/new model: uploads of an older generation stop and their answers are dropped. */
+  let generation = 0;
+
+  const busy = computed(() => queued.value > done.value);
+  const classes = computed(() => session.value?.classes ?? []);
+  const counts = computed(() => {
+    const byClass = new Map<string, number>(classes.value.map((c) => [c, 0]));
+    let errors = 0;
+    for (const row of rows.value) {
+      const label = decided(row);
+      if (label === null) errors++;
+      else byClass.set(label, (byClass.get(label) ?? 0) + 1);
+    }
+    return { byClass, errors };
+  });
+  const filtered = computed(() => {
+    const wanted = filter.value;
+    const list = wanted === null ? [...rows.value] : rows.value.filter((r) => (wanted === 'errors' ? r.probabilities === null : decided(r) === wanted));
+    if (sortBy.value === 'name') list.sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true }));
+    else if (sortBy.value !== 'added') {
+      const ascending = sortBy.value === 'least-confident';
+      list.sort((a, b) => {
+        const ca = confidence(a);
+        const cb = confidence(b);
+        // Unreadable rows have no confidence: they go last either way.
+        if (ca === null || cb === null) return (ca === null ? 1 : 0) - (cb === null ? 1 : 0);
+        return ascending ? ca - cb : cb - ca;
+      });
+    }
+    return list;
+  });
+  const shown = computed(() => filtered.value.slice(0, limit.value));
+
+  /** The probability of the predicted class: how sure the model is of what it says. */
+  function confidence(row: PredictionRow): number | null {
+    const label = decided(row);
+    return label === null ? null : (row.probabilities?.[classes.value.indexOf(label)] ?? null);
+  }
+
+  /** Loads a run's model; asking again for the same run rereads its saved operating point. */
+  async function open(runId: string): Promise<void> {
+    const previous = session.value;
+    if (previous?.runId !== runId) {
+      clear();
+      session.value = null;
+    }
+    loadingModel.value = true;
+    try {
+      const opened = await notices.guard(() => api.call('predict.open', { runId }));
+      if (opened && opened.sessionId !== previous?.sessionId) clear();
+      session.value = opened ?? null;
+    } finally {
+      loadingModel.value = false;
+    }
+  }
+
+  /** The class for a row at the session's current operating point (the same rule as the CLI). */
+  function decided(row: PredictionRow): string | null {
+    return row.probabilities ? decideLabel(row.probabilities, classes.value, session.value?.operatingPoint ?? null) : null;
+  }
+
+  async function predict(files: DroppedFile[]): Promise<void> {
+    const current = session.value;
+    if (!current) {
+      notices.push('error', 'Choose a trained run first: its model makes the predictions');
+      return;
+    }
+    if (files.length === 0) {
+      notices.push('error', 'No image files in what was dropped (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
+      return;
+    }
+    const mine = generation;
+    queued.value += files.length;
+    const waiting = [...files];
+    const worker = async () => {
+      for (let file = waiting.shift(); file; file = waiting.shift()) {
+        if (mine !== generation) return;
+        let row: PredictionRow;
+        try {
+          row = await api.predictFile(current.sessionId, file.name, await file.data());
+        } catch (error) {
+          row = { name: file.name, path: null, version: null, predicted: null, probabilities: null, error: error instanceof Error ? error.message : String(error) };
+        }
+        if (mine !== generation) return;
+        sources.set(row, file);
+        rows.value.push(row);
+        triggerRef(rows);
+        done.value++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, files.length) }, worker));
+  }
+
+  /** Stops sending what has not been sent yet; results already in stay. */
+  function stop(): void {
+    generation++;
+    queued.value = done.value;
+  }
+
+  function clear(): void {
+    stop();
+    rows.value = [];
+    sources.clear();
+    queued.value = 0;
+    done.value = 0;
+    filter.value = null;
+    limit.value = PAGE;
+  }
+
+  function showMore(): void {
+    limit.value += PAGE;
+  }
+
+  function csv(): string {
+    return predictionsCsv(
+      classes.value,
+      rows.value.map((r) => ({ file: r.name, predicted: decided(r), probabilities: r.probabilities, error: r.error })),
+    );
+  }
+
+  /** Copies the rows shown (readable ones) into the project, each in its predicted class, for review. */
+  async function addShownToProject(): Promise<void> {
+    const byClass = new Map<string, DroppedFile[]>();
+    for (const row of filtered.value) {
+      const file = sources.get(row);
+      const label = decided(row);
+      if (label === null || !file) continue;
+      byClass.set(label, [...(byClass.get(label) ?? []), file]);
+    }
+    const missing = [...byClass.keys()].filter((c) => !dataset.classes.includes(c));
+    if (missing.length > 0) {
+      notices.push('error', `The project has no class ${missing.map((m) => `"${m}"`).join(', ')} any more: create it first`);
+      return;
+    }
+    for (const [className, files] of byClass) await dataset.importFiles(className, files);
+  }
+
+  async function close(): Promise<void> {
+    const current = session.value;
+    clear();
+    session.value = null;
+    if (current) await api.call('predict.close', { sessionId: current.sessionId }).catch(() => undefined);
+  }
+
+  return {
+    session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown,
+    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject, close,
+  };
+});

@@ -1,0 +1,109 @@
+// @vitest-environment happy-dom
+import { createPinia, setActivePinia } from 'pinia';
+import { createApp } from 'vue';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { API_KEY } from '../../../src/renderer/src/api/inject';
+import { useDatasetStore } from '../../../src/renderer/src/stores/dataset';
+import { useNoticesStore } from '../../../src/renderer/src/stores/notices';
+import { usePredictionStore } from '../../../src/renderer/src/stores/prediction';
+import { useProjectStore } from '../../../src/renderer/src/stores/project';
+import { FakeApi } from './fakeApi';
+
+const file = (name: string, bytes = 3) => ({ name, data: async () => new ArrayBuffer(bytes) });
+
+describe('prediction store', () => {
+  let api: FakeApi;
+  let stores: { prediction: ReturnType<typeof usePredictionStore>; notices: ReturnType<typeof useNoticesStore>; project: ReturnType<typeof useProjectStore> };
+
+  beforeEach(async () => {
+    api = FakeApi.withItems(['NG', 'OK'], [{ path: 'NG/1.jpg', label: 'NG' }]);
+    const app = createApp({});
+    const pinia = createPinia();
+    app.provide(API_KEY, api).use(pinia);
+    setActivePinia(pinia);
+    stores = app.runWithContext(() => ({ prediction: usePredictionStore(), notices: useNoticesStore(), project: useProjectStore() }));
+    app.runWithContext(() => useDatasetStore());
+    await stores.project.init();
+    api.predictions = new Map([
+      ['a.jpg', [0.9, 0.1]],
+      ['b.jpg', [0.3, 0.7]],
+      ['line-2/c.jpg', [0.55, 0.45]],
+    ]);
+  });
+
+  it('refuses to predict before a model is chosen, and says why', async () => {
+    await stores.prediction.predict([file('a.jpg')]);
+    expect(api.predicted).toEqual([]);
+    expect(stores.notices.notices.at(-1)?.text).toMatch(/Choose a trained run/);
+  });
+
+  it('sends every file to the session, counts per class and keeps unreadable files as error rows', async () => {
+    await stores.prediction.open('r1');
+    await stores.prediction.predict([file('a.jpg'), file('b.jpg'), file('line-2/c.jpg'), file('broken.jpg')]);
+    expect(api.predicted.map((p) => p.name).sort()).toEqual(['a.jpg', 'b.jpg', 'broken.jpg', 'line-2/c.jpg']);
+    expect(api.predicted.every((p) => p.sessionId === 's1' && p.bytes === 3)).toBe(true);
+    expect(stores.prediction.done).toBe(4);
+    expect(stores.prediction.busy).toBe(false);
+    expect(Object.fromEntries(stores.prediction.counts.byClass)).toEqual({ NG: 2, OK: 1 });
+    expect(stores.prediction.counts.errors).toBe(1);
+    stores.prediction.filter = 'errors';
+    expect(stores.prediction.filtered.map((r) => r.name)).toEqual(['broken.jpg']);
+    stores.prediction.filter = 'NG';
+    stores.prediction.sortBy = 'least-confident';
+    expect(stores.prediction.filtered.map((r) => r.name)).toEqual(['line-2/c.jpg', 'a.jpg']);
+  });
+
+  it('applies the saved operating point, and rereads it when the same run is opened again', async () => {
+    api.predictionSession = { ...api.predictionSession, operatingPoint: { positiveClass: 'NG', threshold: 0.6 } };
+    await stores.prediction.open('r1');
+    await stores.prediction.predict([file('a.jpg'), file('b.jpg'), file('line-2/c.jpg')]);
+    // p(NG) = 0.55 is under 0.6: OK, though NG is the more probable class.
+    expect(stores.prediction.rows.map((r) => [r.name, stores.prediction.decided(r)]).sort()).toEqual([
+      ['a.jpg', 'NG'],
+      ['b.jpg', 'OK'],
+      ['line-2/c.jpg', 'OK'],
+    ]);
+    api.predictionSession = { ...api.predictionSession, operatingPoint: { positiveClass: 'NG', threshold: 0.5 } };
+    await stores.prediction.open('r1');
+    expect(stores.prediction.rows).toHaveLength(3);
+    expect(Object.fromEntries(stores.prediction.counts.byClass)).toEqual({ NG: 2, OK: 1 });
+  });
+
+  it('writes a CSV of every row with the decided class, quoting names with commas', async () => {
+    api.predictions.set('x, "y".jpg', [0.2, 0.8]);
+    await stores.prediction.open('r1');
+    await stores.prediction.predict([file('x, "y".jpg'), file('broken.jpg')]);
+    stores.prediction.sortBy = 'name';
+    const lines = stores.prediction.csv().trim().split('\n');
+    expect(lines[0]).toBe('file,predicted,p_NG,p_OK,error');
+    expect(lines).toContain('"x, ""y"".jpg",OK,0.200000,0.800000,');
+    expect(lines).toContain('broken.jpg,,,,The file is truncated or damaged');
+  });
+
+  it('a new model clears the results; stop leaves what came back', async () => {
+    await stores.prediction.open('r1');
+    const many = Array.from({ length: 40 }, (_, i) => file(`n${i}.jpg`));
+    const running = stores.prediction.predict(many);
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    stores.prediction.stop();
+    await running;
+    expect(api.predicted.length).toBeLessThan(40);
+    expect(stores.prediction.busy).toBe(false);
+    api.predictionSession = { ...api.predictionSession, sessionId: 's2', runId: 'r2' };
+    await stores.prediction.open('r2');
+    expect(stores.prediction.rows).toEqual([]);
+    // Main closes the other run's session itself when it opens the new one.
+    expect(api.calls.filter((c) => c.route.startsWith('predict.')).map((c) => c.input)).toEqual([{ runId: 'r1' }, { runId: 'r2' }]);
+    expect(stores.prediction.session?.sessionId).toBe('s2');
+  });
+
+  it('adds the rows shown to the project, each in its predicted class', async () => {
+    await stores.prediction.open('r1');
+    await stores.prediction.predict([file('a.jpg'), file('b.jpg'), file('broken.jpg')]);
+    await stores.prediction.addShownToProject();
+    expect(api.imports.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { className: 'NG', name: 'a.jpg' },
+      { className: 'OK', name: 'b.jpg' },
+    ]);
+  });
+});
