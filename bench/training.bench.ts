@@ -106,7 +106,7 @@ describe('training benchmarks', () => {
 
   it('label-error precision@k on two generated datasets with 5% of labels flipped', async () => {
     await labelErrorPrecision('demo faces', (dir) => generateDemoProject(dir, { perClass: 300, seed: 31 }).then(() => undefined), 300, { inputSize: 160, epochs: 30, learningRate: 0.003, earlyStopping: null });
-    await labelErrorPrecision('washers (scratch/chip defects)', (dir) => generateParts(dir, 300, 5), 300, { inputSize: 128, epochs: 30, learningRate: 0.003, earlyStopping: null });
+    await labelErrorPrecision('washers (scratch/chip defects)', (dir) => generateParts(dir, 300, 5), 300, { inputSize: 224, epochs: 30, learningRate: 0.003, earlyStopping: null });
   });
 
   it('retrain after relabeling 1% of a 5,000-image project, against the first training', async () => {

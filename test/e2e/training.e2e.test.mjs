@@ -125,6 +125,13 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.selectOption('select[name=compareWith]', { index: 1 });
   await page.waitForSelector('[data-test=compare] canvas');
   assert.ok((await paintedPixels('[data-test=compare] canvas')) > 500, 'comparison chart drawn');
+  // …and their figures side by side, with the difference.
+  const accuracyRow = await page.locator('[data-test=compare-metrics] tbody tr').first().locator('td').allInnerTexts();
+  assert.match(accuracyRow[0], /^accuracy/);
+  assert.match(accuracyRow[1], /^\d+\.\d%$/);
+  assert.match(accuracyRow[2], /^\d+\.\d%$/);
+  assert.match(accuracyRow[3], /^[+−±]\d+\.\d pt$/);
+  assert.ok((await page.locator('[data-test=compare-metrics] tbody tr').count()) >= 9, 'accuracy, AUC, P/R/F1 per class, images, time');
 });
 
 test('predict: files, a folder and a drop go through the run\'s model into a table with thumbnails and a CSV', async () => {

@@ -130,10 +130,11 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     // Label-error ranking over every image (train split included) from out-of-fold predictions
-    // of heads trained on the cached pooled features: cheap, and no image judges its own label.
+    // of classifiers fitted on the cached pooled features: cheap, and no image judges its own label.
     const originals = features.subarray(0, samples.length * dim);
     const originalLabels = labels.subarray(0, samples.length);
-    const outOfFold = await outOfFoldProbabilities(originals, dim, originalLabels, job.classes.length, config, {
+    const outOfFold = await outOfFoldProbabilities(originals, dim, originalLabels, job.classes.length, {
+      seed: config.seed,
       isCancelled,
       onFold: (done, total) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } }),
     });

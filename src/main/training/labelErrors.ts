@@ -1,12 +1,11 @@
 // Which labels are probably wrong, in the manner of confident learning (Northcutt et al.):
-// every image gets out-of-fold class probabilities from heads trained on the other folds of the
-// cached features, so no image is judged by a model that saw its own label. The ranking score is
+// every image gets out-of-fold class probabilities from classifiers fitted on the other folds of
+// the cached features, so no image is judged by a model that saw its own label. The ranking score is
 // the normalised margin between the given label and the strongest other class.
-import type { TrainingConfig } from '../../shared/contract';
 import { seededRandom } from '../services/demo';
 import { shuffled } from './splits';
-import { predictInBatches, trainHead } from './trainHead';
-import { tf } from './tf';
+import { CancelledError } from './trainHead';
+import { type TF, tf } from './tf';
 
 export interface LabelIssue {
   /** 0 = the model agrees with the label, 1 = it is sure of another class. */
@@ -27,28 +26,84 @@ export function assignFolds(labels: Int32Array, folds: number, seed: number): In
   return fold;
 }
 
+export interface OutOfFoldOptions {
+  seed: number;
+  folds?: number;
+  /** Adam steps per fold; the regression is convex and these are enough to converge on our features. */
+  steps?: number;
+  /** Rows per step at most (MAX_BATCH unless a test wants the sampling path on small data). */
+  maxBatch?: number;
+  isCancelled?: () => boolean;
+  onFold?: (done: number, total: number) => void;
+}
+
+/** Rows per step at most: larger folds train on a fresh random sample each step (bounded memory). */
+const MAX_BATCH = 4096;
+
+/**
+ * Out-of-fold class probabilities from a softmax regression fitted to convergence on each fold's
+ * complement. It does not use the run's own head settings on purpose: an undertrained head (few
+ * epochs, a small learning rate) blurs genuine label errors into ordinary mistakes; on the
+ * washers benchmark set precision@k went from 0.43–0.57 to 0.8 with this.
+ */
 export async function outOfFoldProbabilities(
   features: Float32Array,
   dim: number,
   labels: Int32Array,
   classCount: number,
-  config: TrainingConfig,
-  options: { folds?: number; epochs?: number; isCancelled?: () => boolean; onFold?: (done: number, total: number) => void } = {},
+  options: OutOfFoldOptions,
 ): Promise<Float32Array> {
   const folds = Math.max(2, Math.min(options.folds ?? 5, labels.length));
-  const fold = assignFolds(labels, folds, config.seed + 7);
+  const steps = options.steps ?? 200;
+  const maxBatch = options.maxBatch ?? MAX_BATCH;
+  const fold = assignFolds(labels, folds, options.seed + 7);
+  const random = seededRandom(options.seed + 11);
   const probabilities = new Float32Array(labels.length * classCount);
-  const headConfig: TrainingConfig = { ...config, epochs: options.epochs ?? 15, earlyStopping: null, reduceLrOnPlateau: null, schedule: { kind: 'constant' }, checkpointMonitor: 'loss' };
-  for (let f = 0; f < folds; f++) {
-    const held = [...fold.keys()].filter((row) => fold[row] === f);
-    const rest = [...fold.keys()].filter((row) => fold[row] !== f);
-    const { model } = await trainHead({ features, dim, labels, classCount, trainRows: rest, valRows: [], config: headConfig, isCancelled: options.isCancelled });
-    const predicted = tf.tidy(() => tf.softmax(predictInBatches(model, tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(held, 'int32')))).dataSync());
-    held.forEach((row, i) => probabilities.set(predicted.subarray(i * classCount, (i + 1) * classCount), row * classCount));
-    model.dispose();
-    options.onFold?.(f + 1, folds);
+  const x = tf.tensor2d(features, [labels.length, dim]);
+  const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classCount).toFloat()) as TF.Tensor2D;
+  try {
+    for (let f = 0; f < folds; f++) {
+      const held = [...fold.keys()].filter((row) => fold[row] === f);
+      const rest = [...fold.keys()].filter((row) => fold[row] !== f);
+      // Variables made inside tidy, so the zeros they start from are freed.
+      const weights = tf.tidy(() => tf.variable(tf.zeros([dim, classCount])));
+      const bias = tf.tidy(() => tf.variable(tf.zeros([classCount])));
+      const optimizer = tf.train.adam(0.01);
+      // Small enough folds are gathered once; larger ones sample MAX_BATCH rows per step.
+      const whole = rest.length <= maxBatch ? gatherRows(x, y, rest) : null;
+      try {
+        for (let step = 0; step < steps; step++) {
+          if (step % 25 === 0) {
+            if (options.isCancelled?.()) throw new CancelledError();
+            await tf.nextFrame(); // lets the worker hear a cancel between chunks
+          }
+          tf.tidy(() => {
+            const [xb, yb] = whole ?? gatherRows(x, y, shuffled(rest, random).slice(0, maxBatch));
+            optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(yb, tf.add(tf.matMul(xb, weights), bias)), tf.mul(1e-4, tf.sum(tf.square(weights)))) as TF.Scalar);
+          });
+        }
+        const predicted = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.gather(x, tf.tensor1d(held, 'int32')), weights), bias)).dataSync());
+        held.forEach((row, i) => probabilities.set(predicted.subarray(i * classCount, (i + 1) * classCount), row * classCount));
+      } finally {
+        whole?.forEach((t) => t.dispose());
+        weights.dispose();
+        bias.dispose();
+        optimizer.dispose();
+      }
+      options.onFold?.(f + 1, folds);
+    }
+  } finally {
+    x.dispose();
+    y.dispose();
   }
   return probabilities;
+}
+
+function gatherRows(x: TF.Tensor2D, y: TF.Tensor2D, rows: number[]): [TF.Tensor2D, TF.Tensor2D] {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(rows, 'int32');
+    return [tf.gather(x, index), tf.gather(y, index)];
+  });
 }
 
 /** Scores every row from its out-of-fold probabilities. */

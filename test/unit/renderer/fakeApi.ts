@@ -1,3 +1,4 @@
+import type { TrainingReport } from '../../../src/shared/report';
 import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput } from '../../../src/shared/contract';
 
 /** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
@@ -49,6 +50,8 @@ export class FakeApi implements LabelLoopApi {
   }
 
   imports: { className: string | null; name: string }[] = [];
+  /** Reports by run id, for runs.list and runs.report. */
+  reports = new Map<string, TrainingReport>();
   /** What predict.open answers; tests set the operating point. */
   predictionSession: PredictionSession = { sessionId: 's1', runId: 'r1', classes: ['NG', 'OK'], operatingPoint: null, inputSize: 160 };
   /** Probabilities per file name in predictionSession.classes order; a missing name is unreadable. */
@@ -72,6 +75,13 @@ export class FakeApi implements LabelLoopApi {
         return this.snapshot;
       case 'project.recent':
         return { recent: [] };
+      case 'runs.list':
+        return { runs: [...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', hasReport: true, valAccuracy: null, epochs: [] })) };
+      case 'runs.report': {
+        const report = this.reports.get((input as { runId?: string }).runId ?? '');
+        if (!report) throw new Error('no such run');
+        return report;
+      }
       case 'predict.open':
         return this.predictionSession;
       case 'predict.close':

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { RunSummary } from '../../../shared/contract';
 import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
 import type { TrainingReport } from '../../../shared/report';
@@ -9,6 +9,12 @@ import { useDatasetStore } from './dataset';
 import { useNoticesStore } from './notices';
 
 type Sample = TrainingReport['samples'][number];
+export interface ComparisonRow {
+  metric: string;
+  ours: number | null;
+  theirs: number | null;
+  unit: 'percent' | 'ratio' | 'count' | 'seconds';
+}
 export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
 
 
@@ -120,6 +126,37 @@ export const useEvaluationStore = defineStore('evaluation', () => {
 
   const current = computed(() => runs.value.find((r) => r.runId === runId.value) ?? null);
   const compared = computed(() => runs.value.find((r) => r.runId === compareWith.value) ?? null);
+  const comparedReport = shallowRef<TrainingReport | null>(null);
+  watch(compareWith, async (id) => {
+    comparedReport.value = null;
+    const loaded = id ? await notices.guard(() => api.call('runs.report', { runId: id })) : undefined;
+    if (loaded && compareWith.value === id) comparedReport.value = loaded;
+  });
+
+  /** This run's and the compared run's figures side by side, each at its most-probable-class decision. */
+  const comparison = computed<ComparisonRow[]>(() => {
+    const ours = report.value;
+    const theirs = comparedReport.value;
+    if (!ours || !theirs) return [];
+    const rows: ComparisonRow[] = [
+      { metric: `accuracy (${ours.evaluatedOn} split)`, ours: accuracy(ours.confusion), theirs: accuracy(theirs.confusion), unit: 'percent' },
+    ];
+    const auc = (r: TrainingReport) => {
+      const positive = positiveClass.value;
+      if (!positive || r.classes.length !== 2 || !r.classes.includes(positive)) return null;
+      const evaluatedSamples = r.samples.filter((s) => s.split === r.evaluatedOn);
+      return rocCurve(evaluatedSamples.map((s) => s.probabilities[positive] ?? 0), evaluatedSamples.map((s) => s.label === positive)).auc;
+    };
+    if (twoClass.value) rows.push({ metric: `AUC (${positiveClass.value} positive)`, ours: auc(ours), theirs: auc(theirs), unit: 'ratio' });
+    for (const name of [...new Set([...ours.classes, ...theirs.classes])]) {
+      for (const key of ['precision', 'recall', 'f1'] as const) {
+        rows.push({ metric: `${name} ${key === 'f1' ? 'F1' : key}`, ours: ours.perClass[name]?.[key] ?? null, theirs: theirs.perClass[name]?.[key] ?? null, unit: 'percent' });
+      }
+    }
+    rows.push({ metric: 'images evaluated', ours: ours.samples.filter((s) => s.split === ours.evaluatedOn).length, theirs: theirs.samples.filter((s) => s.split === theirs.evaluatedOn).length, unit: 'count' });
+    rows.push({ metric: 'training time', ours: ours.timing.totalSeconds, theirs: theirs.timing.totalSeconds, unit: 'seconds' });
+    return rows;
+  });
 
   function largeUrl(sample: Sample): string {
     const item = dataset.byPath.get(sample.path);
@@ -134,7 +171,7 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   return {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
-    compareWith, enlarged, current, compared,
+    compareWith, enlarged, current, compared, comparedReport, comparison,
     refreshRuns, open, saveOperatingPoint, relabel, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun,
   };
 });

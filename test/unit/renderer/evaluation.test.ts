@@ -1,0 +1,66 @@
+// @vitest-environment happy-dom
+import { createPinia, setActivePinia } from 'pinia';
+import { createApp, nextTick } from 'vue';
+import { describe, expect, it } from 'vitest';
+import { API_KEY } from '../../../src/renderer/src/api/inject';
+import { useEvaluationStore } from '../../../src/renderer/src/stores/evaluation';
+import type { TrainingReport } from '../../../src/shared/report';
+import { FakeApi } from './fakeApi';
+
+/** A two-class report over four val images with the given P(NG) for NG, NG, OK, OK. */
+function report(runId: string, pNG: [number, number, number, number], seconds: number): TrainingReport {
+  const labels = ['NG', 'NG', 'OK', 'OK'];
+  const samples = labels.map((label, i) => ({
+    path: `${label}/${i}.jpg`,
+    label,
+    split: 'val' as const,
+    predicted: (pNG[i] as number) >= 0.5 ? 'NG' : 'OK',
+    probabilities: { NG: pNG[i] as number, OK: 1 - (pNG[i] as number) },
+    mislabelScore: 0,
+    suggestedLabel: label,
+    likelyMislabeled: false,
+  }));
+  const confusion = [
+    [samples.filter((s) => s.label === 'NG' && s.predicted === 'NG').length, samples.filter((s) => s.label === 'NG' && s.predicted === 'OK').length],
+    [samples.filter((s) => s.label === 'OK' && s.predicted === 'NG').length, samples.filter((s) => s.label === 'OK' && s.predicted === 'OK').length],
+  ];
+  return {
+    runId,
+    classes: ['NG', 'OK'],
+    evaluatedOn: 'val',
+    confusion,
+    perClass: { NG: { precision: 1, recall: confusion[0]![0]! / 2, f1: 0, support: 2 }, OK: { precision: 0.5, recall: 1, f1: 0, support: 2 } },
+    samples,
+    timing: { totalSeconds: seconds, embedSeconds: 0, trainSeconds: 0, imagesPerSecond: 0, embedded: 0, fromCache: 0 },
+  } as unknown as TrainingReport;
+}
+
+describe('evaluation store: comparing two runs', () => {
+  it('puts both runs\' accuracy, AUC, per-class figures and time side by side', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    // Run b: all four right, AUC 1. Run a: one NG missed, and it scores below an OK image (AUC 0.75).
+    api.reports.set('20261123-100000-aaaa', report('20261123-100000-aaaa', [0.9, 0.3, 0.4, 0.1], 30));
+    api.reports.set('20261123-110000-bbbb', report('20261123-110000-bbbb', [0.9, 0.8, 0.2, 0.1], 20));
+    const app = createApp({});
+    const pinia = createPinia();
+    app.provide(API_KEY, api).use(pinia);
+    setActivePinia(pinia);
+    const evaluation = app.runWithContext(() => useEvaluationStore());
+    await evaluation.refreshRuns();
+    await evaluation.open('20261123-100000-aaaa');
+    expect(evaluation.comparison).toEqual([]);
+    evaluation.compareWith = '20261123-110000-bbbb';
+    await nextTick();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const rows = Object.fromEntries(evaluation.comparison.map((r) => [r.metric, [r.ours, r.theirs]]));
+    expect(rows['accuracy (val split)']).toEqual([0.75, 1]);
+    expect(rows['AUC (NG positive)']).toEqual([0.75, 1]);
+    expect(rows['NG recall']).toEqual([0.5, 1]);
+    expect(rows['OK precision']).toEqual([0.5, 0.5]);
+    expect(rows['images evaluated']).toEqual([4, 4]);
+    expect(rows['training time']).toEqual([30, 20]);
+    evaluation.compareWith = null;
+    await nextTick();
+    expect(evaluation.comparison).toEqual([]);
+  });
+});
