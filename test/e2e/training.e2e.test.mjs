@@ -103,6 +103,14 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
 
   await page.click('[data-test=mislabeled]');
   await page.waitForSelector('[data-test=gallery] .gallery-item');
+  // The grid's keys work in the queue: → moves the highlight, a number relabels it and steps on.
+  await page.keyboard.press('ArrowRight');
+  const highlighted = page.locator('[data-test=gallery] .gallery-item.cursor');
+  const keyed = await highlighted.getAttribute('data-path');
+  await page.keyboard.press(keyed.startsWith('NG/') ? '2' : '1');
+  await page.locator(`[data-test=gallery] .gallery-item[data-path="${keyed}"] .badge`).waitFor();
+  assert.notEqual(await highlighted.getAttribute('data-path'), keyed, 'the highlight stepped on');
+  assert.ok(existsSync(path.join(server.configDir, 'demo-project', keyed.startsWith('NG/') ? 'OK' : 'NG', path.basename(keyed))), 'moved on disk by the keyboard');
   // The large view shows the class probabilities.
   await page.locator('[data-test=gallery] .gallery-item img').first().click();
   await page.waitForSelector('[data-test=eval-viewer] .probabilities li:nth-child(2)');

@@ -97,12 +97,35 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   }
 
   /** Relabels from the gallery through the same journal as the grid (undo works the same). */
-  async function relabel(sample: Sample, to: string): Promise<void> {
+  async function relabel(sample: Sample, to: string | null): Promise<void> {
     if (sample.label === to) return;
     const current = relabeled.value.has(sample.path) ? null : sample.path;
     if (!current) return notices.push('info', `${sample.path} was already relabeled from here`);
     const result = await dataset.relabel([current], to);
-    if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to);
+    if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to ?? 'unlabeled');
+  }
+
+  /** The gallery's keyboard cursor: the image that number keys relabel and Enter enlarges. */
+  const cursor = ref(0);
+  watch([selection, sortBy, runId], () => (cursor.value = 0));
+  const focused = computed(() => gallery.value[cursor.value] ?? null);
+
+  function moveCursor(delta: number): void {
+    cursor.value = Math.max(0, Math.min(gallery.value.length - 1, cursor.value + delta));
+    if (enlarged.value) enlarged.value = focused.value;
+  }
+
+  /** The grid's keys: 1–9 move the image to that project class, 0 to unlabeled; then step on. */
+  let pressQueue = Promise.resolve();
+  function relabelByKey(classNumber: number): Promise<void> {
+    pressQueue = pressQueue.then(async () => {
+      const to = classNumber === 0 ? null : dataset.classes[classNumber - 1];
+      const sample = enlarged.value ?? focused.value;
+      if (to === undefined || !sample) return;
+      await relabel(sample, to);
+      moveCursor(1);
+    });
+    return pressQueue;
   }
 
   async function renameRun(name: string): Promise<void> {
@@ -171,7 +194,7 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   return {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
-    compareWith, enlarged, current, compared, comparedReport, comparison,
-    refreshRuns, open, saveOperatingPoint, relabel, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun,
+    compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
+    refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun,
   };
 });
