@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { flushPromises, mount } from '@vue/test-utils';
 import App from '../../../src/renderer/src/App.vue';
 import { API_KEY } from '../../../src/renderer/src/api/inject';
+import { useDatasetStore } from '../../../src/renderer/src/stores/dataset';
 import { useEvaluationStore } from '../../../src/renderer/src/stores/evaluation';
 import { useProjectStore } from '../../../src/renderer/src/stores/project';
 import type { TrainingReport } from '../../../src/shared/report';
@@ -44,7 +45,7 @@ function stores(api: FakeApi) {
   const pinia = createPinia();
   app.provide(API_KEY, api).use(pinia);
   setActivePinia(pinia);
-  return app.runWithContext(() => ({ evaluation: useEvaluationStore(), project: useProjectStore() }));
+  return app.runWithContext(() => ({ evaluation: useEvaluationStore(), project: useProjectStore(), dataset: useDatasetStore() }));
 }
 
 describe('evaluation store: comparing two runs', () => {
@@ -85,7 +86,7 @@ describe('evaluation gallery keyboard', () => {
   it('relabels the highlighted image with the grid\'s number keys and steps on; in the large view, the image shown', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], items);
     api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
-    const { evaluation, project } = stores(api);
+    const { evaluation, project, dataset } = stores(api);
     await project.init();
     await evaluation.open(runId);
     evaluation.selection = { kind: 'cell', actual: 0, predicted: 0 };
@@ -111,6 +112,11 @@ describe('evaluation gallery keyboard', () => {
     expect(evaluation.enlarged?.path).toBe(evaluation.gallery[2]?.path);
     evaluation.moveCursor(-5);
     expect(evaluation.cursor).toBe(0);
+
+    // Undo puts NG/1.jpg back: no longer marked, and it can be relabeled again.
+    await dataset.undo();
+    await nextTick();
+    expect([...evaluation.relabeled.keys()]).toEqual(['NG/0.jpg']);
   });
 
   it('sends number keys to the gallery when the Evaluate tab is open', async () => {

@@ -105,6 +105,19 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to ?? 'unlabeled');
   }
 
+  // An undo (here or in the grid) puts an image back where the report saw it: it is no longer
+  // relabeled, and can be relabeled again from the gallery.
+  watch(
+    () => dataset.byPath,
+    (present) => {
+      const undone = [...relabeled.value.keys()].filter((p) => present.has(p));
+      if (undone.length === 0) return;
+      const next = new Map(relabeled.value);
+      for (const p of undone) next.delete(p);
+      relabeled.value = next;
+    },
+  );
+
   /** The gallery's keyboard cursor: the image that number keys relabel and Enter enlarges. */
   const cursor = ref(0);
   watch([selection, sortBy, runId], () => (cursor.value = 0));
