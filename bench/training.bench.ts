@@ -2,11 +2,12 @@
 // model on 1,000 images, each beside the same work in PyTorch (Debian python3-torch, 2 threads).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
+import { startWebServer } from '../src/main/web/server';
 import { generateDemoProject, seededRandom } from '../src/main/services/demo';
 import { generateParts } from './parts';
 
@@ -126,6 +127,53 @@ describe('training benchmarks', () => {
         `retrain after relabeling 50 of 5,000 images (128 px, 20 epochs): ${second.seconds.toFixed(1)} s (embedded ${second.report.timing.embedded}) against ${first.seconds.toFixed(1)} s for the first training (embedded ${first.report.timing.embedded}); ratio ${(second.seconds / first.seconds).toFixed(2)}×`,
       );
     } finally {
+      await app.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('predicting new images in the window (web mode: upload + worker) against `labelloop predict`', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-predict-'));
+    const project = path.join(dir, 'faces');
+    const inbox = path.join(dir, 'inbox');
+    await generateDemoProject(project, { perClass: 100, seed: 51 });
+    await generateDemoProject(inbox, { perClass: 150, seed: 52 });
+    const files = ['OK', 'NG'].flatMap((c) => Array.from({ length: 150 }, (_, i) => path.join(inbox, c, `${c.toLowerCase()}_${String(i + 1).padStart(4, '0')}.jpg`)));
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const server = await startWebServer({ app, rendererDir: path.resolve('out/renderer') });
+    try {
+      await app.handle('project.open', { path: project });
+      const { report: run } = await timedRun(app, { inputSize: INPUT_SIZE, epochs: 5, earlyStopping: null });
+      // The browser's way in: the token for a cookie, then one POST per file, 8 in flight.
+      const login = await fetch(server.url, { redirect: 'manual' });
+      const headers = { Cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] as string, Origin: `http://127.0.0.1:${server.port}` };
+      const started = performance.now();
+      const opened = await app.handle('predict.open', { runId: run.runId });
+      if (!opened.ok) throw new Error(opened.error.message);
+      const { sessionId } = opened.result as { sessionId: string };
+      const queue = [...files];
+      let failed = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let file = queue.shift(); file; file = queue.shift()) {
+            const response = await fetch(`http://127.0.0.1:${server.port}/predict?session=${sessionId}&name=${path.basename(file)}`, { method: 'POST', headers, body: await readFile(file) });
+            const reply = (await response.json()) as { ok: boolean; result?: { error: string | null } };
+            if (!reply.ok || reply.result?.error) failed++;
+          }
+        }),
+      );
+      const windowSeconds = (performance.now() - started) / 1000;
+      if (failed > 0) throw new Error(`${failed} predictions failed`);
+      const cliStarted = performance.now();
+      const cli = spawnSync(process.execPath, [path.resolve('out/main/cli.js'), 'predict', path.join(project, '.labelloop/runs', run.runId), inbox, '--csv', path.join(dir, 'p.csv')], { encoding: 'utf8' });
+      const cliSeconds = (performance.now() - cliStarted) / 1000;
+      if (cli.status !== 0) throw new Error(cli.stderr);
+      report(
+        `predict ${files.length} new images at ${INPUT_SIZE} px in the window (web mode: upload, worker, model load included): ${windowSeconds.toFixed(1)} s = ${(files.length / windowSeconds).toFixed(1)} images/s; ` +
+          `\`labelloop predict\` (process start and model load included): ${cliSeconds.toFixed(1)} s = ${(files.length / cliSeconds).toFixed(1)} images/s; ratio ${(windowSeconds / cliSeconds).toFixed(2)}× the time`,
+      );
+    } finally {
+      await server.close();
       await app.dispose();
       await rm(dir, { recursive: true, force: true });
     }
