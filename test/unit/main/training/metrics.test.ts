@@ -24,6 +24,24 @@ describe('metrics', () => {
     expect(absent).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
     expect(accuracy(confusionMatrix([], [], 2))).toBeNull();
   });
+
+  it('handles a val split holding one class only', async () => {
+    const { rocCurve, prCurve, confusionAtThreshold } = await import('../../../../src/shared/metrics');
+    // Three OK images (class 1), one predicted NG: NG has no support, OK no false positives.
+    const confusion = confusionMatrix([1, 1, 1], [1, 0, 1], 2);
+    expect(confusion).toEqual([
+      [0, 0],
+      [1, 2],
+    ]);
+    const [ng, ok] = perClassMetrics(confusion);
+    expect(ng).toEqual({ precision: 0, recall: 0, f1: 0, support: 0 });
+    expect(ok).toEqual({ precision: 1, recall: 2 / 3, f1: 0.8, support: 3 });
+    expect(accuracy(confusion)).toBeCloseTo(2 / 3, 10);
+    // NG positive with no NG images: no ROC, no AP, and the confusion still counts the false alarm.
+    expect(rocCurve([0.7, 0.2, 0.1], [false, false, false])).toEqual({ points: [], auc: null });
+    expect(prCurve([0.7, 0.2, 0.1], [false, false, false]).averagePrecision).toBeNull();
+    expect(confusionAtThreshold([0.7, 0.2, 0.1], [false, false, false], 0.5)).toEqual({ tp: 0, fp: 1, tn: 2, fn: 0 });
+  });
 });
 
 describe('two-class curves', () => {
@@ -70,5 +88,17 @@ describe('two-class curves', () => {
     const { confusionAtThreshold } = await import('../../../../src/shared/metrics');
     expect(confusionAtThreshold(scores, positive, 0.65)).toEqual({ tp: 2, fp: 1, tn: 2, fn: 1 });
     expect(confusionAtThreshold(scores, positive, 0)).toEqual({ tp: 3, fp: 3, tn: 0, fn: 0 });
+  });
+
+  it('a threshold sweep agrees with the ROC points at every score', async () => {
+    const { confusionAtThreshold, rocCurve } = await import('../../../../src/shared/metrics');
+    const { points } = rocCurve(scores, positive);
+    for (const point of points.slice(1)) {
+      const { tp, fp, tn, fn } = confusionAtThreshold(scores, positive, point.threshold);
+      expect([fp / (fp + tn), tp / (tp + fn)]).toEqual([point.x, point.y]);
+    }
+    // Past the top score nothing is positive; at 0 everything is.
+    expect(confusionAtThreshold(scores, positive, 0.95)).toEqual({ tp: 0, fp: 0, tn: 3, fn: 3 });
+    expect(confusionAtThreshold(scores, positive, 1)).toEqual({ tp: 0, fp: 0, tn: 3, fn: 3 });
   });
 });
