@@ -31,13 +31,15 @@ interface OpenSession {
   queue: Queued[];
   busy: boolean;
   count: number;
+  /** The model stopped answering (its worker died): the next open loads it again. */
+  broken: boolean;
 }
 
 export class PredictionService {
   private session: OpenSession | null = null;
   private opening: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly options: { workerFile?: string } = {}) {}
+  constructor(private readonly options: { workerFile?: string; loadPredictor?: (runDir: string) => Promise<Predictor> } = {}) {}
 
   /** Loads a run's model, closing the session of another run; the same run keeps its session. */
   open(projectRoot: string, runId: string, runDir: string): Promise<PredictionSession> {
@@ -48,7 +50,7 @@ export class PredictionService {
 
   private async openNow(projectRoot: string, runId: string, runDir: string): Promise<PredictionSession> {
     const same = this.session;
-    if (same && same.info.runId === runId && same.projectRoot === projectRoot) {
+    if (same && !same.broken && same.info.runId === runId && same.projectRoot === projectRoot) {
       // The same model stays loaded; only the operating point may have been saved again since.
       same.info.operatingPoint = await readOperatingPoint(runDir);
       return same.info;
@@ -72,11 +74,12 @@ export class PredictionService {
       operatingPoint: predictor.preprocessing.threshold,
       inputSize: predictor.preprocessing.inputSize,
     };
-    this.session = { info, predictor, dir, projectRoot, queue: [], busy: false, count: 0 };
+    this.session = { info, predictor, dir, projectRoot, queue: [], busy: false, count: 0, broken: false };
     return info;
   }
 
   private async loadPredictor(runDir: string): Promise<Predictor> {
+    if (this.options.loadPredictor) return this.options.loadPredictor(runDir);
     if (this.options.workerFile) return startPredictorWorker(runDir, this.options.workerFile);
     const { selectBackend } = await import('./backend');
     await selectBackend('auto');
@@ -126,7 +129,11 @@ export class PredictionService {
       .predict(batch.map((q) => q.file))
       .then(
         (outcomes) => batch.forEach((q, i) => q.resolve(outcomes[i] ?? { probabilities: null, error: 'No prediction came back' })),
-        (error: unknown) => batch.forEach((q) => q.resolve({ probabilities: null, error: error instanceof Error ? error.message : String(error) })),
+        (error: unknown) => {
+          session.broken = true;
+          const message = `${error instanceof Error ? error.message : String(error)}: choose the model again`;
+          batch.forEach((q) => q.resolve({ probabilities: null, error: message }));
+        },
       )
       .finally(() => {
         session.busy = false;
