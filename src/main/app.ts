@@ -74,10 +74,7 @@ export class LabelLoopApp {
       'classes.rename': async ({ from, to }) => this.requireProject().renameClass(from, to),
       'classes.delete': async ({ name }) => this.requireProject().deleteClass(name),
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
-      'training.start': async ({ config }) => {
-        const project = this.requireProject();
-        return { runId: await this.training.start(project, await confineBackbone(project, config)) };
-      },
+      'training.start': async ({ config }) => ({ runId: await this.startTraining(config) }),
       'training.status': async () => this.training.status(),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
       'runs.list': async () => ({ runs: await this.runs().list() }),
@@ -90,10 +87,7 @@ export class LabelLoopApp {
         await this.runs().rename(runId, name);
         return { renamed: true };
       },
-      'runs.retrain': async ({ runId }) => {
-        const project = this.requireProject();
-        return { runId: await this.training.start(project, await confineBackbone(project, await this.runs().config(runId))) };
-      },
+      'runs.retrain': async ({ runId }) => ({ runId: await this.startTraining(await this.runs().config(runId)) }),
       'runs.delete': async ({ runId }) => {
         const running = this.training.status();
         await this.runs().delete(runId, running?.state === 'running' ? running.runId : null);
@@ -105,7 +99,6 @@ export class LabelLoopApp {
         return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.trainWorkerFile) };
       },
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
-      'predict.close': async ({ sessionId }) => ({ closed: await this.predictions.close(sessionId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
@@ -149,6 +142,15 @@ export class LabelLoopApp {
 
   async dispose(): Promise<void> {
     await this.closeProject();
+  }
+
+  private async startTraining(config: TrainingConfig): Promise<string> {
+    const project = this.requireProject();
+    const confined = await confineBackbone(project, config);
+    // One model on the accelerator at a time: a loaded prediction model would hold GPU memory
+    // (TensorFlow reserves most of it per process) that the run needs.
+    if (this.training.status()?.state !== 'running') await this.predictions.close();
+    return this.training.start(project, confined);
   }
 
   private async open(folder: string) {

@@ -286,9 +286,11 @@ export const routes = {
   'runs.retrain': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ runId: z.string() })),
   'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
   'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()) })),
-  /** Loads a run's model for the Predict view (another run's session closes; the same run's is returned, operating point reread). */
+  /**
+   * Loads a run's model for the Predict view (another run's session closes; the same run's is
+   * returned, operating point reread). Sessions also close with the project and when training starts.
+   */
   'predict.open': route(z.object({ runId: z.string().min(1).max(64) }).strict(), PredictionSession),
-  'predict.close': route(z.object({ sessionId: z.string().min(1).max(64) }).strict(), z.object({ closed: z.boolean() })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,

@@ -117,6 +117,11 @@ describe('evaluation gallery keyboard', () => {
     await dataset.undo();
     await nextTick();
     expect([...evaluation.relabeled.keys()]).toEqual(['NG/0.jpg']);
+
+    // Another project: nothing of this one's runs stays on screen.
+    dataset.load({ ...api.snapshot, root: '/other', name: 'other' });
+    await nextTick();
+    expect([evaluation.runId, evaluation.report, evaluation.selection, evaluation.runs]).toEqual([null, null, null, []]);
   });
 
   it('sends number keys to the gallery when the Evaluate tab is open', async () => {

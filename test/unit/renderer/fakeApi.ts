@@ -84,8 +84,6 @@ export class FakeApi implements LabelLoopApi {
       }
       case 'predict.open':
         return this.predictionSession;
-      case 'predict.close':
-        return { closed: true };
       case 'dataset.relabel': {
         const moves = (input.paths ?? []).map((from) => ({ from, to: `${input.to ?? ''}/${from.split('/').pop()}`.replace(/^\//, '') }));
         this.undoStack.push(moves);

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { createPinia, setActivePinia } from 'pinia';
-import { createApp } from 'vue';
+import { createApp, nextTick } from 'vue';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { API_KEY } from '../../../src/renderer/src/api/inject';
 import { useDatasetStore } from '../../../src/renderer/src/stores/dataset';
@@ -13,6 +13,7 @@ const file = (name: string, bytes = 3) => ({ name, data: async () => new ArrayBu
 
 describe('prediction store', () => {
   let api: FakeApi;
+  let dataset: ReturnType<typeof useDatasetStore>;
   let stores: { prediction: ReturnType<typeof usePredictionStore>; notices: ReturnType<typeof useNoticesStore>; project: ReturnType<typeof useProjectStore> };
 
   beforeEach(async () => {
@@ -22,7 +23,7 @@ describe('prediction store', () => {
     app.provide(API_KEY, api).use(pinia);
     setActivePinia(pinia);
     stores = app.runWithContext(() => ({ prediction: usePredictionStore(), notices: useNoticesStore(), project: useProjectStore() }));
-    app.runWithContext(() => useDatasetStore());
+    dataset = app.runWithContext(() => useDatasetStore());
     await stores.project.init();
     api.predictions = new Map([
       ['a.jpg', [0.9, 0.1]],
@@ -105,5 +106,14 @@ describe('prediction store', () => {
       { className: 'NG', name: 'a.jpg' },
       { className: 'OK', name: 'b.jpg' },
     ]);
+  });
+
+  it('starts over when another project opens (main closed the session with the old one)', async () => {
+    await stores.prediction.open('r1');
+    await stores.prediction.predict([file('a.jpg')]);
+    dataset.load({ ...api.snapshot, root: '/other', name: 'other' });
+    await nextTick();
+    expect(stores.prediction.session).toBeNull();
+    expect(stores.prediction.rows).toEqual([]);
   });
 });

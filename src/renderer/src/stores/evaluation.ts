@@ -118,6 +118,20 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     },
   );
 
+  // Runs belong to a project: another project (or none) starts from nothing.
+  watch(
+    () => dataset.root,
+    () => {
+      runs.value = [];
+      runId.value = null;
+      report.value = null;
+      selection.value = null;
+      relabeled.value = new Map();
+      compareWith.value = null;
+      enlarged.value = null;
+    },
+  );
+
   /** The gallery's keyboard cursor: the image that number keys relabel and Enter enlarges. */
   const cursor = ref(0);
   watch([selection, sortBy, runId], () => (cursor.value = 0));

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef, triggerRef } from 'vue';
+import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
 import type { PredictionRow, PredictionSession } from '../../../shared/contract';
 import { decideLabel, predictionsCsv } from '../../../shared/predictions';
 import { useApi } from '../api/inject';
@@ -168,15 +168,17 @@ export const usePredictionStore = defineStore('prediction', () => {
     for (const [className, files] of byClass) await dataset.importFiles(className, files);
   }
 
-  async function close(): Promise<void> {
-    const current = session.value;
-    clear();
-    session.value = null;
-    if (current) await api.call('predict.close', { sessionId: current.sessionId }).catch(() => undefined);
-  }
+  // Main closes the session with its project: another project starts without one.
+  watch(
+    () => dataset.root,
+    () => {
+      clear();
+      session.value = null;
+    },
+  );
 
   return {
     session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown,
-    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject, close,
+    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject,
   };
 });

@@ -177,7 +177,11 @@ describe('training the demo project', () => {
     expect(await app.handle('predict.open', { runId })).toMatchObject({ ok: true, result: { sessionId: session.sessionId, operatingPoint: { threshold: 0.5 } } });
     const scratch = path.join(project, '.labelloop/predict', session.sessionId);
     expect((await readdir(scratch)).length).toBe(7);
-    expect(await app.handle('predict.close', { sessionId: session.sessionId })).toEqual({ ok: true, result: { closed: true } });
+    // Training frees the prediction model (GPU memory) and its copies.
+    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 1, earlyStopping: null } });
+    if (!started.ok) throw new Error(started.error.message);
+    expect(app.predictions.current()).toBeNull();
+    await app.training.whenDone((started.result as { runId: string }).runId);
     await expect(readdir(scratch)).rejects.toThrow();
     await expect(app.predictFile(session.sessionId, 'a.jpg', good)).rejects.toThrow(/session is closed/);
     expect(await app.handle('predict.open', { runId: '../../x' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
