@@ -177,15 +177,14 @@ async function predict(argv: string[]): Promise<number> {
   await selectBackend('auto');
   const predictor = await loadPredictor(modelDir);
   const { classes, preprocessing } = predictor;
-  const lines: PredictionLine[] = [];
-  for (let i = 0; i < files.length; i += 64) {
-    const batch = files.slice(i, i + 64);
-    const outcomes = await predictor.predict(batch);
-    outcomes.forEach((outcome, k) =>
-      lines.push({ file: batch[k] as string, predicted: outcome.probabilities && decideLabel(outcome.probabilities, classes, preprocessing.threshold), ...outcome }),
-    );
-  }
+  // predictFiles batches internally and keeps going past unreadable files.
+  const outcomes = await predictor.predict(files);
   await predictor.dispose();
+  const lines: PredictionLine[] = outcomes.map((outcome, k) => ({
+    file: files[k] as string,
+    predicted: outcome.probabilities && decideLabel(outcome.probabilities, classes, preprocessing.threshold),
+    ...outcome,
+  }));
   const csv = predictionsCsv(classes, lines);
   if (values.csv) {
     await writeFile(path.resolve(values.csv), csv);
