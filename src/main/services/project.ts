@@ -4,8 +4,7 @@ import { link, mkdir, readdir, rename, rmdir, stat, unlink, writeFile } from 'no
 import path from 'node:path';
 import sharp from 'sharp';
 import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult, ThumbnailProgress } from '../../shared/contract';
-import { MAX_IMPORT_BYTES } from '../../shared/contract';
-import { gridOrder, isImageName } from '../../shared/images';
+import { gridOrder } from '../../shared/images';
 import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from './errors';
@@ -14,6 +13,7 @@ import { PARTIAL_SUFFIX, uniqueName } from './fileMove';
 import type { CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
+import { NOT_AN_IMAGE_NAME, uploadBaseName, uploadProblem } from './uploads';
 import { CancelledThumbnail, describeImage, explainDecodeError, MAX_INPUT_PIXELS, ThumbnailService } from './thumbnails';
 
 export interface ProjectOptions {
@@ -211,15 +211,15 @@ export class ProjectSession {
   /** Copies an uploaded or dropped file into a class, refusing non-images and exact duplicates. */
   async importFile(className: string | null, fileName: string, data: Uint8Array): Promise<ImportResult> {
     const result: ImportResult = { imported: [], duplicates: [], rejected: [] };
-    const name = path.basename(fileName.replace(/\\/g, '/'));
+    const name = uploadBaseName(fileName);
     const reject = (message: string) => {
       result.rejected.push({ name: fileName, message });
       return result;
     };
     if (className !== null && !this.classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
-    if (!name || name.startsWith('.') || !isImageName(name)) return reject('Not an image file name (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
-    if (data.byteLength === 0) return reject('The file is empty (0 bytes)');
-    if (data.byteLength > MAX_IMPORT_BYTES) return reject(`The file is over ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+    // Hidden names are refused too: they would be invisible in the class folder.
+    const problem = name.startsWith('.') ? NOT_AN_IMAGE_NAME : uploadProblem(name, data.byteLength);
+    if (problem) return reject(problem);
     try {
       await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' }).stats();
     } catch (error) {

@@ -7,11 +7,10 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PredictionRow, PredictionSession } from '../../shared/contract';
 import type { OperatingPoint } from '../../shared/report';
-import { MAX_IMPORT_BYTES } from '../../shared/contract';
-import { isImageName } from '../../shared/images';
 import { decideLabel } from '../../shared/predictions';
 import { UserError } from '../services/errors';
 import { DATA_DIR, fileVersion } from '../services/scan';
+import { uploadBaseName, uploadProblem } from '../services/uploads';
 import type { PredictionOutcome } from './export';
 import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
 
@@ -97,11 +96,9 @@ export class PredictionService {
       throw new UserError('no-session', 'This prediction session is closed: choose a model again');
     }
     const name = fileName.replace(/\\/g, '/');
-    const base = path.posix.basename(name);
-    const refused = (error: string): PredictionRow => ({ name, path: null, version: null, predicted: null, probabilities: null, error });
-    if (!base || !isImageName(base)) return refused('Not an image file name (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
-    if (data.byteLength === 0) return refused('The file is empty (0 bytes)');
-    if (data.byteLength > MAX_IMPORT_BYTES) return refused(`The file is over ${MAX_IMPORT_BYTES / 1024 / 1024} MB`);
+    const base = uploadBaseName(name);
+    const problem = uploadProblem(base, data.byteLength);
+    if (problem) return { name, path: null, version: null, predicted: null, probabilities: null, error: problem };
     // A running number keeps same-named files from different folders apart.
     const stored = path.join(session.dir, `${String(++session.count).padStart(6, '0')}-${base.replace(/[^\w.-]+/g, '_')}`);
     await writeFile(stored, data, { flag: 'wx' });
