@@ -11,7 +11,7 @@ export default defineConfig({
           electron: resolve(__dirname, 'src/main/electron/main.ts'),
           web: resolve(__dirname, 'src/main/web/main.ts'),
           cli: resolve(__dirname, 'src/main/cli/main.ts'),
-          trainWorker: resolve(__dirname, 'src/main/training/worker.ts'),
+          worker: resolve(__dirname, 'src/main/worker.ts'),
         },
         external: ['electron'],
       },

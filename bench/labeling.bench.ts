@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, it } from 'vitest';
-import { mapLimit } from '../src/main/services/concurrency';
-import { generateDemoProject } from '../src/main/services/demo';
-import { EventBus } from '../src/main/services/events';
-import { ProjectSession } from '../src/main/services/project';
-import { ThumbnailService } from '../src/main/services/thumbnails';
+import { mapLimit } from '../src/main/common/concurrency';
+import { generateDemoProject } from '../src/main/project/demo';
+import { EventBus } from '../src/main/common/events';
+import { ProjectSession } from '../src/main/project/project';
+import { ThumbnailService } from '../src/main/project/thumbnails';
 // @ts-expect-error plain ESM harness shared with the e2e tests
 import { openSession, waitForPaintedThumbnails } from '../test/e2e/harness.mjs';
 

@@ -3,8 +3,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { mapLimit } from '../src/main/services/concurrency';
-import { seededRandom } from '../src/main/services/demo';
+import { mapLimit } from '../src/main/common/concurrency';
+import { seededRandom } from '../src/main/project/demo';
 
 function partSvg(defect: boolean, random: () => number, size: number): string {
   const between = (lo: number, hi: number) => lo + random() * (hi - lo);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
 import { startWebServer } from '../src/main/web/server';
-import { generateDemoProject, seededRandom } from '../src/main/services/demo';
+import { generateDemoProject, seededRandom } from '../src/main/project/demo';
 import { generateParts } from './parts';
 
 const INPUT_SIZE = 224;
@@ -51,13 +51,13 @@ describe('training benchmarks', () => {
 
   it('embedding, fine-tuning and click-to-model against PyTorch', async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-train-'));
-    const worker = path.resolve('out/main/trainWorker.js');
+    const worker = path.resolve('out/main/worker.js');
     if (!existsSync(worker)) throw new Error('Build first: npm run build');
     const big = path.join(work, 'faces-1000');
     const small = path.join(work, 'faces-200');
     await generateDemoProject(big, { perClass: 500, seed: 11 });
     await generateDemoProject(small, { perClass: 100, seed: 12 });
-    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, 'config'), trainWorkerFile: worker, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, 'config'), workerFile: worker, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
     try {
       await app.handle('project.open', { path: big });
       const first = await timedRun(app, { inputSize: INPUT_SIZE, epochs: 20, earlyStopping: null });
@@ -87,7 +87,7 @@ describe('training benchmarks', () => {
     const flipped = new Set<string>();
     while (flipped.size < Math.round(all.length * 0.05)) flipped.add(all[Math.floor(random() * all.length)] as string);
     for (const file of flipped) await rename(path.join(project, file), path.join(project, file.startsWith('OK/') ? 'NG' : 'OK', path.basename(file)));
-    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), workerFile: path.resolve('out/main/worker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
     try {
       await app.handle('project.open', { path: project });
       const { report: run, seconds } = await timedRun(app, config);
@@ -114,7 +114,7 @@ describe('training benchmarks', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-retrain-'));
     const project = path.join(dir, 'faces');
     await generateDemoProject(project, { perClass: 2500, seed: 41, size: 128 });
-    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), workerFile: path.resolve('out/main/worker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
     try {
       await app.handle('project.open', { path: project });
       const config = { inputSize: 128, epochs: 20, earlyStopping: null };
@@ -139,7 +139,7 @@ describe('training benchmarks', () => {
     await generateDemoProject(project, { perClass: 100, seed: 51 });
     await generateDemoProject(inbox, { perClass: 150, seed: 52 });
     const files = ['OK', 'NG'].flatMap((c) => Array.from({ length: 150 }, (_, i) => path.join(inbox, c, `${c.toLowerCase()}_${String(i + 1).padStart(4, '0')}.jpg`)));
-    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), trainWorkerFile: path.resolve('out/main/trainWorker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(dir, 'config'), workerFile: path.resolve('out/main/worker.js'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
     const server = await startWebServer({ app, rendererDir: path.resolve('out/renderer') });
     try {
       await app.handle('project.open', { path: project });

@@ -6,18 +6,18 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Envelope, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
 import { isRouteName, routes } from '../shared/contract';
-import { DEMO_MARKER, generateDemoProject } from './services/demo';
-import { UserError } from './services/errors';
-import { EventBus } from './services/events';
-import type { ProjectOptions } from './services/project';
-import { ProjectSession } from './services/project';
-import { RecentProjects } from './services/recent';
-import type { Probe } from './services/thumbnails';
-import { exportRunInWorker } from './training/exportWorker';
-import { PredictionService } from './training/predictions';
+import { DEMO_MARKER, generateDemoProject } from './project/demo';
+import { UserError } from './common/errors';
+import { EventBus } from './common/events';
+import type { ProjectOptions } from './project/project';
+import { ProjectSession } from './project/project';
+import { RecentProjects } from './project/recent';
+import type { Probe } from './project/thumbnails';
+import { exportRunInWorker } from './inference/exportWorker';
+import { PredictionService } from './inference/predictions';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
-import { DATA_DIR } from './services/scan';
+import { DATA_DIR } from './project/scan';
 
 export interface AppOptions {
   host: 'electron' | 'web';
@@ -26,8 +26,8 @@ export interface AppOptions {
   /** Native folder picker; only the desktop app has one. */
   pickFolder?: () => Promise<string | null>;
   projectOptions?: ProjectOptions;
-  /** out/main/trainWorker.js in the built app; tests leave it out and train in-process. */
-  trainWorkerFile?: string;
+  /** out/main/worker.js in the built app; tests leave it out and train in-process. */
+  workerFile?: string;
 }
 
 type Handlers = { [R in RouteName]: (input: z.output<(typeof routes)[R]['input']>) => Promise<RouteOutput<R>> };
@@ -55,8 +55,8 @@ export class LabelLoopApp {
 
   constructor(private readonly options: AppOptions) {
     this.recent = new RecentProjects(options.configDir);
-    this.training = new TrainingService(this.events, { workerFile: options.trainWorkerFile });
-    this.predictions = new PredictionService({ workerFile: options.trainWorkerFile });
+    this.training = new TrainingService(this.events, { workerFile: options.workerFile });
+    this.predictions = new PredictionService({ workerFile: options.workerFile });
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder) }),
       'project.recent': async () => ({ recent: await this.recent.list() }),
@@ -96,7 +96,7 @@ export class LabelLoopApp {
       'runs.export': async ({ runId }) => {
         // Exports stay inside the project (the window may only touch project files).
         const folder = path.join(this.requireProject().root, DATA_DIR, 'exports', runId);
-        return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.trainWorkerFile) };
+        return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.workerFile) };
       },
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),

@@ -1,15 +1,15 @@
 // `npx labelloop <command>`: the same services as the app, without a window.
 import path from 'node:path';
-import { generateDemoProject } from '../services/demo';
-import { EventBus } from '../services/events';
-import { ProjectSession } from '../services/project';
+import { generateDemoProject } from '../project/demo';
+import { EventBus } from '../common/events';
+import { ProjectSession } from '../project/project';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { isImageName } from '../../shared/images';
-import { selectBackend } from '../training/backend';
-import { exportRun } from '../training/export';
-import { isRunFolder, loadPredictor } from '../training/predictor';
+import { selectBackend } from '../engine/backend';
+import { exportRun } from '../inference/export';
+import { isRunFolder, loadPredictor } from '../inference/predictor';
 import { RUN_ID } from '../training/runs';
-import { DATA_DIR } from '../services/scan';
+import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
 import { TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
@@ -141,7 +141,7 @@ async function train(argv: string[]): Promise<number> {
   }
   const events = new EventBus();
   const project = await ProjectSession.open(dir, events, { watchIntervalMs: 0, backgroundValidation: false });
-  const training = new TrainingService(events, { workerFile: path.join(import.meta.dirname, 'trainWorker.js') });
+  const training = new TrainingService(events, { workerFile: path.join(import.meta.dirname, 'worker.js') });
   const printer = new ProgressPrinter(process.stdout);
   events.subscribe((event, payload) => printer.onEvent(event, payload));
   try {

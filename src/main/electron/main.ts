@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LabelLoopApp } from '../app';
 import { appVersion } from '../cli/flags';
-import { UserError } from '../services/errors';
+import { UserError } from '../common/errors';
 import { registerIpc } from './ipc';
 
 // Images reach the renderer through labelloop://image/?path=…, answered only for the open project.
@@ -22,7 +22,7 @@ async function start(): Promise<void> {
     host: 'electron',
     version: appVersion,
     configDir: app.getPath('userData'),
-    trainWorkerFile: path.join(import.meta.dirname, 'trainWorker.js'),
+    workerFile: path.join(import.meta.dirname, 'worker.js'),
     pickFolder: async () => {
       const options = { title: 'Open a project folder', properties: ['openDirectory', 'createDirectory'] as ('openDirectory' | 'createDirectory')[] };
       const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);

@@ -4,8 +4,8 @@
 // per-epoch cost stays that of cached features, and a retrain reuses them.
 import { createHash } from 'node:crypto';
 import type { TrainingConfig } from '../../shared/contract';
-import { seededRandom } from '../services/demo';
-import { type TF, tf } from './tf';
+import { seededRandom } from '../project/demo';
+import { type TF, tf } from '../engine/tf';
 
 export type Augmentation = TrainingConfig['augmentation'];
 

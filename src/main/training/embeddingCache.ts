@@ -3,7 +3,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Preprocessing } from './preprocess';
+import type { Preprocessing } from '../engine/preprocess';
 
 export class EmbeddingCache {
   private rows = new Map<string, Float32Array>();

@@ -3,7 +3,7 @@
 // only the top sub-model trains: cheap per epoch, and within wasm's memory. BatchNormalization
 // layers stay frozen and in inference mode — tfjs-layers would otherwise use batch statistics and
 // update the moving averages during fit even with trainable = false (unlike Keras since TF 2).
-import { type TF, tf } from './tf';
+import { type TF, tf } from '../engine/tf';
 
 /** Where the frozen part ends for N unfrozen blocks, counted from the top (MobileNetV2 layer names). */
 export const MOBILENET_FINE_TUNE_CUTS: Record<number, string> = {

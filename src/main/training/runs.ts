@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
 import { TrainingConfig } from '../../shared/contract';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
-import { UserError } from '../services/errors';
+import { UserError } from '../common/errors';
 
 export const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
 

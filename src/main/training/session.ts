@@ -7,17 +7,17 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
-import { UserError } from '../services/errors';
-import type { EventBus } from '../services/events';
-import type { ProjectSession } from '../services/project';
-import { DATA_DIR } from '../services/scan';
+import { UserError } from '../common/errors';
+import type { EventBus } from '../common/events';
+import type { ProjectSession } from '../project/project';
+import { DATA_DIR } from '../project/scan';
 import type { JobEvent, TrainingJob, TrainingReport } from './job';
 import type { SplitSettings } from './splits';
 import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
-import { selectBackend } from './backend';
-import { decodeForModel } from './preprocess';
-import { tf, type TF } from './tf';
+import { selectBackend } from '../engine/backend';
+import { decodeForModel } from '../engine/preprocess';
+import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
 
 let backendReady: Promise<unknown> | null = null;
@@ -28,7 +28,7 @@ function ensureBackend(): Promise<unknown> {
 }
 
 export interface TrainingServiceOptions {
-  /** The built worker (out/main/trainWorker.js); without it the run happens in-process (tests). */
+  /** The built worker (out/main/worker.js); without it the run happens in-process (tests). */
   workerFile?: string;
 }
 

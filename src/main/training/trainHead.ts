@@ -1,11 +1,11 @@
 // Stage 1: a new head (dropout + dense) trained on cached backbone features with our own loop,
 // so every Keras control (callbacks, schedules, class weights, best weights) is ours to test.
 import type { TrainingConfig } from '../../shared/contract';
-import { seededRandom } from '../services/demo';
+import { seededRandom } from '../project/demo';
 import type { Callback, Logs, TrainingControl, WeightSnapshot } from './callbacks';
 import { BestCheckpoint, CallbackList, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau } from './callbacks';
 import { shuffled } from './splits';
-import { tf, type TF } from './tf';
+import { tf, type TF } from '../engine/tf';
 
 export class CancelledError extends Error {
   constructor() {

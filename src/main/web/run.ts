@@ -7,7 +7,7 @@ import { appVersion, parseFlags } from '../cli/flags';
 /** `mainDir` is out/main: the renderer and the training worker are found from there. */
 export async function runWebMode(argv: string[], mainDir: string): Promise<void> {
   const { values: flags } = parseFlags(argv, { port: 'number', project: 'string', token: 'string' });
-  const app = new LabelLoopApp({ host: 'web', version: appVersion, configDir: defaultConfigDir(), trainWorkerFile: path.join(mainDir, 'trainWorker.js') });
+  const app = new LabelLoopApp({ host: 'web', version: appVersion, configDir: defaultConfigDir(), workerFile: path.join(mainDir, 'worker.js') });
   if (flags.project) {
     const opened = await app.handle('project.open', { path: path.resolve(flags.project) });
     if (!opened.ok) throw new Error(opened.error.message);

@@ -10,8 +10,8 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { ThumbnailSize } from '../../shared/contract';
 import { MAX_IMPORT_BYTES } from '../../shared/contract';
 import type { LabelLoopApp } from '../app';
-import { isInside } from '../services/confine';
-import { UserError } from '../services/errors';
+import { isInside } from '../project/confine';
+import { UserError } from '../common/errors';
 
 export interface WebServerOptions {
   app: LabelLoopApp;

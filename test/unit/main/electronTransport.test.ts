@@ -25,7 +25,7 @@ describe('Electron main-side transport', () => {
 
   it('forwards calls from the app window only, and validates uploads', async () => {
     const { registerIpc } = await import('../../../src/main/electron/ipc');
-    const { EventBus } = await import('../../../src/main/services/events');
+    const { EventBus } = await import('../../../src/main/common/events');
     const events = new EventBus();
     const core = {
       events,

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AugmentationSettings } from '../../../../src/shared/contract';
 import { augmentBatch, augmentationKey, drawAugmentation } from '../../../../src/main/training/augment';
-import { selectBackend } from '../../../../src/main/training/backend';
-import { tf, type TF } from '../../../../src/main/training/tf';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { tf, type TF } from '../../../../src/main/engine/tf';
 
 const settings = AugmentationSettings.parse({ copies: 4 });
 const identity = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };

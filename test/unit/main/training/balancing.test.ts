@@ -1,9 +1,9 @@
 // Oversampling touches the train split only: val keeps its images, train's minority is repeated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrainingConfig } from '../../../../src/shared/contract';
-import { generateDemoProject } from '../../../../src/main/services/demo';
-import { EventBus } from '../../../../src/main/services/events';
-import { ProjectSession } from '../../../../src/main/services/project';
+import { generateDemoProject } from '../../../../src/main/project/demo';
+import { EventBus } from '../../../../src/main/common/events';
+import { ProjectSession } from '../../../../src/main/project/project';
 import { TrainingService } from '../../../../src/main/training/session';
 import { tempDir } from '../../../helpers/fixtures';
 import { rm } from 'node:fs/promises';

@@ -188,7 +188,7 @@ describe('training the demo project', () => {
   }, 120_000);
 
   it('exports runs (stage 1 and stage 2) whose loaded model reproduces the app\'s probabilities', async () => {
-    const { exportRun, loadLayersModelFromDir, predictFiles } = await import('../../../../src/main/training/export');
+    const { exportRun, loadLayersModelFromDir, predictFiles } = await import('../../../../src/main/inference/export');
     const listed = await app.handle('runs.list', {});
     if (!listed.ok) throw new Error(listed.error.message);
     const runs = (listed.result as { runs: { runId: string; hasReport: boolean }[] }).runs.filter((r) => r.hasReport);

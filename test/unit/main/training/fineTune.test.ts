@@ -2,13 +2,13 @@
 // frozen (moving statistics untouched), and nothing leaks.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainingConfig } from '../../../../src/shared/contract';
-import { loadBackbone } from '../../../../src/main/training/backbone';
-import { selectBackend } from '../../../../src/main/training/backend';
+import { loadBackbone } from '../../../../src/main/engine/backbone';
+import { selectBackend } from '../../../../src/main/engine/backend';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from '../../../../src/main/training/fineTune';
-import { DEFAULT_PREPROCESSING } from '../../../../src/main/training/preprocess';
+import { DEFAULT_PREPROCESSING } from '../../../../src/main/engine/preprocess';
 import { buildHead, trainHead } from '../../../../src/main/training/trainHead';
-import { tf, type TF } from '../../../../src/main/training/tf';
-import { registerWasmGradients } from '../../../../src/main/training/wasmGradients';
+import { tf, type TF } from '../../../../src/main/engine/tf';
+import { registerWasmGradients } from '../../../../src/main/engine/wasmGradients';
 
 const weightOf = (model: TF.LayersModel, layer: string, index = 0) => (model.getLayer(layer).getWeights()[index] as TF.Tensor).dataSync().slice();
 

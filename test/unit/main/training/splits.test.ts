@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../../src/main/services/demo';
+import { seededRandom } from '../../../../src/main/project/demo';
 import { assignSplits, classWeights, oversample } from '../../../../src/main/training/splits';
 
 const items = (label: string, n: number, prefix = label) => Array.from({ length: n }, (_, i) => ({ hash: `${prefix}-${i}`, label }));

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainingConfig } from '../../../../src/shared/contract';
-import { seededRandom } from '../../../../src/main/services/demo';
+import { seededRandom } from '../../../../src/main/project/demo';
 import type { Callback } from '../../../../src/main/training/callbacks';
-import { selectBackend } from '../../../../src/main/training/backend';
+import { selectBackend } from '../../../../src/main/engine/backend';
 import { CancelledError, makeOptimizer, setLearningRate, trainHead } from '../../../../src/main/training/trainHead';
-import { tf } from '../../../../src/main/training/tf';
-import type { TF } from '../../../../src/main/training/tf';
+import { tf } from '../../../../src/main/engine/tf';
+import type { TF } from '../../../../src/main/engine/tf';
 
 /** Two Gaussian blobs in 16-d: separable, so a head must learn them. */
 function blobs(perClass: number, seed = 1) {

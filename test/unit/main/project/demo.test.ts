@@ -2,8 +2,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { generateDemoProject, seededRandom } from '../../../src/main/services/demo';
-import { tempDir } from '../../helpers/fixtures';
+import { generateDemoProject, seededRandom } from '../../../../src/main/project/demo';
+import { tempDir } from '../../../helpers/fixtures';
 
 describe('demo project', () => {
   it('is deterministic for a seed and different for another', async () => {

@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { seededRandom } from '../../../../src/main/services/demo';
-import { selectBackend } from '../../../../src/main/training/backend';
-import { assignFolds, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/training/labelErrors';
-import { tf } from '../../../../src/main/training/tf';
+import { seededRandom } from '../../../../src/main/project/demo';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { assignFolds, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
+import { tf } from '../../../../src/main/engine/tf';
 import { CancelledError } from '../../../../src/main/training/trainHead';
 
 describe('label-error ranking', () => {

@@ -2,12 +2,12 @@ import { chmod, mkdir, readdir, rename, rm, stat, utimes, writeFile } from 'node
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EventName } from '../../../src/shared/contract';
-import { describeFsError } from '../../../src/main/services/errors';
-import { EventBus } from '../../../src/main/services/events';
-import { moveFile, NameTakenError } from '../../../src/main/services/fileMove';
-import { ProjectSession } from '../../../src/main/services/project';
-import { jpeg, tempDir, writeAwkwardImages, writeJpeg } from '../../helpers/fixtures';
+import type { EventName } from '../../../../src/shared/contract';
+import { describeFsError } from '../../../../src/main/common/errors';
+import { EventBus } from '../../../../src/main/common/events';
+import { moveFile, NameTakenError } from '../../../../src/main/project/fileMove';
+import { ProjectSession } from '../../../../src/main/project/project';
+import { jpeg, tempDir, writeAwkwardImages, writeJpeg } from '../../../helpers/fixtures';
 
 describe('bad and unusual images', () => {
   let root: string;
@@ -226,7 +226,7 @@ describe('project lifecycle', () => {
 
 describe('content hash cache', () => {
   it('serves overlapping callers without racing on its file', async () => {
-    const { HashCache } = await import('../../../src/main/services/contentHash');
+    const { HashCache } = await import('../../../../src/main/project/contentHash');
     const { dir, cleanup } = await tempDir();
     try {
       const files = await Promise.all(
@@ -251,7 +251,7 @@ describe('content hash cache', () => {
 
 describe('thumbnail scheduling', () => {
   it('puts a thumbnail the grid asks for ahead of queued background validation', async () => {
-    const { ThumbnailService } = await import('../../../src/main/services/thumbnails');
+    const { ThumbnailService } = await import('../../../../src/main/project/thumbnails');
     const { dir, cleanup } = await tempDir();
     try {
       const files = await Promise.all(

@@ -1,11 +1,11 @@
 import { appendFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventBus } from '../../../src/main/services/events';
-import type { CrashPoints } from '../../../src/main/services/journal';
-import { ProjectSession } from '../../../src/main/services/project';
-import { gridOrder } from '../../../src/shared/images';
-import { makeProject, tempDir, writeJpeg } from '../../helpers/fixtures';
+import { EventBus } from '../../../../src/main/common/events';
+import type { CrashPoints } from '../../../../src/main/project/journal';
+import { ProjectSession } from '../../../../src/main/project/project';
+import { gridOrder } from '../../../../src/shared/images';
+import { makeProject, tempDir, writeJpeg } from '../../../helpers/fixtures';
 
 class SimulatedCrash extends Error {}
 

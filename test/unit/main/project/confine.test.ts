@@ -1,8 +1,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PathConfinement, isInside } from '../../../src/main/services/confine';
-import { tempDir } from '../../helpers/fixtures';
+import { PathConfinement, isInside } from '../../../../src/main/project/confine';
+import { tempDir } from '../../../helpers/fixtures';
 
 describe('PathConfinement', () => {
   let root: string;

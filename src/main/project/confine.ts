@@ -2,7 +2,7 @@
 // symlinks included: this is the one gate all services pass paths through.
 import { realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { UserError, errnoCode } from './errors';
+import { UserError, errnoCode } from '../common/errors';
 
 export class PathConfinement {
   private constructor(

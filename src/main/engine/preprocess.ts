@@ -2,7 +2,7 @@
 // alpha flattened, CMYK/16-bit/grayscale to 8-bit sRGB), resize by policy, scale to floats.
 // The same settings are stored with every run and export so predictions match training.
 import sharp from 'sharp';
-import { MAX_INPUT_PIXELS } from '../services/thumbnails';
+import { MAX_INPUT_PIXELS } from '../project/thumbnails';
 
 export interface Preprocessing {
   inputSize: number;

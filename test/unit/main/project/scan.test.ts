@@ -1,10 +1,10 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { PathConfinement } from '../../../src/main/services/confine';
-import { scanProject } from '../../../src/main/services/scan';
-import { gridOrder } from '../../../src/shared/images';
-import { makeProject, tempDir, writeJpeg } from '../../helpers/fixtures';
+import { PathConfinement } from '../../../../src/main/project/confine';
+import { scanProject } from '../../../../src/main/project/scan';
+import { gridOrder } from '../../../../src/shared/images';
+import { makeProject, tempDir, writeJpeg } from '../../../helpers/fixtures';
 
 describe('scanProject', () => {
   let root: string;

@@ -6,8 +6,8 @@ import path from 'node:path';
 import type { ImageItem } from '../../shared/contract';
 import { isImageName } from '../../shared/images';
 import type { PathConfinement } from './confine';
-import { describeFsError } from './errors';
-import { mapLimit } from './concurrency';
+import { describeFsError } from '../common/errors';
+import { mapLimit } from '../common/concurrency';
 
 export const DATA_DIR = '.labelloop';
 

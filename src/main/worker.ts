@@ -1,11 +1,11 @@
 // The training worker thread: the whole run happens here, so the window's process never blocks.
 // The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
-import type { TrainingJob } from './job';
-import { runTrainingJob } from './job';
-import { CancelledError } from './trainHead';
+import type { TrainingJob } from './training/job';
+import { runTrainingJob } from './training/job';
+import { CancelledError } from './training/trainHead';
 
-if (!parentPort) throw new Error('trainWorker must run as a worker thread');
+if (!parentPort) throw new Error('The compute worker must run as a worker thread');
 const port = parentPort;
 let cancelled = false;
 port.on('message', (message) => {
@@ -18,7 +18,7 @@ if ('kind' in request && request.kind === 'predict') {
 } else if ('kind' in request && request.kind === 'export') {
   void (async () => {
     try {
-      const [{ selectBackend }, { exportRun }] = await Promise.all([import('./backend'), import('./export')]);
+      const [{ selectBackend }, { exportRun }] = await Promise.all([import('./engine/backend'), import('./inference/export')]);
       await selectBackend('auto');
       port.postMessage({ type: 'exported', files: await exportRun(request.runDir, request.outDir) });
     } catch (error) {
@@ -40,7 +40,7 @@ if ('kind' in request && request.kind === 'predict') {
 /** Loads the model once, then answers { type: 'predict', id, files } until terminated. */
 async function servePredictions(source: string): Promise<void> {
   try {
-    const [{ selectBackend }, { loadPredictor }] = await Promise.all([import('./backend'), import('./predictor')]);
+    const [{ selectBackend }, { loadPredictor }] = await Promise.all([import('./engine/backend'), import('./inference/predictor')]);
     await selectBackend('auto');
     const predictor = await loadPredictor(source);
     // Requests run one after another: the model is not re-entrant on one backend.

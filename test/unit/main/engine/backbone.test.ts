@@ -3,10 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultCutLayer, loadBackbone, readKerasModel } from '../../../../src/main/training/backbone';
-import { selectBackend } from '../../../../src/main/training/backend';
-import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/training/preprocess';
-import { tf, type TF } from '../../../../src/main/training/tf';
+import { defaultCutLayer, loadBackbone, readKerasModel } from '../../../../src/main/engine/backbone';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/engine/preprocess';
+import { tf, type TF } from '../../../../src/main/engine/tf';
 import { tempDir, writeAwkwardImages } from '../../../helpers/fixtures';
 
 describe('backbones', () => {
@@ -33,7 +33,7 @@ describe('backbones', () => {
 
   it('at 224, the pooled out_relu equals the old head\'s flatten_1 feature', async () => {
     const backbone = await loadBackbone({ kind: 'mobilenet_v2' }, 224, DEFAULT_PREPROCESSING);
-    const { nsfwjsMobileNetFiles } = await import('../../../../src/main/training/backbone');
+    const { nsfwjsMobileNetFiles } = await import('../../../../src/main/engine/backbone');
     const files = nsfwjsMobileNetFiles();
     const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0]?.weights, weightData: files.weights }));
     const flatten = tf.model({ inputs: full.inputs, outputs: full.getLayer('flatten_1').output as TF.SymbolicTensor });

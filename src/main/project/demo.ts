@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../common/concurrency';
 
 export interface DemoOptions {
   perClass?: number;

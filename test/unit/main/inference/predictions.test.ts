@@ -3,8 +3,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Predictor } from '../../../../src/main/training/predictor';
-import { PredictionService } from '../../../../src/main/training/predictions';
+import type { Predictor } from '../../../../src/main/inference/predictor';
+import { PredictionService } from '../../../../src/main/inference/predictions';
 import { jpeg, tempDir } from '../../../helpers/fixtures';
 
 const RUN = '20261123-120000-abcd';

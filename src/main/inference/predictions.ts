@@ -8,9 +8,9 @@ import path from 'node:path';
 import type { PredictionRow, PredictionSession } from '../../shared/contract';
 import type { OperatingPoint } from '../../shared/report';
 import { decideLabel } from '../../shared/predictions';
-import { UserError } from '../services/errors';
-import { DATA_DIR, fileVersion } from '../services/scan';
-import { uploadBaseName, uploadProblem } from '../services/uploads';
+import { UserError } from '../common/errors';
+import { DATA_DIR, fileVersion } from '../project/scan';
+import { uploadBaseName, uploadProblem } from '../project/uploads';
 import type { PredictionOutcome } from './export';
 import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
 
@@ -80,7 +80,7 @@ export class PredictionService {
   private async loadPredictor(runDir: string): Promise<Predictor> {
     if (this.options.loadPredictor) return this.options.loadPredictor(runDir);
     if (this.options.workerFile) return startPredictorWorker(runDir, this.options.workerFile);
-    const { selectBackend } = await import('./backend');
+    const { selectBackend } = await import('../engine/backend');
     await selectBackend('auto');
     return loadPredictor(runDir);
   }

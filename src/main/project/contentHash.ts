@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { mapLimit } from './concurrency';
+import { mapLimit } from '../common/concurrency';
 
 export function hashBuffer(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');

@@ -2,10 +2,10 @@
 // every image gets out-of-fold class probabilities from classifiers fitted on the other folds of
 // the cached features, so no image is judged by a model that saw its own label. The ranking score is
 // the normalised margin between the given label and the strongest other class.
-import { seededRandom } from '../services/demo';
-import { shuffled } from './splits';
-import { CancelledError } from './trainHead';
-import { type TF, tf } from './tf';
+import { seededRandom } from '../project/demo';
+import { shuffled } from '../training/splits';
+import { CancelledError } from '../training/trainHead';
+import { type TF, tf } from '../engine/tf';
 
 export interface LabelIssue {
   /** 0 = the model agrees with the label, 1 = it is sure of another class. */

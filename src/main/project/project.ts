@@ -7,8 +7,8 @@ import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult
 import { gridOrder } from '../../shared/images';
 import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
-import { describeFsError, errnoCode, UserError } from './errors';
-import type { EventBus } from './events';
+import { describeFsError, errnoCode, UserError } from '../common/errors';
+import type { EventBus } from '../common/events';
 import { PARTIAL_SUFFIX, uniqueName } from './fileMove';
 import type { CrashPoints } from './journal';
 import { LabelJournal } from './journal';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, confusionMatrix, perClassMetrics } from '../../../../src/shared/metrics';
+import { accuracy, confusionMatrix, perClassMetrics } from '../../../src/shared/metrics';
 
 describe('metrics', () => {
   it('computes the confusion matrix and per-class precision/recall/F1 by hand', () => {
@@ -26,7 +26,7 @@ describe('metrics', () => {
   });
 
   it('handles a val split holding one class only', async () => {
-    const { rocCurve, prCurve, confusionAtThreshold } = await import('../../../../src/shared/metrics');
+    const { rocCurve, prCurve, confusionAtThreshold } = await import('../../../src/shared/metrics');
     // Three OK images (class 1), one predicted NG: NG has no support, OK no false positives.
     const confusion = confusionMatrix([1, 1, 1], [1, 0, 1], 2);
     expect(confusion).toEqual([
@@ -51,7 +51,7 @@ describe('two-class curves', () => {
   const positive = [true, true, false, true, false, false];
 
   it('ROC points and AUC by hand', async () => {
-    const { rocCurve } = await import('../../../../src/shared/metrics');
+    const { rocCurve } = await import('../../../src/shared/metrics');
     const { points, auc } = rocCurve(scores, positive);
     expect(points.map((p) => [p.x, p.y])).toEqual([
       [0, 0],
@@ -70,7 +70,7 @@ describe('two-class curves', () => {
   });
 
   it('precision-recall and average precision by hand', async () => {
-    const { prCurve } = await import('../../../../src/shared/metrics');
+    const { prCurve } = await import('../../../src/shared/metrics');
     const { points, averagePrecision } = prCurve(scores, positive);
     expect(points.map((p) => [p.x, p.y])).toEqual([
       [1 / 3, 1],
@@ -85,13 +85,13 @@ describe('two-class curves', () => {
   });
 
   it('confusion at a threshold', async () => {
-    const { confusionAtThreshold } = await import('../../../../src/shared/metrics');
+    const { confusionAtThreshold } = await import('../../../src/shared/metrics');
     expect(confusionAtThreshold(scores, positive, 0.65)).toEqual({ tp: 2, fp: 1, tn: 2, fn: 1 });
     expect(confusionAtThreshold(scores, positive, 0)).toEqual({ tp: 3, fp: 3, tn: 0, fn: 0 });
   });
 
   it('a threshold sweep agrees with the ROC points at every score', async () => {
-    const { confusionAtThreshold, rocCurve } = await import('../../../../src/shared/metrics');
+    const { confusionAtThreshold, rocCurve } = await import('../../../src/shared/metrics');
     const { points } = rocCurve(scores, positive);
     for (const point of points.slice(1)) {
       const { tp, fp, tn, fn } = confusionAtThreshold(scores, positive, point.threshold);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { explainLoadFailure, selectBackend, summarizeBackend } from '../../../../src/main/training/backend';
-import { nodeRequire, tf } from '../../../../src/main/training/tf';
+import { explainLoadFailure, selectBackend, summarizeBackend } from '../../../../src/main/engine/backend';
+import { nodeRequire, tf } from '../../../../src/main/engine/tf';
 
 const notFound = (name: string) => Object.assign(new Error(`Cannot find module '${name}'`), { code: 'MODULE_NOT_FOUND' });
 

@@ -2,7 +2,7 @@
 // fine-tuned on wasm (no libtensorflow needed): each is composed of kernels wasm does have
 // (strided slices, matMul, multiply/sum, pad), one kernel offset at a time. For the 1×1 convs
 // that make up most of MobileNetV2 the filter gradient is a single matMul.
-// Checked against the cpu backend's own kernels in test/unit/main/training/wasmGradients.test.ts.
+// Checked against the cpu backend's own kernels in test/unit/main/engine/wasmGradients.test.ts.
 import type { TF } from './tf';
 import { tf } from './tf';
 

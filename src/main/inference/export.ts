@@ -4,11 +4,11 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
-import { loadBackbone } from './backbone';
-import { reapplyLayers } from './fineTune';
-import { explainDecodeError } from '../services/thumbnails';
-import { decodeForModel, type Preprocessing, scalePixels } from './preprocess';
-import { type TF, tf } from './tf';
+import { loadBackbone } from '../engine/backbone';
+import { reapplyLayers } from '../training/fineTune';
+import { explainDecodeError } from '../project/thumbnails';
+import { decodeForModel, type Preprocessing, scalePixels } from '../engine/preprocess';
+import { type TF, tf } from '../engine/tf';
 
 interface RunModelInfo {
   classes: string[];

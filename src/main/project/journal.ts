@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { PathConfinement } from './confine';
-import { describeFsError, errnoCode, UserError } from './errors';
+import { describeFsError, errnoCode, UserError } from '../common/errors';
 import { exists, moveFile, NameTakenError, PARTIAL_SUFFIX, sameFile, uniqueName } from './fileMove';
 
 export interface PlannedMove {

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 
 export async function exportRunInWorker(runDir: string, outDir: string, workerFile?: string): Promise<string[]> {
   if (!workerFile) {
-    const [{ selectBackend }, { exportRun }] = await Promise.all([import('./backend'), import('./export')]);
+    const [{ selectBackend }, { exportRun }] = await Promise.all([import('../engine/backend'), import('./export')]);
     await selectBackend('auto');
     return exportRun(runDir, outDir);
   }

@@ -1,8 +1,8 @@
 // Our wasm gradient kernels against the cpu backend's reference kernels, on random data.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../../../src/main/training/backend';
-import { tf, type TF } from '../../../../src/main/training/tf';
-import { registerWasmGradients } from '../../../../src/main/training/wasmGradients';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { tf, type TF } from '../../../../src/main/engine/tf';
+import { registerWasmGradients } from '../../../../src/main/engine/wasmGradients';
 
 // (tfjs-core's depthwise gradient itself refuses dilations > 1, so none are tested.)
 type Case = { name: string; x: number[]; filter: number[]; strides: number; pad: 'same' | 'valid' };

@@ -5,8 +5,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { OperatingPoint } from '../../shared/report';
-import { UserError } from '../services/errors';
-import type { Preprocessing } from './preprocess';
+import { UserError } from '../common/errors';
+import type { Preprocessing } from '../engine/preprocess';
 import type { PredictionOutcome } from './export';
 
 export interface PredictorInfo {
@@ -52,7 +52,7 @@ type WorkerReply =
   | { type: 'predicted'; id: number; outcomes: PredictionOutcome[] }
   | { type: 'failed'; id?: number; message: string };
 
-/** The same predictor, in a worker thread running `workerFile` (out/main/trainWorker.js). */
+/** The same predictor, in a worker thread running `workerFile` (out/main/worker.js). */
 export function startPredictorWorker(source: string, workerFile: string): Promise<Predictor> {
   const worker = new Worker(workerFile, { workerData: { kind: 'predict', source } });
   const waiting = new Map<number, { resolve: (o: PredictionOutcome[]) => void; reject: (e: Error) => void }>();

@@ -5,7 +5,7 @@
 import { constants } from 'node:fs';
 import { copyFile, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { errnoCode } from './errors';
+import { errnoCode } from '../common/errors';
 
 export const PARTIAL_SUFFIX = '.labelloop-partial';
 
