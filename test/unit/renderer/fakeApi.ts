@@ -84,6 +84,11 @@ export class FakeApi implements LabelLoopApi {
       }
       case 'predict.open':
         return this.predictionSession;
+      case 'dataset.details': {
+        const item = this.snapshot.items.find((i) => i.path === (input as { path?: string }).path);
+        if (!item) throw new Error('no such image');
+        return { path: item.path, status: item.status, problem: item.problem, notes: [] };
+      }
       case 'dataset.relabel': {
         const moves = (input.paths ?? []).map((from) => ({ from, to: `${input.to ?? ''}/${from.split('/').pop()}`.replace(/^\//, '') }));
         this.undoStack.push(moves);
