@@ -10,6 +10,7 @@ import type { OperatingPoint } from '../../shared/report';
 import { decideLabel } from '../../shared/predictions';
 import { UserError } from '../common/errors';
 import { DATA_DIR, fileVersion } from '../project/scan';
+import { fitFileName } from '../project/fileNames';
 import { uploadBaseName, uploadProblem } from '../project/uploads';
 import type { PredictionOutcome } from './export';
 import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
@@ -100,7 +101,7 @@ export class PredictionService {
     const problem = uploadProblem(base, data.byteLength);
     if (problem) return { name, path: null, version: null, predicted: null, probabilities: null, error: problem };
     // A running number keeps same-named files from different folders apart.
-    const stored = path.join(session.dir, `${String(++session.count).padStart(6, '0')}-${base.replace(/[^\w.-]+/g, '_')}`);
+    const stored = path.join(session.dir, fitFileName(`${String(++session.count).padStart(6, '0')}-${base.replace(/[^\w.-]+/g, '_')}`));
     await writeFile(stored, data, { flag: 'wx' });
     const relative = path.relative(session.projectRoot, stored).split(path.sep).join('/');
     const version = fileVersion(await stat(stored));

@@ -6,8 +6,15 @@ import { constants } from 'node:fs';
 import { copyFile, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../common/errors';
+import { fitFileName, MAX_NAME_BYTES, truncateUtf8 } from './fileNames';
 
 export const PARTIAL_SUFFIX = '.labelloop-partial';
+
+/** The hidden name a file is written under before it is linked to `target`; always a valid name. */
+export function partialPath(target: string): string {
+  const room = MAX_NAME_BYTES - Buffer.byteLength(`.${PARTIAL_SUFFIX}`);
+  return path.join(path.dirname(target), `.${truncateUtf8(path.basename(target), room)}${PARTIAL_SUFFIX}`);
+}
 
 export class NameTakenError extends Error {
   constructor(readonly target: string) {
@@ -15,12 +22,10 @@ export class NameTakenError extends Error {
   }
 }
 
-/** `name.jpg` → `name (2).jpg`, `name (3).jpg`, … skipping names that exist or are reserved. */
+/** `name.jpg` → `name (2).jpg`, `name (3).jpg`, … skipping names that exist or are reserved; cut to fit the file system. */
 export async function uniqueName(directory: string, fileName: string, reserved: ReadonlySet<string>): Promise<string> {
-  const ext = path.extname(fileName);
-  const stem = fileName.slice(0, fileName.length - ext.length);
   for (let n = 1; ; n++) {
-    const candidate = n === 1 ? fileName : `${stem} (${n})${ext}`;
+    const candidate = fitFileName(fileName, n === 1 ? '' : ` (${n})`);
     const absolute = path.join(directory, candidate);
     if (reserved.has(absolute)) continue;
     if (!(await exists(absolute))) return candidate;
@@ -55,7 +60,7 @@ export async function moveFile(from: string, to: string): Promise<void> {
 }
 
 async function copyAcrossDevices(from: string, to: string): Promise<void> {
-  const partial = path.join(path.dirname(to), `.${path.basename(to)}${PARTIAL_SUFFIX}`);
+  const partial = partialPath(to);
   await copyFile(from, partial, constants.COPYFILE_EXCL);
   const handle = await open(partial, 'r+');
   try {

@@ -9,7 +9,7 @@ import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
-import { PARTIAL_SUFFIX, uniqueName } from './fileMove';
+import { partialPath, uniqueName } from './fileMove';
 import type { CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
@@ -234,7 +234,7 @@ export class ProjectSession {
     const folder = className === null ? this.root : await this.confinement.existing(className);
     const finalName = await uniqueName(folder, name, new Set());
     const target = path.join(folder, finalName);
-    const partial = path.join(folder, `.${finalName}${PARTIAL_SUFFIX}`);
+    const partial = partialPath(target);
     try {
       await writeFile(partial, data, { flag: 'wx' });
       await link(partial, target); // fails rather than overwrite a file that appeared meanwhile

@@ -3,12 +3,17 @@
 import path from 'node:path';
 import { MAX_IMPORT_BYTES } from '../../shared/contract';
 import { isImageName } from '../../shared/images';
+import { fitFileName } from './fileNames';
 
 export const NOT_AN_IMAGE_NAME = 'Not an image file name (jpg, jpeg, png, webp, bmp, gif, tif, tiff)';
 
-/** The file's own name: the window may send folders ("line-2/a.jpg") or Windows separators. */
+/**
+ * The file's own name: the window may send folders ("line-2/a.jpg") or Windows separators. Control
+ * characters (NUL ends a path in the OS) become "_" and an over-long name is shortened, extension
+ * kept, so the image is kept under a name every file system accepts rather than refused.
+ */
 export function uploadBaseName(fileName: string): string {
-  return path.posix.basename(fileName.replace(/\\/g, '/'));
+  return fitFileName(path.posix.basename(fileName.replace(/\\/g, '/')).replace(/\p{Cc}/gu, '_'));
 }
 
 /** Why an upload cannot be used, judged by its name and size alone; null when it may go on. */
