@@ -94,8 +94,7 @@ export class LabelLoopApp {
         return { deleted: true };
       },
       'runs.export': async ({ runId }) => {
-        // Exports stay inside the project (the window may only touch project files).
-        const folder = path.join(this.requireProject().root, DATA_DIR, 'exports', runId);
+        const folder = this.exportFolder(runId);
         return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.workerFile) };
       },
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
@@ -130,6 +129,12 @@ export class LabelLoopApp {
   /** Thumbnail or large preview of a project image; confinement is enforced by the project. */
   async image(relative: string, size: ThumbnailSize): Promise<Probe> {
     return this.requireProject().thumbnail(relative, size);
+  }
+
+  /** Where `runs.export` writes a run's model: inside the project, as the window may only touch project files. */
+  exportFolder(runId: string): string {
+    const runDir = this.runs().runDir(runId); // refuses anything but a run id
+    return path.join(this.requireProject().root, DATA_DIR, 'exports', path.basename(runDir));
   }
 
   async importFile(className: string | null, name: string, data: Uint8Array) {
