@@ -354,4 +354,6 @@ export interface LabelLoopApi {
   importFile(className: string | null, name: string, data: ArrayBuffer): Promise<ImportResult>;
   /** Sends a file's bytes to an open prediction session and resolves with its prediction. */
   predictFile(sessionId: string, name: string, data: ArrayBuffer): Promise<PredictionRow>;
+  /** Web mode only: where the browser downloads a run's export (after runs.export) as a zip. */
+  exportDownloadUrl?(runId: string): string;
 }

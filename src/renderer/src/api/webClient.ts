@@ -73,5 +73,8 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
     async predictFile(sessionId: string, name: string, data: ArrayBuffer) {
       return upload<PredictionRow>('/predict', { name, session: sessionId }, data);
     },
+    exportDownloadUrl(runId: string) {
+      return `${origin}/export.zip?${new URLSearchParams({ run: runId })}`;
+    },
   } as LabelLoopApi;
 }

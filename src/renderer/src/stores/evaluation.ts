@@ -168,10 +168,19 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     await refreshRuns();
   }
 
+  /** Runs exported from this window: in web mode the evaluated one gets a zip download link. */
+  const exported = ref<string[]>([]);
+  const exportDownloadUrl = computed(() => (runId.value && exported.value.includes(runId.value) ? (api.exportDownloadUrl?.(runId.value) ?? null) : null));
+
   async function exportRun(): Promise<void> {
     if (!runId.value) return;
-    const result = await notices.guard(() => api.call('runs.export', { runId: runId.value as string }));
-    if (result) notices.push('info', `Exported ${result.files.join(', ')} to ${result.folder}`, 12_000);
+    const id = runId.value;
+    const result = await notices.guard(() => api.call('runs.export', { runId: id }));
+    if (!result) return;
+    exported.value = [...exported.value.filter((r) => r !== id), id];
+    // In a browser the folder is on the server, perhaps another machine: point at the download too.
+    const where = api.exportDownloadUrl ? `on the server in ${result.folder}; the zip link beside Export model downloads it` : `to ${result.folder}`;
+    notices.push('info', `Exported ${result.files.join(', ')} ${where}`, 12_000);
   }
 
   const current = computed(() => runs.value.find((r) => r.runId === runId.value) ?? null);
@@ -222,6 +231,6 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
     compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
-    refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun,
+    refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl,
   };
 });
