@@ -345,8 +345,7 @@ class GraphBuilder {
           { name: 'beta', type: 'float', value: 0.5 },
         ]);
       case 'softmax':
-      case 'logSoftmax':
-        return this.node(name === 'softmax' ? 'Softmax' : 'LogSoftmax', [input], out, [{ name: 'axis', type: 'int', value: channelsAxis }]);
+        return this.node('Softmax', [input], out, [{ name: 'axis', type: 'int', value: channelsAxis }]);
       case 'swish':
         return this.node('Mul', [input, this.node('Sigmoid', [input], `${out}_sigmoid`)], out);
       case 'mish': {
