@@ -9,6 +9,7 @@ import { seededRandom } from '../project/demo';
 import { mapLimit } from '../common/concurrency';
 import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
 import { loadBackbone } from '../engine/backbone';
+import { type EnginePreference, type FrozenModelRunner, frozenModelRunner } from '../engine/onnx/frozenRunner';
 import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
 import { selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
@@ -40,6 +41,8 @@ export interface TrainingJob {
   classes: string[];
   samples: JobSample[];
   config: TrainingConfig;
+  /** Which engine runs the frozen backbone (default auto: ONNX Runtime where it can); TF.js trains. */
+  engine?: EnginePreference;
 }
 
 export type JobEvent =
@@ -55,10 +58,13 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const { config } = job;
   const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
   const backend = await selectBackend(config.backend);
-  const backendSummary = summarizeBackend(backend);
-  emit({ type: 'backend', summary: backendSummary });
-
   const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
+  const runner = await frozenModelRunner(backbone.extractor, job.engine ?? 'auto', onnxCacheDir(job)).catch((error: unknown) => {
+    backbone.dispose();
+    throw error;
+  });
+  let backendSummary = `${summarizeBackend(backend)}. ${describeRunner('Backbone', runner)}`;
+  emit({ type: 'backend', summary: backendSummary });
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
   const skipped: TrainingReport['skipped'] = [];
   const embedStarted = performance.now();
@@ -66,7 +72,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const copies = augmentedCopies(job.samples, augmentation);
   const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embed(missing, job, backbone.extractor, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+    await embed(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
   } finally {
     await cache.save();
     backbone.dispose();
@@ -117,6 +123,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       history = [...result.history, ...stage2.history];
       stopReason = stage2.stopReason ?? stopReason;
       bestEpoch = result.history.length + stage2.bestEpoch;
+      backendSummary = `${backendSummary} ${describeRunner('Stage-2 cut', stage2.runner)}`;
+      emit({ type: 'backend', summary: backendSummary });
     }
   } catch (error) {
     result.model.dispose();
@@ -218,8 +226,9 @@ async function fineTuneTop(
     const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(`${backbone.id}|cut:${cutLayer}`, backbone.preprocessing), cutDim);
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
+    const runner = await frozenModelRunner(split.bottom, job.engine ?? 'auto', onnxCacheDir(job));
     try {
-      await embed(missing, job, split.bottom, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+      await embed(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
       await cache.save();
     }
@@ -228,7 +237,7 @@ async function fineTuneTop(
     const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
     const reporter = epochReporter('fine-tuning', stageConfig.epochs, trainRows.length, config.batchSize, emit, memory, epochOffset, { stage: 2 });
     const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled });
-    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone };
+    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner };
   } catch (error) {
     backbone.dispose();
     throw error;
@@ -236,6 +245,15 @@ async function fineTuneTop(
 }
 
 type Memory = () => { numTensors: number; numBytes: number };
+
+function onnxCacheDir(job: TrainingJob): string {
+  return path.join(job.cacheDir, 'onnx');
+}
+
+/** "Backbone: ONNX Runtime (CPU, 2 threads)." or the TF.js engine with why ONNX Runtime is not used. */
+function describeRunner(what: string, runner: FrozenModelRunner): string {
+  return runner.fallbackReason ? `${what}: ${runner.description}; ONNX Runtime not used: ${runner.fallbackReason}.` : `${what}: ${runner.description}.`;
+}
 
 function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
   return (done: number, seconds: number) =>
@@ -278,7 +296,7 @@ function uniqueByHash(samples: JobSample[]): JobSample[] {
 async function embed(
   samples: JobSample[],
   job: TrainingJob,
-  extractor: TF.LayersModel,
+  runner: FrozenModelRunner,
   prep: Preprocessing,
   augmentation: Augmentation | null,
   cache: EmbeddingCache,
@@ -310,16 +328,15 @@ async function embed(
     if (ok.length > 0) {
       const input = new Float32Array(ok.length * pixelsPerImage);
       ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
-      const features = tf.tidy(() => {
+      const images = tf.tidy(() => {
         let x = tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]);
         if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
           x = augmentBatch(x, ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)));
         }
-        if (prep.scale === '-1,1') x = tf.sub(tf.mul(x, 2), 1);
-        return extractor.predict(x) as TF.Tensor;
+        return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
       });
-      const values = await features.data<'float32'>();
-      features.dispose();
+      const values = await runner.run(images);
+      images.dispose();
       const dim = values.length / ok.length;
       ok.forEach((o, i) => cache.set(o.sample.hash, values.slice(i * dim, (i + 1) * dim)));
     }

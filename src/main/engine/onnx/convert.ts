@@ -113,7 +113,7 @@ class GraphBuilder {
     const out = this.uniqueName(layer.name);
     const inputs = t.inputs;
     const first = inputs[0] as Symbolic;
-        switch (className) {
+    switch (className) {
       case 'Conv2D':
       case 'DepthwiseConv2D':
       case 'SeparableConv2D':

@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { UnsupportedLayerError } from '../../../../src/main/engine/onnx/convert';
+import { frozenModelRunner } from '../../../../src/main/engine/onnx/frozenRunner';
 import { convertCached } from '../../../../src/main/engine/onnx/modelCache';
 import { openOnnxModel } from '../../../../src/main/engine/onnx/runtime';
 import { tf, type TF } from '../../../../src/main/engine/tf';
@@ -123,6 +124,24 @@ describe('TF.js → ONNX conversion', () => {
     expect(error).toMatchObject({ layerName: 'grow', className: 'UpSampling2D', message: 'Cannot convert layer "grow" (UpSampling2D) to ONNX' });
     const gelu = sequential(image, [tf.layers.activation({ activation: 'gelu', name: 'smooth' })]);
     await expect(convertCached(gelu, dir)).rejects.toThrow('Cannot convert layer "smooth" (Activation) to ONNX: activation gelu');
+  });
+
+  it('runs a frozen model on ONNX Runtime where it converts, on TF.js with the reason where it does not', async () => {
+    const convertible = sequential(image, [tf.layers.conv2d({ filters: 2, kernelSize: 3 }), tf.layers.globalAveragePooling2d({})]);
+    const unconvertible = sequential(image, [tf.layers.upSampling2d({ size: [2, 2], name: 'grow' }), tf.layers.globalAveragePooling2d({})]);
+    const images = tf.randomUniform([2, ...image], 0, 1, 'float32', 3);
+    const onnx = await frozenModelRunner(convertible, 'auto', dir);
+    expect(onnx).toMatchObject({ engine: 'onnx', description: expect.stringMatching(/^ONNX Runtime \(CPU, \d+ threads?\)$/), fallbackReason: null });
+    const fallback = await frozenModelRunner(unconvertible, 'auto', dir);
+    expect(fallback).toMatchObject({ engine: 'tfjs', description: 'TensorFlow.js (wasm)', fallbackReason: 'Cannot convert layer "grow" (UpSampling2D) to ONNX' });
+    const expected = (unconvertible.predict(images) as TF.Tensor).dataSync();
+    expect(Array.from(await fallback.run(images))).toEqual(Array.from(expected));
+    expect(await frozenModelRunner(convertible, 'tfjs', dir)).toMatchObject({ engine: 'tfjs', fallbackReason: 'the engine is set to tfjs' });
+    await expect(frozenModelRunner(unconvertible, 'onnx', dir)).rejects.toThrow('ONNX Runtime was asked for but cannot run this model: Cannot convert layer "grow" (UpSampling2D) to ONNX');
+    const viaOnnx = await onnx.run(images);
+    const viaTfjs = (convertible.predict(images) as TF.Tensor).dataSync();
+    expect(viaOnnx.reduce((max, v, i) => Math.max(max, Math.abs(v - (viaTfjs[i] as number))), 0)).toBeLessThan(TOLERANCE);
+    images.dispose();
   });
 
   it('caches a conversion on disk by weights, cut and input size', async () => {

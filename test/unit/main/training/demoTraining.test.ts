@@ -38,6 +38,7 @@ describe('training the demo project', () => {
     const { status, report, runId } = await train({ backend: 'wasm', inputSize: 160, epochs: 60, learningRate: 0.003 });
     expect(status.state).toMatch(/finished|early-stopped/);
     expect(status.backend).toMatch(/^wasm/);
+    expect(status.backend).toMatch(/Backbone: ONNX Runtime \(CPU, \d+ threads?\)\./);
     const r = report as TrainingReport;
     expect(r.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.classes).toEqual(['NG', 'OK']);
@@ -65,6 +66,7 @@ describe('training the demo project', () => {
     const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
     expect(status.state).toBe('finished');
     expect(report?.fineTune).toEqual({ blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] });
+    expect(status.backend).toMatch(/Stage-2 cut: ONNX Runtime \(CPU, \d+ threads?\)\.$/);
     expect(report?.epochs.map((e) => e.stage ?? 1)).toEqual([1, 1, 1, 2, 2]);
     expect(report?.valAccuracy).toBeGreaterThan(0.6);
     const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'model/labelloop.json'), 'utf8'));
