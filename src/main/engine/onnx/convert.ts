@@ -5,7 +5,7 @@
 // normalisation after a conv is folded into its weights and zero padding into its pads.
 import type { OnnxAttribute, OnnxGraph, OnnxNode, OnnxTensor, OnnxValueInfo } from './protobuf';
 import { encodeModel } from './protobuf';
-import type { TF } from '../tf';
+import { tf, type TF } from '../tf';
 
 /** A layer the converter has no ONNX translation for: callers run the model on TF.js instead. */
 export class UnsupportedLayerError extends Error {
@@ -49,9 +49,14 @@ export function convertLayersModel(model: TF.LayersModel, options: { outputLayer
   return encodeModel(new GraphBuilder(model.inputs as Symbolic[], outputs).build(model.name), { name: 'labelloop', version: String(CONVERTER_VERSION) });
 }
 
+/** What a model and the models nested in it write into together. */
+interface SharedGraph {
+  nodes: OnnxNode[];
+  initializers: OnnxTensor[];
+  usedNames: Set<string>;
+}
+
 class GraphBuilder {
-  private nodes: OnnxNode[] = [];
-  private initializers: OnnxTensor[] = [];
   /** ONNX value holding each symbolic tensor (NCHW when rank 4). */
   private values = new Map<number, string>();
   private consumers = new Map<number, number>();
@@ -59,11 +64,11 @@ class GraphBuilder {
   private pendingPads = new Map<number, Pads>();
   private convPlans = new Map<number, ConvPlan>();
   private order: Symbolic[] = [];
-  private usedNames = new Set<string>();
 
   constructor(
     private readonly inputs: Symbolic[],
     private readonly outputs: Symbolic[],
+    private readonly shared: SharedGraph = { nodes: [], initializers: [], usedNames: new Set() },
   ) {
     const seen = new Set<number>();
     const visit = (t: Symbolic): void => {
@@ -87,11 +92,7 @@ class GraphBuilder {
       this.values.set(input.id, input.rank === 4 ? this.transpose(name, TO_NCHW, `${name}_nchw`) : name);
       return { name, dims: ['batch', ...input.shape.slice(1).map((d) => this.fixed(d, input.sourceLayer))] };
     });
-    for (const t of this.order) {
-      if (this.values.has(t.id)) continue;
-      if (t.sourceLayer.getClassName() === 'InputLayer') throw new UnsupportedLayerError(t.sourceLayer.name, 'InputLayer', 'an input of the graph that is not an input of the model');
-      this.values.set(t.id, this.convertLayerCall(t));
-    }
+    this.convertAll();
     const graphOutputs: OnnxValueInfo[] = this.outputs.map((output) => {
       const name = this.uniqueName(`${output.sourceLayer.name}_output`);
       const value = this.materialise(output);
@@ -99,12 +100,30 @@ class GraphBuilder {
       else this.node('Identity', [value], name);
       return { name, dims: ['batch', ...output.shape.slice(1)] };
     });
-    return { name: graphName, nodes: this.nodes, initializers: this.initializers, inputs: graphInputs, outputs: graphOutputs };
+    return { name: graphName, nodes: this.shared.nodes, initializers: this.shared.initializers, inputs: graphInputs, outputs: graphOutputs };
+  }
+
+  private convertAll(): void {
+    for (const t of this.order) {
+      if (this.values.has(t.id)) continue;
+      if (t.sourceLayer.getClassName() === 'InputLayer') throw new UnsupportedLayerError(t.sourceLayer.name, 'InputLayer', 'an input of the graph that is not an input of the model');
+      this.values.set(t.id, this.convertLayerCall(t));
+    }
+  }
+
+  /** A model used as a layer (a Keras application inside a Sequential): its graph inlined. */
+  private inlineModel(t: Symbolic, model: TF.LayersModel): string {
+    if (model.outputs.length !== 1) throw new UnsupportedLayerError(model.name, model.getClassName(), 'a nested model with several outputs');
+    const inner = new GraphBuilder(model.inputs as Symbolic[], model.outputs as Symbolic[], this.shared);
+    model.inputs.forEach((input, i) => inner.values.set(input.id, this.materialise(t.inputs[i] as Symbolic)));
+    inner.convertAll();
+    return inner.materialise(model.outputs[0] as Symbolic);
   }
 
   /** Emits the nodes of the layer call that produced `t`; returns the value holding `t`. */
   private convertLayerCall(t: Symbolic): string {
     const layer = t.sourceLayer;
+    if (layer instanceof tf.LayersModel) return this.inlineModel(t, layer);
     const className = layer.getClassName();
     const config = layer.getConfig() as Config;
     const unsupported = (detail?: string) => new UnsupportedLayerError(layer.name, className, detail);
@@ -264,7 +283,7 @@ class GraphBuilder {
       weight: { name: `${name}_weight`, type: 'float', ...weight },
       bias: { name: `${name}_bias`, type: 'float', dims: [outChannels], data: bias ? Float32Array.from(bias.dataSync()) : new Float32Array(outChannels) },
     };
-    this.initializers.push(plan.weight, plan.bias);
+    this.shared.initializers.push(plan.weight, plan.bias);
     return plan;
   }
 
@@ -408,24 +427,24 @@ class GraphBuilder {
   }
 
   private node(opType: string, inputs: string[], output: string, attributes: OnnxAttribute[] = []): string {
-    this.nodes.push({ opType, name: output, inputs, outputs: [output], attributes });
+    this.shared.nodes.push({ opType, name: output, inputs, outputs: [output], attributes });
     return output;
   }
 
   private floatConstant(name: string, dims: number[], data: ArrayLike<number>): string {
-    this.initializers.push({ name, type: 'float', dims, data: Float32Array.from(data) });
+    this.shared.initializers.push({ name, type: 'float', dims, data: Float32Array.from(data) });
     return name;
   }
 
   private int64Constant(name: string, data: number[]): string {
-    this.initializers.push({ name, type: 'int64', dims: [data.length], data });
+    this.shared.initializers.push({ name, type: 'int64', dims: [data.length], data });
     return name;
   }
 
   private uniqueName(base: string): string {
     let name = base;
-    for (let i = 1; this.usedNames.has(name); i++) name = `${base}_${i}`;
-    this.usedNames.add(name);
+    for (let i = 1; this.shared.usedNames.has(name); i++) name = `${base}_${i}`;
+    this.shared.usedNames.add(name);
     return name;
   }
 }

@@ -109,6 +109,16 @@ describe('TF.js → ONNX conversion', () => {
     expect(await parity(tf.model({ inputs: input, outputs: vectors }))).toBeLessThan(TOLERANCE);
   });
 
+  it(`inlines a model used as a layer (a Keras application inside a Sequential) within ${TOLERANCE}`, async () => {
+    const input = tf.input({ shape: image });
+    const padded = tf.layers.zeroPadding2d({ padding: 1 }).apply(input) as TF.SymbolicTensor;
+    const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, useBias: false }).apply(padded) as TF.SymbolicTensor;
+    const normalised = tf.layers.batchNormalization().apply(conv) as TF.SymbolicTensor;
+    const base = tf.model({ inputs: input, outputs: tf.layers.reLU({ maxValue: 6 }).apply(normalised) as TF.SymbolicTensor, name: 'base' });
+    const model = tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: image }), base, tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+    expect(await parity(model)).toBeLessThan(TOLERANCE);
+  });
+
   it('converts a model cut at an inner layer, keeping the image output NHWC', async () => {
     const model = sequential(image, [tf.layers.conv2d({ filters: 3, kernelSize: 3, name: 'inner' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })]);
     const cut = tf.model({ inputs: model.inputs, outputs: model.getLayer('inner').output as TF.SymbolicTensor });
