@@ -76,8 +76,9 @@ export class LabelLoopApp {
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
       'training.start': async ({ config }) => ({ runId: await this.startTraining(config) }),
       'training.status': async () => this.training.status(),
+      'training.engine': async ({ backend }) => this.training.engine(backend),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
-      'runs.list': async () => ({ runs: await this.runs().list() }),
+      'runs.list': async () => ({ runs: await this.runs().list(this.runningId()) }),
       'runs.report': async ({ runId }) => this.runs().report(runId),
       'runs.setOperatingPoint': async ({ runId, positiveClass, threshold }) => {
         await this.runs().setOperatingPoint(runId, { positiveClass, threshold });
@@ -89,8 +90,7 @@ export class LabelLoopApp {
       },
       'runs.retrain': async ({ runId }) => ({ runId: await this.startTraining(await this.runs().config(runId)) }),
       'runs.delete': async ({ runId }) => {
-        const running = this.training.status();
-        await this.runs().delete(runId, running?.state === 'running' ? running.runId : null);
+        await this.runs().delete(runId, this.runningId());
         return { deleted: true };
       },
       'runs.export': async ({ runId }) => {
@@ -187,6 +187,12 @@ export class LabelLoopApp {
   }
 
   requireProject(): ProjectSession {
+  /** The run this app is training right now, if any. */
+  private runningId(): string | null {
+    const status = this.training.status();
+    return status?.state === 'running' ? status.runId : null;
+  }
+
     if (!this.project) throw new UserError('no-project', 'No project is open: open a folder first');
     return this.project;
   }

@@ -99,6 +99,8 @@ export const AugmentationSettings = z
 
 /** Everything a run is configured by; defaults are what a practitioner would start with. */
 export const TrainingConfig = z
+export const BackendPreference = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
+
   .object({
     epochs: z.number().int().min(1).max(1000).default(50),
     batchSize: z.number().int().min(1).max(1024).default(32),
@@ -137,7 +139,7 @@ export const TrainingConfig = z
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
       ])
       .default({ kind: 'mobilenet_v2' }),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    backend: BackendPreference.default('auto'),
     /** Augmented copies of each training image (0 = off), embedded once and cached. */
     augmentation: AugmentationSettings,
     /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
@@ -170,18 +172,36 @@ export const TrainingProgress = z.object({
 
 export const TrainingEnded = z.object({
   runId: z.string(),
-  reason: z.enum(['finished', 'early-stopped', 'cancelled', 'failed']),
+/** How a run ended; `interrupted`: its process died mid-run (found when the runs are listed). */
+export const RunEndReason = z.enum(['finished', 'early-stopped', 'cancelled', 'failed', 'interrupted']);
+
+  reason: RunEndReason,
+  /** What a user wants to know: time taken, accuracy, which epoch was kept. */
   message: z.string(),
   valAccuracy: z.number().nullable(),
 });
+  /** Diagnostics (event-loop lag, throughput, cache), shown collapsed; null when there are none. */
+  details: z.string().nullable(),
 
 export const TrainingStatus = z.object({
   runId: z.string(),
-  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+/** The TensorFlow.js backend a run uses (or would use), and why no faster one does. */
+export const EngineInfo = z.object({
+  name: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+  /** Short, for people: "WebAssembly (CPU)". */
+  label: z.string(),
+  /** Technical: "wasm (SIMD, 1 thread: …)". */
+  description: z.string(),
+  notUsed: z.array(z.object({ name: z.string(), reason: z.string() })),
+});
+export type EngineInfo = z.output<typeof EngineInfo>;
+
+  state: z.union([z.literal('running'), RunEndReason]),
   config: z.custom<TrainingConfig>(),
   backend: z.string().nullable(),
   classes: z.array(z.string()),
   counts: z.record(z.string(), z.record(z.string(), z.number())),
+  engine: EngineInfo.nullable(),
   epochs: z.array(EpochLogs),
   progress: TrainingProgress.nullable(),
   ended: TrainingEnded.nullable(),
@@ -213,7 +233,9 @@ export const RunSummary = z.object({
   name: z.string().nullable(),
   /** Per-epoch metrics, for overlaying two runs' curves. */
   epochs: z.array(EpochLogs),
-  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+  state: z.union([z.literal('running'), RunEndReason]),
+  /** When an interrupted run was last seen alive (ISO time); null for every other state. */
+  interruptedAt: z.string().nullable(),
   valAccuracy: z.number().nullable(),
   hasReport: z.boolean(),
 });
@@ -277,6 +299,8 @@ export const routes = {
   ),
   'runs.list': route(empty, z.object({ runs: z.array(RunSummary) })),
   'runs.report': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.custom<TrainingReport>()),
+  /** The engine a run with this backend preference would use, without loading a model. */
+  'training.engine': route(z.object({ backend: BackendPreference }).strict(), EngineInfo),
   'runs.setOperatingPoint': route(
     z.object({ runId: z.string().min(1).max(64), positiveClass: z.string().min(1), threshold: z.number().min(0).max(1) }).strict(),
     z.object({ saved: z.boolean() }),

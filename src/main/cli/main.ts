@@ -154,6 +154,7 @@ async function train(argv: string[]): Promise<number> {
     printer.finish();
     if (status.backend) console.log(`backend: ${status.backend}`);
     console.log(`${status.ended?.reason}: ${status.ended?.message}`);
+    if (status.ended?.details) console.log(`details: ${status.ended.details}`);
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
     for (const skipped of report.skipped) console.log(`skipped ${skipped.path}: ${skipped.reason}`);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
+import type { EngineInfo, SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
 import { UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
@@ -15,10 +15,15 @@ import type { JobEvent, TrainingJob, TrainingReport } from './job';
 import type { SplitSettings } from './splits';
 import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
-import { selectBackend } from '../engine/backend';
+import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
 import { decodeForModel } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
+import { finishMessage } from './endMessage';
+import { HEARTBEAT_MS, writeRunProgress } from './runs';
+
+/** Thumbnails per class and split in the Data tab's strips: enough to spot a wrong image, cheap to send. */
+const EXAMPLES_PER_CLASS = 4;
 
 let backendReady: Promise<unknown> | null = null;
 /** The preview runs a few tensor ops in this process; training itself runs in the worker. */
@@ -37,6 +42,8 @@ interface ActiveRun {
   cancel(): void;
   done: Promise<TrainingStatus>;
   report: TrainingReport | null;
+  /** Rewrites progress.json now (also done every HEARTBEAT_MS). */
+  heartbeat(): void;
 }
 
 type WorkerMessage = { type: 'event'; event: JobEvent } | { type: 'done'; report: TrainingReport } | { type: 'cancelled' } | { type: 'failed'; message: string; stack?: string };
@@ -67,10 +74,24 @@ export class TrainingService {
     return true;
   }
 
+  /** Which engine a run with this preference would use, and why not a faster one (no model is loaded). */
+  async engine(preference: BackendPreference): Promise<EngineInfo> {
+    try {
+      return engineInfo(await selectBackend(preference));
+    } catch (error) {
+      throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
+    } finally {
+      // Probing switched this process's backend: the next preview picks the best one again.
+      backendReady = null;
+    }
+  }
+
   async start(project: ProjectSession, config: TrainingConfig): Promise<string> {
     if (this.current?.status.state === 'running') throw new UserError('busy', 'A training run is already in progress: wait for it or cancel it');
     const job = await this.prepare(project, config);
     await mkdir(job.runDir, { recursive: true });
+    // Before anything else: a run folder without a live trainer is listed as interrupted.
+    await writeRunProgress(job.runDir, []);
     await writeFile(path.join(job.runDir, 'config.json'), JSON.stringify({ ...config, classes: job.classes }, null, 2));
     const counts: TrainingStatus['counts'] = { train: {}, val: {}, test: {} };
     for (const sample of job.samples) {
@@ -83,6 +104,7 @@ export class TrainingService {
       state: 'running',
       config,
       backend: null,
+      engine: null,
       classes: job.classes,
       counts,
       epochs: [],
@@ -178,37 +200,49 @@ export class TrainingService {
     lag.enable();
     let finish!: (status: TrainingStatus) => void;
     const done = new Promise<TrainingStatus>((resolve) => (finish = resolve));
-    const run: ActiveRun = { status, cancel: () => undefined, done, report: null };
+    const run: ActiveRun = { status, cancel: () => undefined, done, report: null, heartbeat: () => undefined };
     this.current = run;
 
     const onMessage = (message: WorkerMessage) => {
       if (message.type === 'event') return this.onJobEvent(run, message.event);
       lag.disable();
-      const lagNote = `main event loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
       let ended: TrainingEnded;
       if (message.type === 'done') {
         run.report = message.report;
+    // progress.json says "still alive" to whoever lists the runs (this or another process);
+    // one write at a time, so the file is never written by two writes at once.
+    let beating = Promise.resolve();
+    run.heartbeat = () => void (beating = beating.then(() => writeRunProgress(job.runDir, status.epochs)).catch(() => undefined));
+    const heartbeat = setInterval(run.heartbeat, HEARTBEAT_MS);
+    heartbeat.unref();
         const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
         status.result = { evaluatedOn, valAccuracy, confusion, perClass };
-        const early = message.report.stopReason !== null;
+        const elapsedSeconds = (Date.now() - Date.parse(status.startedAt)) / 1000;
+      if (status.state !== 'running') return;
+      clearInterval(heartbeat);
         ended = {
           runId: job.runId,
-          reason: early ? 'early-stopped' : 'finished',
-          message: `${early ? `Stopped early: ${message.report.stopReason}` : 'Finished'}; ${lagNote}`,
+          reason: message.report.stopReason !== null ? 'early-stopped' : 'finished',
+          ...finishMessage(message.report, job.config, { elapsedSeconds, eventLoopLagP99Ms: lag.percentile(99) / 1e6 }),
           valAccuracy: message.report.valAccuracy,
         };
       } else if (message.type === 'cancelled') {
-        ended = { runId: job.runId, reason: 'cancelled', message: 'Cancelled; the project and earlier runs are untouched', valAccuracy: null };
+        ended = { runId: job.runId, reason: 'cancelled', message: 'Cancelled; the project and earlier runs are untouched', details: null, valAccuracy: null };
       } else {
         if (message.stack) console.error(`[labelloop] training run ${job.runId} failed:`, message.stack);
-        ended = { runId: job.runId, reason: 'failed', message: message.message, valAccuracy: null };
+        ended = { runId: job.runId, reason: 'failed', message: message.message, details: null, valAccuracy: null };
       }
       status.state = ended.reason;
       status.ended = ended;
-      void writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)).catch(() => undefined);
-      this.events.emit('training.ended', ended);
-      release();
-      finish(status);
+      // ended.json before anyone hears of the end: a listing in between would call the run interrupted.
+      void beating
+        .then(() => writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)))
+        .catch(() => undefined)
+        .then(() => {
+          this.events.emit('training.ended', ended);
+          release();
+          finish(status);
+        });
     };
     // The worker holds a wasm heap and threads: end it as soon as the run is over.
     let release = () => undefined as void;
@@ -237,8 +271,10 @@ export class TrainingService {
 
   private onJobEvent(run: ActiveRun, event: JobEvent): void {
     const runId = run.status.runId;
-    if (event.type === 'backend') run.status.backend = event.summary;
-    else if (event.type === 'progress') {
+    if (event.type === 'backend') {
+      run.status.backend = event.summary;
+      run.status.engine = event.engine;
+    } else if (event.type === 'progress') {
       run.status.progress = { runId, ...event.progress };
       this.events.emit('training.progress', run.status.progress);
     } else {
@@ -247,3 +283,4 @@ export class TrainingService {
     }
   }
 }
+      run.heartbeat();
