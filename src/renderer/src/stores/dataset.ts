@@ -23,6 +23,11 @@ export const useDatasetStore = defineStore('dataset', () => {
   const busy = ref(false);
 
   const byPath = computed(() => new Map(items.value.map((item) => [item.path, item])));
+  /** Told of every batch of moves applied here (relabel, undo, redo), so views can follow an image to its new path. */
+  const moveListeners = new Set<(moves: MoveResult['moves']) => void>();
+  function onMoves(listener: (moves: MoveResult['moves']) => void): void {
+    moveListeners.add(listener);
+  }
 
   const counts = computed(() => {
     const byClass: Record<string, number> = Object.fromEntries(classes.value.map((c) => [c, 0]));
@@ -65,6 +70,7 @@ export const useDatasetStore = defineStore('dataset', () => {
           return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
         })
         .sort(gridOrder);
+      for (const listener of moveListeners) listener(result.moves);
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
@@ -144,6 +150,6 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   return {
     root, name, classes, items, byPath, warnings, recovered, history, progress, lostMessage, busy, counts,
-    load, refresh, relabel, undo, redo, createClass, renameClass, deleteClass, importFiles,
+    load, refresh, relabel, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });
