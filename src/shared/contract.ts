@@ -97,10 +97,10 @@ export const AugmentationSettings = z
   })
   .default({ copies: 0, flip: true, rotation: 10, cropScale: 0.8, brightness: 0.1, contrast: 0.1, saturation: 0.1 });
 
-/** Everything a run is configured by; defaults are what a practitioner would start with. */
-export const TrainingConfig = z
 export const BackendPreference = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
 
+/** Everything a run is configured by; defaults are what a practitioner would start with. */
+export const TrainingConfig = z
   .object({
     epochs: z.number().int().min(1).max(1000).default(50),
     batchSize: z.number().int().min(1).max(1024).default(32),
@@ -170,21 +170,19 @@ export const TrainingProgress = z.object({
   memory: z.object({ numTensors: z.number(), numBytes: z.number() }),
 });
 
-export const TrainingEnded = z.object({
-  runId: z.string(),
 /** How a run ended; `interrupted`: its process died mid-run (found when the runs are listed). */
 export const RunEndReason = z.enum(['finished', 'early-stopped', 'cancelled', 'failed', 'interrupted']);
 
+export const TrainingEnded = z.object({
+  runId: z.string(),
   reason: RunEndReason,
   /** What a user wants to know: time taken, accuracy, which epoch was kept. */
   message: z.string(),
-  valAccuracy: z.number().nullable(),
-});
   /** Diagnostics (event-loop lag, throughput, cache), shown collapsed; null when there are none. */
   details: z.string().nullable(),
+  valAccuracy: z.number().nullable(),
+});
 
-export const TrainingStatus = z.object({
-  runId: z.string(),
 /** The TensorFlow.js backend a run uses (or would use), and why no faster one does. */
 export const EngineInfo = z.object({
   name: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
@@ -196,12 +194,14 @@ export const EngineInfo = z.object({
 });
 export type EngineInfo = z.output<typeof EngineInfo>;
 
+export const TrainingStatus = z.object({
+  runId: z.string(),
   state: z.union([z.literal('running'), RunEndReason]),
   config: z.custom<TrainingConfig>(),
   backend: z.string().nullable(),
+  engine: EngineInfo.nullable(),
   classes: z.array(z.string()),
   counts: z.record(z.string(), z.record(z.string(), z.number())),
-  engine: EngineInfo.nullable(),
   epochs: z.array(EpochLogs),
   progress: TrainingProgress.nullable(),
   ended: TrainingEnded.nullable(),
@@ -292,6 +292,8 @@ export const routes = {
   'thumbnails.status': route(empty, ThumbnailProgress),
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
+  /** The engine a run with this backend preference would use, without loading a model. */
+  'training.engine': route(z.object({ backend: BackendPreference }).strict(), EngineInfo),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
@@ -299,8 +301,6 @@ export const routes = {
   ),
   'runs.list': route(empty, z.object({ runs: z.array(RunSummary) })),
   'runs.report': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.custom<TrainingReport>()),
-  /** The engine a run with this backend preference would use, without loading a model. */
-  'training.engine': route(z.object({ backend: BackendPreference }).strict(), EngineInfo),
   'runs.setOperatingPoint': route(
     z.object({ runId: z.string().min(1).max(64), positiveClass: z.string().min(1), threshold: z.number().min(0).max(1) }).strict(),
     z.object({ saved: z.boolean() }),
