@@ -182,17 +182,17 @@ export class LabelLoopApp {
     return dir;
   }
 
-  private runs(): RunStore {
-    return new RunStore(path.join(this.requireProject().root, DATA_DIR, 'runs'));
-  }
-
-  requireProject(): ProjectSession {
   /** The run this app is training right now, if any. */
   private runningId(): string | null {
     const status = this.training.status();
     return status?.state === 'running' ? status.runId : null;
   }
 
+  private runs(): RunStore {
+    return new RunStore(path.join(this.requireProject().root, DATA_DIR, 'runs'));
+  }
+
+  requireProject(): ProjectSession {
     if (!this.project) throw new UserError('no-project', 'No project is open: open a folder first');
     return this.project;
   }

@@ -22,9 +22,6 @@ import { CancelledError } from './trainHead';
 import { finishMessage } from './endMessage';
 import { HEARTBEAT_MS, writeRunProgress } from './runs';
 
-/** Thumbnails per class and split in the Data tab's strips: enough to spot a wrong image, cheap to send. */
-const EXAMPLES_PER_CLASS = 4;
-
 let backendReady: Promise<unknown> | null = null;
 /** The preview runs a few tensor ops in this process; training itself runs in the worker. */
 function ensureBackend(): Promise<unknown> {
@@ -202,24 +199,24 @@ export class TrainingService {
     const done = new Promise<TrainingStatus>((resolve) => (finish = resolve));
     const run: ActiveRun = { status, cancel: () => undefined, done, report: null, heartbeat: () => undefined };
     this.current = run;
-
-    const onMessage = (message: WorkerMessage) => {
-      if (message.type === 'event') return this.onJobEvent(run, message.event);
-      lag.disable();
-      let ended: TrainingEnded;
-      if (message.type === 'done') {
-        run.report = message.report;
     // progress.json says "still alive" to whoever lists the runs (this or another process);
     // one write at a time, so the file is never written by two writes at once.
     let beating = Promise.resolve();
     run.heartbeat = () => void (beating = beating.then(() => writeRunProgress(job.runDir, status.epochs)).catch(() => undefined));
     const heartbeat = setInterval(run.heartbeat, HEARTBEAT_MS);
     heartbeat.unref();
+
+    const onMessage = (message: WorkerMessage) => {
+      if (message.type === 'event') return this.onJobEvent(run, message.event);
+      if (status.state !== 'running') return;
+      clearInterval(heartbeat);
+      lag.disable();
+      let ended: TrainingEnded;
+      if (message.type === 'done') {
+        run.report = message.report;
         const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
         status.result = { evaluatedOn, valAccuracy, confusion, perClass };
         const elapsedSeconds = (Date.now() - Date.parse(status.startedAt)) / 1000;
-      if (status.state !== 'running') return;
-      clearInterval(heartbeat);
         ended = {
           runId: job.runId,
           reason: message.report.stopReason !== null ? 'early-stopped' : 'finished',
@@ -279,8 +276,8 @@ export class TrainingService {
       this.events.emit('training.progress', run.status.progress);
     } else {
       run.status.epochs.push(event.logs);
+      run.heartbeat();
       this.events.emit('training.epoch', { runId, epoch: event.epoch, logs: event.logs });
     }
   }
 }
-      run.heartbeat();
