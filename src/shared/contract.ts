@@ -46,6 +46,8 @@ export const DatasetSnapshot = z.object({
   history: z.object({ canUndo: z.boolean(), canRedo: z.boolean() }),
   /** What start-up recovery did with moves a crash left unfinished. */
   recovered: z.array(z.string()),
+  /** Why the project can only be browsed (a full or read-only disk), or null when it can be changed. */
+  readOnly: z.string().nullable(),
 });
 
 export const Move = z.object({ from: RelPath, to: RelPath });
@@ -217,6 +219,8 @@ export const TrainingStatus = z.object({
     .nullable(),
 });
 
+export const SplitExample = z.object({ path: RelPath, label: z.string() });
+
 export const SplitPreview = z.object({
   classes: z.array(z.string()),
   counts: z.object({ train: z.record(z.string(), z.number()), val: z.record(z.string(), z.number()), test: z.record(z.string(), z.number()) }),
@@ -225,6 +229,8 @@ export const SplitPreview = z.object({
   classWeights: z.record(z.string(), z.number()).nullable(),
   /** Images left out: unlabeled or unreadable. */
   excluded: z.number(),
+  /** A few images of each class in each split, for the Data tab's thumbnail strips. */
+  examples: z.object({ train: z.array(SplitExample), val: z.array(SplitExample), test: z.array(SplitExample) }),
 });
 export type SplitPreview = z.output<typeof SplitPreview>;
 
@@ -271,7 +277,8 @@ function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
 }
 
 export const routes = {
-  'app.info': route(empty, z.object({ host: z.enum(['electron', 'web']), version: z.string(), canPickFolder: z.boolean() })),
+  /** demoProject: the folder that Open demo project makes (once) and opens. */
+  'app.info': route(empty, z.object({ host: z.enum(['electron', 'web']), version: z.string(), canPickFolder: z.boolean(), demoProject: z.string() })),
   'project.recent': route(empty, z.object({ recent: z.array(RecentProject) })),
   'project.pickFolder': route(empty, z.object({ path: z.string().nullable() })),
   'project.open': route(z.object({ path: z.string().min(1).max(4096) }).strict(), DatasetSnapshot),
@@ -297,7 +304,7 @@ export const routes = {
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
-    z.object({ images: z.array(z.object({ path: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
+    z.object({ images: z.array(z.object({ path: z.string(), label: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
   ),
   'runs.list': route(empty, z.object({ runs: z.array(RunSummary) })),
   'runs.report': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.custom<TrainingReport>()),

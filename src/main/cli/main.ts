@@ -56,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
       await project.whenValidated();
       const snapshot = project.snapshot();
       await project.close();
+      if (snapshot.readOnly) console.log(`read-only: ${snapshot.readOnly}: nothing was saved in .labelloop; relabeling, import and training need a writable disk`);
       for (const line of snapshot.recovered) console.log(`recovered: ${line}`);
       for (const warning of snapshot.warnings) console.log(`warning: ${warning}`);
       const counts = new Map<string, number>();
@@ -145,6 +146,7 @@ async function train(argv: string[]): Promise<number> {
   const printer = new ProgressPrinter(process.stdout);
   events.subscribe((event, payload) => printer.onEvent(event, payload));
   try {
+    project.requireWritable('training cannot start, as a run is saved in the project');
     const runId = await training.start(project, parsed.data);
     process.once('SIGINT', () => {
       printer.line('Cancelling…');
