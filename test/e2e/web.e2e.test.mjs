@@ -109,8 +109,8 @@ test('imports by upload into a class, skips a duplicate, and badges a corrupt fi
   await page.click('[data-filter="unreadable"]');
   await page.waitForSelector('[data-test=unreadable-badge]', { timeout: 60_000 });
   assert.equal(await page.locator('.cell').count(), 1);
-  assert.match(await page.locator('.cell').first().getAttribute('title'), /truncated or damaged/);
+  assert.match(await page.locator('.cell').first().getAttribute('title'), /Truncated file \(JPEG\)/);
   await page.keyboard.press('Enter');
   await page.waitForSelector('.viewer-problem');
-  assert.match(await page.locator('.viewer-problem').innerText(), /truncated or damaged/);
+  assert.match(await page.locator('.viewer-problem').innerText(), /Truncated file \(JPEG\)/);
 });

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref } from 'vue';
-import type { SplitPreview, TrainingConfigInput, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import type { RouteOutput, SplitPreview, TrainingConfigInput, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -102,7 +102,7 @@ export const useTrainingStore = defineStore('training', () => {
   const api = useApi();
   const notices = useNoticesStore();
   const form = reactive<TrainingForm>(structuredClone(DEFAULT_FORM));
-  const augmentationPreview = ref<{ path: string; original: string; variants: string[] }[]>([]);
+  const augmentationPreview = ref<RouteOutput<'training.augmentationPreview'>['images']>([]);
   const status = ref<TrainingStatus | null>(null);
   const preview = ref<SplitPreview | null>(null);
   const starting = ref(false);
@@ -115,11 +115,14 @@ export const useTrainingStore = defineStore('training', () => {
     status.value = (await notices.guard(() => api.call('training.status', {}))) ?? null;
   }
 
+  let previewRequest = 0;
   async function refreshPreview(): Promise<void> {
+    // Settings change faster than main answers: only the latest request's answer is shown.
+    const request = ++previewRequest;
     const result = await notices.guard(() =>
       api.call('splits.preview', { val: form.val, test: form.test, seed: form.seed, balancing: form.balancing }),
     );
-    if (result) preview.value = result;
+    if (result && request === previewRequest) preview.value = result;
   }
 
   async function previewAugmentation(): Promise<void> {
