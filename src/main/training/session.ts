@@ -12,8 +12,8 @@ import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import type { JobEvent, TrainingJob, TrainingReport } from './job';
-import type { SplitSettings } from './splits';
-import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
+import type { Split, SplitSettings } from './splits';
+import { assignSplits, classWeights, readSplits, sampleByClass, writeSplits } from './splits';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
 import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
 import { decodeForModel } from '../engine/preprocess';
@@ -21,6 +21,9 @@ import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
 import { finishMessage } from './endMessage';
 import { HEARTBEAT_MS, writeRunProgress } from './runs';
+
+/** Thumbnails per class and split in the Data tab's strips: enough to spot a wrong image, cheap to send. */
+const EXAMPLES_PER_CLASS = 4;
 
 let backendReady: Promise<unknown> | null = null;
 /** The preview runs a few tensor ops in this process; training itself runs in the worker. */
@@ -115,9 +118,11 @@ export class TrainingService {
   }
 
   /** A few images of the project, each with augmented copies, as PNG data URLs for the window. */
-  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number, count = 3): Promise<{ images: { path: string; original: string; variants: string[] }[] }> {
+  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number): Promise<{ images: { path: string; label: string; original: string; variants: string[] }[] }> {
     await ensureBackend();
-    const chosen = project.snapshot().items.filter((i) => i.label !== null && i.status !== 'unreadable').slice(0, count);
+    const labeled = project.snapshot().items.flatMap((i) => (i.label !== null && i.status !== 'unreadable' ? [{ path: i.path, label: i.label }] : []));
+    // Two images of each class (at most six in all), so the preview shows what every class will look like.
+    const chosen = sampleByClass(labeled, 2, 6);
     const size = Math.min(inputSize, 160);
     const prep = { inputSize: size, scale: '0,1' as const, resize: 'stretch' as const };
     const images = [];
@@ -132,7 +137,7 @@ export class TrainingService {
       const png = async (data: Uint8Array) => `data:image/png;base64,${(await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer()).toString('base64')}`;
       const variants = [];
       for (let k = 0; k < copies; k++) variants.push(await png(bytes.subarray(k * frame, (k + 1) * frame)));
-      images.push({ path: item.path, original: await png(pixels), variants });
+      images.push({ path: item.path, label: item.label, original: await png(pixels), variants });
     }
     return { images };
   }
@@ -146,12 +151,18 @@ export class TrainingService {
     for (const s of samples) (counts[splits.assignments[s.hash] ?? 'train'] as Record<string, number>)[s.label]! += 1;
     const trainCounts = classes.map((c) => counts.train[c] ?? 0);
     const largest = Math.max(0, ...trainCounts);
+    const examplesOf = (split: Split) =>
+      sampleByClass(
+        samples.flatMap((s) => ((splits.assignments[s.hash] ?? 'train') === split ? [{ path: s.path, label: s.label }] : [])),
+        EXAMPLES_PER_CLASS,
+      );
     return {
       classes,
       counts,
       balancedTrain: Object.fromEntries(classes.map((c, i) => [c, settings.balancing === 'oversample' && (trainCounts[i] ?? 0) > 0 ? largest : (trainCounts[i] ?? 0)])),
       classWeights: settings.balancing === 'class-weights' ? Object.fromEntries(classes.map((c, i) => [c, classWeights(trainCounts)[i] as number])) : null,
       excluded,
+      examples: { train: examplesOf('train'), val: examplesOf('val'), test: examplesOf('test') },
     };
   }
 
