@@ -38,8 +38,12 @@ describe('web server under random and malformed input', () => {
   let server: WebServer;
   let cookie: string;
   const random = randomSource(SEED);
+  // What would have killed a real server process: in a test it lands here instead.
+  const crashes: unknown[] = [];
+  const onCrash = (error: unknown) => crashes.push(error);
 
   beforeAll(async () => {
+    process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
     ({ dir, cleanup } = await tempDir());
     await makeProject(path.join(dir, 'project'));
     await mkdir(path.join(dir, 'renderer'));
@@ -50,6 +54,7 @@ describe('web server under random and malformed input', () => {
     cookie = `labelloop_token_${server.port}=${server.token}`;
   });
   afterAll(async () => {
+    process.off('uncaughtException', onCrash).off('unhandledRejection', onCrash);
     await server.close();
     await app.dispose();
     await cleanup();
@@ -63,8 +68,9 @@ describe('web server under random and malformed input', () => {
     return ws;
   };
 
-  /** The server still answers a well-formed contract call on a new connection. */
+  /** Nothing escaped as an uncaught error, and the server answers a well-formed call on a new connection. */
   const expectAlive = async () => {
+    expect(crashes).toEqual([]);
     const ws = await openSocket();
     const reply = new Promise<{ id: number; ok: boolean }>((resolve) => ws.once('message', (m) => resolve(JSON.parse(String(m)) as { id: number; ok: boolean })));
     ws.send(JSON.stringify({ id: 99, route: 'dataset.scan', input: {} }));
