@@ -44,8 +44,9 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
 
   // Augmentation preview: each image beside its augmented copies, drawn by the server.
   await page.click('[data-test=preview-augmentation]');
-  await page.waitForSelector('[data-test=augment-row] img:nth-child(5)');
-  assert.equal(await page.locator('[data-test=augment-row]').count(), 3);
+  await page.waitForSelector('[data-test=augment-row] figure:nth-child(5) img');
+  // Two images of each class, each row captioned with its class.
+  assert.deepEqual(await page.locator('[data-test=augment-row]').evaluateAll((rows) => rows.map((row) => row.dataset.class)), ['NG', 'OK', 'NG', 'OK']);
   const loaded = await page.evaluate(() => [...document.querySelectorAll('[data-test=augment-row] img')].every((img) => img.complete && img.naturalWidth > 0));
   assert.ok(loaded, 'augmented previews decode as images');
 
