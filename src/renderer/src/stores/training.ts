@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
-import type { RouteOutput, SplitPreview, TrainingConfigInput, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import { computed, reactive, ref, watch } from 'vue';
+import type { EngineInfo, RouteOutput, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -97,6 +97,11 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
   };
 }
 
+/** The toast when a run ends: the message for people only (diagnostics stay in the run's details). */
+export function endedNotice(ended: TrainingEnded): string {
+  return ended.reason === 'failed' ? `Training failed: ${ended.message}` : ended.message;
+}
+
 /** The training session as the window sees it: resynced from main after a reload, fed by events. */
 export const useTrainingStore = defineStore('training', () => {
   const api = useApi();
@@ -107,6 +112,10 @@ export const useTrainingStore = defineStore('training', () => {
   const preview = ref<SplitPreview | null>(null);
   const starting = ref(false);
   const formError = ref<string | null>(null);
+
+  /** The engine the chosen backend gives, known before a run starts; or why none starts. */
+  const engine = ref<EngineInfo | null>(null);
+  const engineError = ref<string | null>(null);
 
   const running = computed(() => status.value?.state === 'running');
   const progress = computed<TrainingProgress | null>(() => status.value?.progress ?? null);
@@ -124,6 +133,21 @@ export const useTrainingStore = defineStore('training', () => {
     );
     if (result && request === previewRequest) preview.value = result;
   }
+
+  async function refreshEngine(): Promise<void> {
+    const backend = form.backend;
+    try {
+      const answer = await api.call('training.engine', { backend });
+      if (backend !== form.backend) return;
+      engine.value = answer;
+      engineError.value = null;
+    } catch (error) {
+      if (backend !== form.backend) return;
+      engine.value = null;
+      engineError.value = error instanceof Error ? error.message : String(error);
+    }
+  }
+  watch(() => form.backend, () => void refreshEngine());
 
   async function previewAugmentation(): Promise<void> {
     const result = await notices.guard(() => api.call('training.augmentationPreview', { augmentation: { ...form.augmentation }, inputSize: form.inputSize }));
@@ -164,9 +188,9 @@ export const useTrainingStore = defineStore('training', () => {
     else void resync();
   });
   api.on('training.ended', (ended) => {
-    notices.push(ended.reason === 'failed' ? 'error' : 'info', `Training ${ended.reason}: ${ended.message}`, 8000);
+    notices.push(ended.reason === 'failed' ? 'error' : 'info', endedNotice(ended), 8000);
     void resync();
   });
 
-  return { form, status, preview, augmentationPreview, starting, formError, running, progress, resync, refreshPreview, previewAugmentation, start, retrain, cancel };
+  return { form, status, preview, augmentationPreview, starting, formError, running, progress, engine, engineError, resync, refreshPreview, refreshEngine, previewAugmentation, start, retrain, cancel };
 });
