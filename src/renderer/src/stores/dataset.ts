@@ -17,6 +17,8 @@ export const useDatasetStore = defineStore('dataset', () => {
   const items = shallowRef<ImageItem[]>([]);
   const warnings = ref<string[]>([]);
   const recovered = ref<string[]>([]);
+  /** Why the project can only be browsed (a full or read-only disk), or null. */
+  const readOnly = ref<string | null>(null);
   const history = ref({ canUndo: false, canRedo: false });
   const progress = ref<ThumbnailProgress>({ done: 0, total: 0, unreadable: 0 });
   const lostMessage = ref<string | null>(null);
@@ -48,6 +50,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     items.value = snapshot?.items ?? [];
     warnings.value = snapshot?.warnings ?? [];
     recovered.value = snapshot?.recovered ?? [];
+    readOnly.value = snapshot?.readOnly ?? null;
     history.value = snapshot?.history ?? { canUndo: false, canRedo: false };
     lostMessage.value = null;
     const unreadable = items.value.filter((i) => i.status === 'unreadable').length;
@@ -149,7 +152,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   });
 
   return {
-    root, name, classes, items, byPath, warnings, recovered, history, progress, lostMessage, busy, counts,
+    root, name, classes, items, byPath, warnings, recovered, readOnly, history, progress, lostMessage, busy, counts,
     load, refresh, relabel, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });
