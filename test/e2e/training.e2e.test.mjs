@@ -160,6 +160,12 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.click('[data-test=eval-viewer] .close');
   await page.click('[data-test=export]');
   await page.waitForSelector('.notice:has-text("Exported model.json")', { timeout: 60_000 });
+  // In a browser the export is also a download: one zip holding the export's files.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=export-download]')]);
+  assert.match(download.suggestedFilename(), /^labelloop-\d{8}-\d{6}-[0-9a-f]{4}\.zip$/);
+  const zip = await readFile(await download.path());
+  assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+  for (const file of ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
 
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
