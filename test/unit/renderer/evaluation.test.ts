@@ -144,12 +144,12 @@ describe('evaluation gallery keyboard', () => {
   });
 });
 
-/** The report above with the run's mislabel verdicts: scores and flags for NG/0, NG/1, OK/2, OK/3. */
+/** The report above with the run's mislabel verdicts (scores, flags; every suggestion the other class) for NG/0, NG/1, OK/2, OK/3. */
 function flaggedReport(runId: string, scores: [number, number, number, number], flagged: [boolean, boolean, boolean, boolean]): TrainingReport {
   const base = report(runId, [0.9, 0.3, 0.4, 0.1], 30);
   return {
     ...base,
-    samples: base.samples.map((s, i) => ({ ...s, mislabelScore: scores[i] as number, likelyMislabeled: flagged[i] as boolean, suggestedLabel: flagged[i] ? (s.label === 'NG' ? 'OK' : 'NG') : s.label })),
+    samples: base.samples.map((s, i) => ({ ...s, mislabelScore: scores[i] as number, likelyMislabeled: flagged[i] as boolean, suggestedLabel: s.label === 'NG' ? 'OK' : 'NG' })),
   };
 }
 
