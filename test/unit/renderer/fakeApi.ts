@@ -53,6 +53,8 @@ export class FakeApi implements LabelLoopApi {
   imports: { className: string | null; name: string }[] = [];
   /** What training.engine answers per backend preference; a string is the error main gives. */
   engines: Partial<Record<RouteInput<'training.engine'>['backend'], RouteOutput<'training.engine'> | string>> = {};
+  /** Runs listed before those with a report (interrupted, cancelled, …), newest first. */
+  otherRuns: RouteOutput<'runs.list'>['runs'] = [];
   /** What training.status answers. */
   trainingStatus: RouteOutput<'training.status'> = null;
   /** What splits.preview answers for the given settings; tests that open the Data tab set it. */
@@ -89,7 +91,7 @@ export class FakeApi implements LabelLoopApi {
       case 'project.recent':
         return { recent: [] };
       case 'runs.list':
-        return { runs: [...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, hasReport: true, valAccuracy: null, epochs: [] })) };
+        return { runs: [...this.otherRuns, ...[...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, hasReport: true, valAccuracy: null, epochs: [] }))] };
       case 'runs.report': {
         const report = this.reports.get((input as { runId?: string }).runId ?? '');
         if (!report) throw new Error('no such run');

@@ -99,6 +99,19 @@ describe('the Train view status', () => {
     expect(details.text()).toContain('main event loop lag p99 36.0 ms');
   });
 
+  it('says after a restart that the last run was interrupted, and not once a run is under way', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm };
+    api.otherRuns = [{ runId: '20260101-130000-abcd', name: null, epochs: [{ loss: 0.5 }], state: 'interrupted', interruptedAt: '2026-01-01T13:02:00.000Z', valAccuracy: null, hasReport: false }];
+    const wrapper = await mountTrainView(api);
+    expect(wrapper.get('[data-test=interrupted]').text()).toMatch(/^The last run, 20260101-130000-abcd, was interrupted: the app stopped while it trained \(last seen .+\)\. It saved no model; earlier runs keep theirs\.$/);
+    unmount?.();
+
+    api.trainingStatus = status({});
+    const running = await mountTrainView(api);
+    expect(running.find('[data-test=interrupted]').exists()).toBe(false);
+  });
+
   it('toasts the message for people only', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], []);
     api.engines = { auto: wasm };

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, watch } from 'vue';
-import type { EngineInfo, RouteOutput, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import type { EngineInfo, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -116,6 +116,8 @@ export const useTrainingStore = defineStore('training', () => {
   /** The engine the chosen backend gives, known before a run starts; or why none starts. */
   const engine = ref<EngineInfo | null>(null);
   const engineError = ref<string | null>(null);
+  /** The newest run when its process died mid-run (found after a restart), else null. */
+  const interrupted = ref<RunSummary | null>(null);
 
   const running = computed(() => status.value?.state === 'running');
   const progress = computed<TrainingProgress | null>(() => status.value?.progress ?? null);
@@ -132,6 +134,11 @@ export const useTrainingStore = defineStore('training', () => {
       api.call('splits.preview', { val: form.val, test: form.test, seed: form.seed, balancing: form.balancing }),
     );
     if (result && request === previewRequest) preview.value = result;
+  }
+
+  async function checkInterrupted(): Promise<void> {
+    const newest = (await notices.guard(() => api.call('runs.list', {})))?.runs[0];
+    interrupted.value = newest?.state === 'interrupted' ? newest : null;
   }
 
   async function refreshEngine(): Promise<void> {
@@ -192,5 +199,5 @@ export const useTrainingStore = defineStore('training', () => {
     void resync();
   });
 
-  return { form, status, preview, augmentationPreview, starting, formError, running, progress, engine, engineError, resync, refreshPreview, refreshEngine, previewAugmentation, start, retrain, cancel };
+  return { form, status, preview, augmentationPreview, starting, formError, running, progress, engine, engineError, interrupted, resync, refreshPreview, refreshEngine, checkInterrupted, previewAugmentation, start, retrain, cancel };
 });
