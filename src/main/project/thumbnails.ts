@@ -147,10 +147,12 @@ export class ThumbnailService {
         .webp({ quality: size === 'thumb' ? 75 : 85 })
         .toBuffer();
     } catch (error) {
-      if (!(await exists(absolute))) return { ok: false, problem: 'The file is not there any more', missing: true };
+      const gone = { ok: false, problem: 'The file is not there any more', missing: true } as const;
+      if (!(await exists(absolute))) return gone;
       const { reason, aboutContent } = await diagnoseDecodeError(absolute, error);
       // Only a verdict about the content is kept: a permission problem can be fixed without changing the file.
       if (aboutContent) await this.store(errorFile, reason);
+      else if (!(await exists(absolute))) return gone;
       return { ok: false, problem: reason };
     }
     return (await this.store(file, webp)) ? { ok: true, file } : { ok: true, webp };
