@@ -170,6 +170,10 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
   const retrained = (await page.locator('[data-test=run] h2').innerText()).match(/Run (\S+)/)[1];
+  // While it trains, Evaluate says it will show the new run when it finishes.
+  await page.click('[data-tab=evaluate]');
+  assert.match(await page.locator('[data-test=evaluate-follows]').innerText(), new RegExp(`Run ${retrained} is training`));
+  await page.click('[data-tab=train]');
   await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
 
