@@ -148,10 +148,9 @@ describe('web mode server', () => {
     expect(await invalidClosed).toBe(1007);
 
     const huge = await openSocket();
-    huge.on('error', () => undefined); // the server may stop reading before the whole message is sent
     const hugeClosed = new Promise<number>((resolve) => huge.on('close', resolve));
     huge.send(Buffer.alloc(64 * 1024 * 1024 + 1, 0x20), { binary: false });
-    expect([1009, 1006]).toContain(await hugeClosed);
+    expect(await hugeClosed).toBe(1009);
     await expectServerAnswers();
     process.off('uncaughtException', onCrash);
     expect(crashes).toEqual([]);
