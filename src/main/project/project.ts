@@ -142,6 +142,7 @@ export class ProjectSession {
   }
 
   async relabel(paths: string[], to: string | null): Promise<MoveResult> {
+    this.requireWritable('images cannot be relabeled');
     if (to !== null && !this.classes.includes(to)) throw new UserError('no-such-class', `There is no class "${to}"`);
     const done = await this.noticeReadOnly(this.journal.relabel(paths, to ?? ''));
     this.applyMoves(done.moves);
@@ -149,12 +150,14 @@ export class ProjectSession {
   }
 
   async undo(): Promise<MoveResult> {
+    this.requireWritable('nothing can be undone');
     const done = await this.noticeReadOnly(this.journal.undo());
     this.applyMoves(done.moves);
     return { ...done, history: this.journal.history };
   }
 
   async redo(): Promise<MoveResult> {
+    this.requireWritable('nothing can be redone');
     const done = await this.noticeReadOnly(this.journal.redo());
     this.applyMoves(done.moves);
     return { ...done, history: this.journal.history };
