@@ -2,6 +2,7 @@
 // ENOSPC, EIO or EROFS. Used to prove the journal and moves lose and duplicate nothing whatever fails.
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { PARTIAL_SUFFIX } from '../../src/main/project/fileMove';
 import type { ProjectFs } from '../../src/main/project/projectFs';
 
 export type FaultCode = 'ENOSPC' | 'EIO' | 'EROFS';
@@ -13,6 +14,8 @@ const FREES_SPACE = new Set(['unlink', 'truncate']);
 export class FaultyFs {
   /** Calls that write, counted since the last arm(). */
   writes = 0;
+  /** Class folders on another disk: a hard link of an image fails with EXDEV, so moves copy. */
+  crossDevice = false;
   private failAt = Infinity;
   private code: FaultCode = 'ENOSPC';
   private persistent = false;
@@ -45,7 +48,12 @@ export class FaultyFs {
       if (typeof flags === 'string' && /[wax+]/.test(flags)) this.check('open');
       return this.wrapHandle(await fsp.open(file, flags, mode));
     }) as ProjectFs['open'],
-    link: this.guard('link', fsp.link),
+    link: this.guard('link', async (from: Parameters<typeof fsp.link>[0], to: Parameters<typeof fsp.link>[1]) => {
+      if (this.crossDevice && !String(from).endsWith(PARTIAL_SUFFIX)) {
+        throw Object.assign(new Error('EXDEV: cross-device link not permitted (simulated)'), { code: 'EXDEV' });
+      }
+      return fsp.link(from, to);
+    }),
     unlink: this.guard('unlink', fsp.unlink),
     rename: this.guard('rename', fsp.rename),
     copyFile: this.guard('copyFile', fsp.copyFile),
