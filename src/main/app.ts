@@ -58,7 +58,7 @@ export class LabelLoopApp {
     this.training = new TrainingService(this.events, { workerFile: options.workerFile });
     this.predictions = new PredictionService({ workerFile: options.workerFile });
     this.handlers = {
-      'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder) }),
+      'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder), demoProject: this.demoDir() }),
       'project.recent': async () => ({ recent: await this.recent.list() }),
       'project.pickFolder': async () => ({ path: options.pickFolder ? await options.pickFolder() : null }),
       'project.open': async ({ path: folder }) => this.open(folder),
@@ -76,26 +76,26 @@ export class LabelLoopApp {
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
       'training.start': async ({ config }) => ({ runId: await this.startTraining(config) }),
       'training.status': async () => this.training.status(),
+      'training.engine': async ({ backend }) => this.training.engine(backend),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
-      'runs.list': async () => ({ runs: await this.runs().list() }),
+      'runs.list': async () => ({ runs: await this.runs().list(this.runningId()) }),
       'runs.report': async ({ runId }) => this.runs().report(runId),
       'runs.setOperatingPoint': async ({ runId, positiveClass, threshold }) => {
-        await this.runs().setOperatingPoint(runId, { positiveClass, threshold });
+        await this.writableRuns('the operating point cannot be saved').setOperatingPoint(runId, { positiveClass, threshold });
         return { saved: true };
       },
       'runs.rename': async ({ runId, name }) => {
-        await this.runs().rename(runId, name);
+        await this.writableRuns('runs cannot be renamed').rename(runId, name);
         return { renamed: true };
       },
       'runs.retrain': async ({ runId }) => ({ runId: await this.startTraining(await this.runs().config(runId)) }),
       'runs.delete': async ({ runId }) => {
-        const running = this.training.status();
-        await this.runs().delete(runId, running?.state === 'running' ? running.runId : null);
+        await this.writableRuns('runs cannot be deleted').delete(runId, this.runningId());
         return { deleted: true };
       },
       'runs.export': async ({ runId }) => {
         const folder = this.exportFolder(runId);
-        return { folder, files: await exportRunInWorker(this.runs().runDir(runId), folder, this.options.workerFile) };
+        return { folder, files: await exportRunInWorker(this.writableRuns('models cannot be exported into it').runDir(runId), folder, this.options.workerFile) };
       },
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
@@ -151,6 +151,7 @@ export class LabelLoopApp {
 
   private async startTraining(config: TrainingConfig): Promise<string> {
     const project = this.requireProject();
+    project.requireWritable('training cannot start, as a run is saved in the project');
     const confined = await confineBackbone(project, config);
     // One model on the accelerator at a time: a loaded prediction model would hold GPU memory
     // (TensorFlow reserves most of it per process) that the run needs.
@@ -175,15 +176,32 @@ export class LabelLoopApp {
     return true;
   }
 
+  /** Where Open demo project writes the demo: the start screen and the README say so. */
+  private demoDir(): string {
+    return path.join(this.options.configDir, 'demo-project');
+  }
+
   private async ensureDemo(): Promise<string> {
-    const dir = path.join(this.options.configDir, 'demo-project');
+    const dir = this.demoDir();
     const ready = await access(path.join(dir, DEMO_MARKER)).then(() => true, () => false);
     if (!ready) await generateDemoProject(dir);
     return dir;
   }
 
+  /** The run this app is training right now, if any. */
+  private runningId(): string | null {
+    const status = this.training.status();
+    return status?.state === 'running' ? status.runId : null;
+  }
+
   private runs(): RunStore {
     return new RunStore(path.join(this.requireProject().root, DATA_DIR, 'runs'));
+  }
+
+  /** The runs of a project that can be written; a read-only one refuses, saying `consequence`. */
+  private writableRuns(consequence: string): RunStore {
+    this.requireProject().requireWritable(consequence);
+    return this.runs();
   }
 
   requireProject(): ProjectSession {

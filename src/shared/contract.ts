@@ -46,6 +46,8 @@ export const DatasetSnapshot = z.object({
   history: z.object({ canUndo: z.boolean(), canRedo: z.boolean() }),
   /** What start-up recovery did with moves a crash left unfinished. */
   recovered: z.array(z.string()),
+  /** Why the project can only be browsed (a full or read-only disk), or null when it can be changed. */
+  readOnly: z.string().nullable(),
 });
 
 export const Move = z.object({ from: RelPath, to: RelPath });
@@ -97,6 +99,8 @@ export const AugmentationSettings = z
   })
   .default({ copies: 0, flip: true, rotation: 10, cropScale: 0.8, brightness: 0.1, contrast: 0.1, saturation: 0.1 });
 
+export const BackendPreference = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
+
 /** Everything a run is configured by; defaults are what a practitioner would start with. */
 export const TrainingConfig = z
   .object({
@@ -137,7 +141,7 @@ export const TrainingConfig = z
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
       ])
       .default({ kind: 'mobilenet_v2' }),
-    backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+    backend: BackendPreference.default('auto'),
     /** Augmented copies of each training image (0 = off), embedded once and cached. */
     augmentation: AugmentationSettings,
     /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
@@ -168,18 +172,36 @@ export const TrainingProgress = z.object({
   memory: z.object({ numTensors: z.number(), numBytes: z.number() }),
 });
 
+/** How a run ended; `interrupted`: its process died mid-run (found when the runs are listed). */
+export const RunEndReason = z.enum(['finished', 'early-stopped', 'cancelled', 'failed', 'interrupted']);
+
 export const TrainingEnded = z.object({
   runId: z.string(),
-  reason: z.enum(['finished', 'early-stopped', 'cancelled', 'failed']),
+  reason: RunEndReason,
+  /** What a user wants to know: time taken, accuracy, which epoch was kept. */
   message: z.string(),
+  /** Diagnostics (event-loop lag, throughput, cache), shown collapsed; null when there are none. */
+  details: z.string().nullable(),
   valAccuracy: z.number().nullable(),
 });
 
+/** The TensorFlow.js backend a run uses (or would use), and why no faster one does. */
+export const EngineInfo = z.object({
+  name: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+  /** Short, for people: "WebAssembly (CPU)". */
+  label: z.string(),
+  /** Technical: "wasm (SIMD, 1 thread: …)". */
+  description: z.string(),
+  notUsed: z.array(z.object({ name: z.string(), reason: z.string() })),
+});
+export type EngineInfo = z.output<typeof EngineInfo>;
+
 export const TrainingStatus = z.object({
   runId: z.string(),
-  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+  state: z.union([z.literal('running'), RunEndReason]),
   config: z.custom<TrainingConfig>(),
   backend: z.string().nullable(),
+  engine: EngineInfo.nullable(),
   classes: z.array(z.string()),
   counts: z.record(z.string(), z.record(z.string(), z.number())),
   epochs: z.array(EpochLogs),
@@ -197,6 +219,8 @@ export const TrainingStatus = z.object({
     .nullable(),
 });
 
+export const SplitExample = z.object({ path: RelPath, label: z.string() });
+
 export const SplitPreview = z.object({
   classes: z.array(z.string()),
   counts: z.object({ train: z.record(z.string(), z.number()), val: z.record(z.string(), z.number()), test: z.record(z.string(), z.number()) }),
@@ -205,6 +229,8 @@ export const SplitPreview = z.object({
   classWeights: z.record(z.string(), z.number()).nullable(),
   /** Images left out: unlabeled or unreadable. */
   excluded: z.number(),
+  /** A few images of each class in each split, for the Data tab's thumbnail strips. */
+  examples: z.object({ train: z.array(SplitExample), val: z.array(SplitExample), test: z.array(SplitExample) }),
 });
 export type SplitPreview = z.output<typeof SplitPreview>;
 
@@ -213,7 +239,9 @@ export const RunSummary = z.object({
   name: z.string().nullable(),
   /** Per-epoch metrics, for overlaying two runs' curves. */
   epochs: z.array(EpochLogs),
-  state: z.enum(['running', 'finished', 'early-stopped', 'cancelled', 'failed']),
+  state: z.union([z.literal('running'), RunEndReason]),
+  /** When an interrupted run was last seen alive (ISO time); null for every other state. */
+  interruptedAt: z.string().nullable(),
   valAccuracy: z.number().nullable(),
   hasReport: z.boolean(),
 });
@@ -249,7 +277,8 @@ function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
 }
 
 export const routes = {
-  'app.info': route(empty, z.object({ host: z.enum(['electron', 'web']), version: z.string(), canPickFolder: z.boolean() })),
+  /** demoProject: the folder that Open demo project makes (once) and opens. */
+  'app.info': route(empty, z.object({ host: z.enum(['electron', 'web']), version: z.string(), canPickFolder: z.boolean(), demoProject: z.string() })),
   'project.recent': route(empty, z.object({ recent: z.array(RecentProject) })),
   'project.pickFolder': route(empty, z.object({ path: z.string().nullable() })),
   'project.open': route(z.object({ path: z.string().min(1).max(4096) }).strict(), DatasetSnapshot),
@@ -270,10 +299,12 @@ export const routes = {
   'thumbnails.status': route(empty, ThumbnailProgress),
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
+  /** The engine a run with this backend preference would use, without loading a model. */
+  'training.engine': route(z.object({ backend: BackendPreference }).strict(), EngineInfo),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
-    z.object({ images: z.array(z.object({ path: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
+    z.object({ images: z.array(z.object({ path: z.string(), label: z.string(), original: z.string(), variants: z.array(z.string()) })) }),
   ),
   'runs.list': route(empty, z.object({ runs: z.array(RunSummary) })),
   'runs.report': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.custom<TrainingReport>()),

@@ -40,5 +40,7 @@ export interface TrainingReport {
   fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
   /** Augmented copies of train images used in training (not in the metrics above). */
   augmentedCopies: number;
+  /** What the run repaired or worked around on its way, in words (e.g. damaged cached features). */
+  notes?: string[];
   operatingPoint?: OperatingPoint;
 }

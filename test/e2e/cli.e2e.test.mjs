@@ -78,3 +78,18 @@ test('bad projects exit non-zero with a clear message', async () => {
   assert.match(empty.stderr, /Class "NG" has no readable images/);
   assert.match(cli('train', single, '--optimizer', 'adagrad').stderr, /Invalid option optimizer/);
 });
+
+test('scan prints each unreadable file on one line, whatever its name holds', async () => {
+  const project = path.join(dir, 'odd-names');
+  await mkdir(path.join(project, 'OK'), { recursive: true });
+  // A name that would print a second, forged "unreadable:" line, and one that would rewrite the terminal line.
+  await writeFile(path.join(project, 'OK', 'a\nunreadable: forged.jpg: Not an image\nb.jpg'), 'notes');
+  await writeFile(path.join(project, 'OK', 'c\r\u001b[2K\td.jpg'), 'notes');
+  const run = cli('scan', project);
+  assert.equal(run.status, 2, run.stderr);
+  assert.deepEqual(
+    run.stdout.split('\n').filter((line) => line.startsWith('unreadable:')).sort(),
+    ['unreadable: OK/a\\nunreadable: forged.jpg: Not an image\\nb.jpg: Not an image (text)', 'unreadable: OK/c\\r\\x1b[2K\\td.jpg: Not an image (text)'],
+  );
+  assert.doesNotMatch(run.stdout, /[\r\u001b]/);
+});

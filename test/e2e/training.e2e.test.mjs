@@ -44,8 +44,9 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
 
   // Augmentation preview: each image beside its augmented copies, drawn by the server.
   await page.click('[data-test=preview-augmentation]');
-  await page.waitForSelector('[data-test=augment-row] img:nth-child(5)');
-  assert.equal(await page.locator('[data-test=augment-row]').count(), 3);
+  await page.waitForSelector('[data-test=augment-row] figure:nth-child(5) img');
+  // Two images of each class, each row captioned with its class.
+  assert.deepEqual(await page.locator('[data-test=augment-row]').evaluateAll((rows) => rows.map((row) => row.dataset.class)), ['NG', 'OK', 'NG', 'OK']);
   const loaded = await page.evaluate(() => [...document.querySelectorAll('[data-test=augment-row] img')].every((img) => img.complete && img.naturalWidth > 0));
   assert.ok(loaded, 'augmented previews decode as images');
 
@@ -53,6 +54,8 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   await page.fill('input[name=epochs]', '40');
   await page.selectOption('select[name=inputSize]', '96');
   await page.selectOption('select[name=backend]', 'wasm');
+  // The engine is named before the run starts; the reasons stay behind a closed toggle.
+  await page.waitForSelector('[data-test=engine]:has-text("Engine: WebAssembly (CPU)")');
   await page.fill('input[name=learningRate]', '0.003');
   await page.click('[data-test=train]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
@@ -65,7 +68,11 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   await page.waitForSelector('[data-test=run]');
   await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
-  assert.match(await page.locator('[data-test=backend]').innerText(), /wasm/);
+  assert.match(await page.locator('[data-test=backend]').innerText(), /^Engine: WebAssembly \(CPU\)/);
+  // The finish message is for people; the diagnostics wait behind a collapsed Details.
+  assert.match(await page.locator('[data-test=run-ended]').innerText(), /^(Finished in|Stopped early at epoch \d+ of 40 after) .+ · val accuracy \d+\.\d% · kept epoch \d+ of \d+ \(best val_loss\)$/);
+  assert.equal(await page.locator('[data-test=run-details]').getAttribute('open'), null);
+  assert.match(await page.locator('[data-test=run-details]').textContent(), /main event loop lag p99/);
   await page.waitForSelector('[data-test=chart-loss]');
   for (const chart of ['chart-loss', 'chart-accuracy', 'chart-lr']) {
     assert.ok((await paintedPixels(`[data-test=${chart}]`)) > 500, `${chart} is drawn`);
@@ -81,16 +88,42 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   const accuracy = parseFloat(await page.locator('[data-test=eval-accuracy]').innerText());
   assert.ok(accuracy >= 80, `evaluation accuracy ${accuracy}`);
 
-  // The NG row, OK column (or the diagonal when there are no mistakes): its images appear.
+  // The NG row, OK column (or the diagonal when there are no mistakes), opened from the keyboard:
+  // Tab walks the cells, Enter opens one; its images appear under a title that is scrolled to and focused.
   const offDiagonal = await page.locator('[data-cell="0-1"]').innerText();
   const cell = parseInt(offDiagonal, 10) > 0 ? '0-1' : '0-0';
-  await page.click(`[data-cell="${cell}"]`);
+  await page.focus('[data-cell="0-0"]');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-cell')), '0-1', 'Tab reaches the next cell');
+  await page.focus(`[data-cell="${cell}"]`);
+  await page.keyboard.press('Enter');
   await page.waitForSelector('[data-test=gallery] .gallery-item');
+  const title = `NG predicted as ${cell === '0-1' ? 'OK' : 'NG'} · ${parseInt(cell === '0-1' ? offDiagonal : await page.locator('[data-cell="0-0"]').innerText(), 10)}`;
+  assert.equal(await page.locator('[data-test=gallery-title]').innerText(), title);
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-test')), 'gallery-title', 'focus moves to the gallery');
+  await page.waitForFunction(() => {
+    const box = document.querySelector('[data-test=gallery-title]').getBoundingClientRect();
+    return box.top >= 0 && box.bottom <= window.innerHeight;
+  });
   const first = page.locator('[data-test=gallery] .gallery-item').first();
   const moved = await first.getAttribute('data-path');
   await first.locator('[data-relabel=OK]').click();
   await first.locator('.badge').waitFor();
   assert.ok(existsSync(path.join(server.configDir, 'demo-project/OK', path.basename(moved))), 'relabeled on disk through the journal');
+  // The card shows the image where it now lies, and where it was again after an undo.
+  const cardImageAt = (folder) =>
+    page.waitForFunction(
+      ({ card, where }) => {
+        const img = document.querySelector(`[data-test=gallery] .gallery-item[data-path="${card}"] img`);
+        return img?.src.includes(`path=${encodeURIComponent(where)}&`) && img.complete && img.naturalWidth > 0;
+      },
+      { card: moved, where: `${folder}/${path.basename(moved)}` },
+    );
+  await cardImageAt('OK');
+  await page.keyboard.press('Control+z');
+  await cardImageAt('NG');
+  await page.keyboard.press('Control+Shift+z');
+  await cardImageAt('OK');
 
   // Two classes: the threshold slider changes the confusion live, and the point is saved with the model.
   await page.waitForSelector('[data-test=threshold-panel]');
@@ -103,6 +136,16 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
 
   await page.click('[data-test=mislabeled]');
   await page.waitForSelector('[data-test=gallery] .gallery-item');
+  // The queue says how many images the run flags and where they end.
+  const firstRun = await page.locator('select[name=run]').inputValue();
+  const firstReport = JSON.parse(await readFile(path.join(server.configDir, 'demo-project/.labelloop/runs', firstRun, 'report.json'), 'utf8'));
+  const flagged = firstReport.samples.filter((s) => s.likelyMislabeled).length;
+  assert.match(await page.locator('[data-test=gallery-title]').innerText(), new RegExp(`^${flagged} flagged as likely mislabeled`));
+  const aboveDivider = await page.evaluate(() => {
+    const divider = document.querySelector('[data-test=flagged-end]');
+    return divider ? [...document.querySelectorAll('[data-test=gallery] .gallery-item')].filter((card) => card.compareDocumentPosition(divider) & Node.DOCUMENT_POSITION_FOLLOWING).length : null;
+  });
+  assert.equal(aboveDivider, flagged, 'the divider follows the last flagged image');
   // The grid's keys work in the queue: → moves the highlight, a number relabels it and steps on.
   await page.keyboard.press('ArrowRight');
   const highlighted = page.locator('[data-test=gallery] .gallery-item.cursor');
@@ -117,16 +160,30 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.click('[data-test=eval-viewer] .close');
   await page.click('[data-test=export]');
   await page.waitForSelector('.notice:has-text("Exported model.json")', { timeout: 60_000 });
+  // In a browser the export is also a download: one zip holding the export's files.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=export-download]')]);
+  assert.match(download.suggestedFilename(), /^labelloop-\d{8}-\d{6}-[0-9a-f]{4}\.zip$/);
+  const zip = await readFile(await download.path());
+  assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
+  for (const file of ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
 
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
+  const retrained = (await page.locator('[data-test=run] h2').innerText()).match(/Run (\S+)/)[1];
+  // While it trains, Evaluate says it will show the new run when it finishes.
+  await page.click('[data-tab=evaluate]');
+  assert.match(await page.locator('[data-test=evaluate-follows]').innerText(), new RegExp(`Run ${retrained} is training`));
+  await page.click('[data-tab=train]');
   await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
 
-  // Run history: the new run can be named and compared with the first one on one chart.
+  // Evaluate follows the retrain: it shows the new run, not the one it was on.
   await page.click('[data-tab=evaluate]');
   await page.waitForSelector('[data-test=eval-confusion]');
-  await page.fill('input[name=runName]', 'first run');
+  assert.notEqual(retrained, firstRun);
+  assert.equal(await page.locator('select[name=run]').inputValue(), retrained, 'the retrained run is the evaluated one');
+  // Run history: the new run can be named and compared with the first one on one chart.
+  await page.fill('input[name=runName]', 'retrained');
   await page.click('.run-actions button[type=submit]');
   const options = await page.locator('select[name=compareWith] option').count();
   assert.ok(options >= 2, 'another run to compare with');
@@ -140,6 +197,13 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   assert.match(accuracyRow[2], /^\d+\.\d%$/);
   assert.match(accuracyRow[3], /^[+−±]\d+\.\d pt$/);
   assert.ok((await page.locator('[data-test=compare-metrics] tbody tr').count()) >= 9, 'accuracy, AUC, P/R/F1 per class, images, time');
+  // Evaluating the compared run swaps the two: never a run against itself.
+  const comparedRun = await page.locator('select[name=compareWith]').inputValue();
+  await page.selectOption('select[name=run]', comparedRun);
+  await page.waitForFunction((run) => document.querySelector('[data-test=compare-metrics] thead th:nth-child(2)')?.textContent.trim() === run, comparedRun);
+  assert.equal(await page.locator('select[name=compareWith]').inputValue(), retrained);
+  assert.equal(await page.locator('[data-test=compare-metrics] thead th:nth-child(3)').innerText(), 'retrained');
+  assert.match(await page.locator('[data-test=compare] .hint').innerText(), /retrained/);
 });
 
 test('predict: files, a folder and a drop go through the run\'s model into a table with thumbnails and a CSV', async () => {

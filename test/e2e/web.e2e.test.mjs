@@ -109,8 +109,91 @@ test('imports by upload into a class, skips a duplicate, and badges a corrupt fi
   await page.click('[data-filter="unreadable"]');
   await page.waitForSelector('[data-test=unreadable-badge]', { timeout: 60_000 });
   assert.equal(await page.locator('.cell').count(), 1);
-  assert.match(await page.locator('.cell').first().getAttribute('title'), /truncated or damaged/);
+  assert.match(await page.locator('.cell').first().getAttribute('title'), /Truncated file \(JPEG\)/);
+  // The filter button just clicked has focus and would take Enter itself: Enter on the grid opens the image.
+  await page.focus('[data-test=grid]');
   await page.keyboard.press('Enter');
   await page.waitForSelector('.viewer-problem');
-  assert.match(await page.locator('.viewer-problem').innerText(), /truncated or damaged/);
+  assert.match(await page.locator('.viewer-problem').innerText(), /Truncated file \(JPEG\)/);
+});
+
+/** Opens the demo in `on`, unless the tests before already left it open. */
+async function showDemo(on) {
+  await on.goto(server.url);
+  await on.waitForSelector('.cell, [data-test=open-demo]');
+  if (await on.locator('[data-test=open-demo]').count()) await on.click('[data-test=open-demo]');
+  await on.waitForSelector('.cell');
+}
+
+const insideViewer = () => page.evaluate(() => Boolean(document.activeElement?.closest('[data-test=viewer]')));
+
+test('keyboard: Enter presses a focused button, and the large view keeps Tab inside until it closes', async () => {
+  await showDemo(page);
+  await page.focus('[data-filter="class:OK"]');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('[data-filter="class:OK"]')?.classList.contains('active') || document.querySelector('[data-test=viewer]'));
+  assert.equal(await page.locator('[data-test=viewer]').count(), 0, 'Enter on a button opened the large view');
+  assert.ok(await page.locator('[data-filter="class:OK"]').evaluate((button) => button.classList.contains('active')), 'Enter did not press the button');
+
+  await page.focus('[data-test=grid]');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-test=viewer]');
+  assert.ok(await insideViewer(), 'focus moves into the large view when it opens');
+  for (const key of ['Tab', 'Tab', 'Tab', 'Tab', 'Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab', 'Shift+Tab']) {
+    await page.keyboard.press(key);
+    assert.ok(await insideViewer(), `${key} moved focus behind the large view`);
+  }
+  await page.focus('[data-test=viewer] button[aria-label=Close]');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-test=viewer]', { state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.test), 'grid', 'focus goes back to the grid');
+});
+
+test('at 1024×700 the header is one line, headings have room and nothing is cut off', async () => {
+  const small = await browser.newPage({ viewport: { width: 1024, height: 700 } });
+  try {
+    await showDemo(small);
+    const header = await small.locator('.topbar').boundingBox();
+    const parts = await small.locator('.topbar button, .topbar h1').evaluateAll((elements) =>
+      elements.map((el) => ({ text: el.textContent.trim(), ...el.getBoundingClientRect().toJSON(), lineHeight: parseFloat(getComputedStyle(el).lineHeight) || 20 })),
+    );
+    for (const part of parts) {
+      assert.ok(part.height < part.lineHeight * 2, `"${part.text}" wraps onto two lines`);
+      assert.ok(part.right <= 1024 && part.bottom <= header.y + header.height, `"${part.text}" falls outside the header`);
+    }
+    assert.ok(header.height <= 60, `header is ${header.height}px tall`);
+    await small.screenshot({ path: path.join(server.configDir, 'label-1024.png') });
+
+    await small.click('[data-tab=data]');
+    await small.waitForSelector('[data-test=split-table]');
+    // Every choice's text fits its box (a select's options measured in its own font, less its arrow).
+    const clipped = await small.locator('[data-test=data-view] select, [data-test=data-view] label').evaluateAll((elements) =>
+      elements.flatMap((el) => {
+        if (!(el instanceof HTMLSelectElement)) return el.scrollWidth > el.clientWidth + 1 ? [el.textContent.trim()] : [];
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = getComputedStyle(el).font;
+        return [...el.options].filter((option) => context.measureText(option.text).width > el.clientWidth - 28).map((option) => option.text);
+      }),
+    );
+    assert.deepEqual(clipped, [], 'text cut off in the Data tab');
+
+    await small.click('[data-tab=train]');
+    const train = small.locator('[data-test=train]');
+    await train.waitFor();
+    const box = await train.boundingBox();
+    assert.ok(box.y + box.height <= 700, `the Train button is below the fold (bottom at ${box.y + box.height}px)`);
+    assert.ok(await train.evaluate((button) => {
+      const r = button.getBoundingClientRect();
+      return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2)?.closest('[data-test=train]') === button;
+    }), 'the Train button is covered');
+    const gaps = await small.locator('.panel > h2:not(:first-child)').evaluateAll((headings) =>
+      headings.map((h) => ({ text: h.textContent.trim(), gap: h.getBoundingClientRect().top - h.previousElementSibling.getBoundingClientRect().bottom })),
+    );
+    assert.ok(gaps.length >= 2, 'the Train tab has its section headings');
+    for (const { text, gap } of gaps) assert.ok(gap >= 12, `"${text}" sits ${gap}px under the fields above it`);
+    await small.screenshot({ path: path.join(server.configDir, 'train-1024.png') });
+  } finally {
+    await small.close();
+  }
 });

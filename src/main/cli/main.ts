@@ -16,6 +16,7 @@ import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
 import { ProgressPrinter } from './progress';
 import { appVersion, parseFlags } from './flags';
+import { printable } from './terminalText';
 
 const USAGE = `LabelLoop ${appVersion}
 
@@ -56,14 +57,15 @@ async function main(argv: string[]): Promise<number> {
       await project.whenValidated();
       const snapshot = project.snapshot();
       await project.close();
-      for (const line of snapshot.recovered) console.log(`recovered: ${line}`);
-      for (const warning of snapshot.warnings) console.log(`warning: ${warning}`);
+      if (snapshot.readOnly) console.log(`read-only: ${printable(snapshot.readOnly)}: nothing was saved in .labelloop; relabeling, import and training need a writable disk`);
+      for (const line of snapshot.recovered) console.log(`recovered: ${printable(line)}`);
+      for (const warning of snapshot.warnings) console.log(`warning: ${printable(warning)}`);
       const counts = new Map<string, number>();
       for (const item of snapshot.items) counts.set(item.label ?? '(unlabeled)', (counts.get(item.label ?? '(unlabeled)') ?? 0) + 1);
-      console.log(`${snapshot.name}: ${snapshot.items.length} images in ${snapshot.classes.length} classes`);
-      for (const name of [...snapshot.classes, '(unlabeled)']) if (counts.has(name) || name !== '(unlabeled)') console.log(`  ${name.padEnd(20)} ${counts.get(name) ?? 0}`);
+      console.log(`${printable(snapshot.name)}: ${snapshot.items.length} images in ${snapshot.classes.length} classes`);
+      for (const name of [...snapshot.classes, '(unlabeled)']) if (counts.has(name) || name !== '(unlabeled)') console.log(`  ${printable(name).padEnd(20)} ${counts.get(name) ?? 0}`);
       const unreadable = snapshot.items.filter((i) => i.status === 'unreadable');
-      for (const item of unreadable) console.log(`unreadable: ${item.path}: ${item.problem}`);
+      for (const item of unreadable) console.log(`unreadable: ${printable(item.path)}: ${printable(item.problem ?? '')}`);
       return unreadable.length > 0 ? 2 : 0;
     }
     case 'train':
@@ -145,6 +147,7 @@ async function train(argv: string[]): Promise<number> {
   const printer = new ProgressPrinter(process.stdout);
   events.subscribe((event, payload) => printer.onEvent(event, payload));
   try {
+    project.requireWritable('training cannot start, as a run is saved in the project');
     const runId = await training.start(project, parsed.data);
     process.once('SIGINT', () => {
       printer.line('Cancelling…');
@@ -154,9 +157,10 @@ async function train(argv: string[]): Promise<number> {
     printer.finish();
     if (status.backend) console.log(`backend: ${status.backend}`);
     console.log(`${status.ended?.reason}: ${status.ended?.message}`);
+    if (status.ended?.details) console.log(`details: ${status.ended.details}`);
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
-    for (const skipped of report.skipped) console.log(`skipped ${skipped.path}: ${skipped.reason}`);
+    for (const skipped of report.skipped) console.log(`skipped ${printable(skipped.path)}: ${printable(skipped.reason)}`);
     if (typeof values.report === 'string') {
       await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));
       console.log(`report written to ${path.resolve(values.report)}`);
@@ -193,7 +197,7 @@ async function predict(argv: string[]): Promise<number> {
     process.stdout.write(csv);
   }
   const failed = lines.filter((l) => l.error);
-  for (const line of failed) console.error(`unreadable: ${line.file}: ${line.error}`);
+  for (const line of failed) console.error(`unreadable: ${printable(line.file)}: ${printable(line.error ?? '')}`);
   return failed.length > 0 ? 2 : 0;
 }
 

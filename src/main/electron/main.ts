@@ -35,6 +35,7 @@ async function start(): Promise<void> {
     try {
       const probe = await core.image(url.searchParams.get('path') ?? '', url.searchParams.get('size') === 'large' ? 'large' : 'thumb');
       if (!probe.ok) return new Response(probe.problem, { status: 422 });
+      if ('webp' in probe) return new Response(new Uint8Array(probe.webp), { headers: { 'Content-Type': 'image/webp' } });
       return net.fetch(pathToFileURL(probe.file).href);
     } catch (error) {
       const status = error instanceof UserError && error.code === 'outside-project' ? 403 : 404;

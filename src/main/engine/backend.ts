@@ -1,6 +1,7 @@
 // Picks the fastest TensorFlow.js backend that works here: native GPU → native CPU → wasm → cpu,
 // and says why each better one did not load. tf.setBackend returns false (and tfjs quietly stays
 // on another backend) when one fails, so every switch is checked.
+import type { EngineInfo } from '../../shared/contract';
 import { nodeRequire, tf } from './tf';
 
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -91,6 +92,18 @@ async function describe(candidate: Candidate, label: string): Promise<string> {
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   // tfjs turns wasm threads off in Node: its workers start from blob: URLs, which Node refuses.
   return `wasm (${simd ? 'SIMD' : 'no SIMD'}, 1 thread: tfjs disables wasm threads in Node)`;
+}
+
+const ENGINE_LABELS: Record<BackendName, string> = {
+  'tensorflow-gpu': 'Native TensorFlow (GPU)',
+  tensorflow: 'Native TensorFlow (CPU)',
+  wasm: 'WebAssembly (CPU)',
+  cpu: 'Plain JavaScript (CPU, slow)',
+};
+
+/** The choice as the window shows it: a short label, with the reasons kept for a details toggle. */
+export function engineInfo(choice: BackendChoice): EngineInfo {
+  return { name: choice.name, label: ENGINE_LABELS[choice.name], description: choice.description, notUsed: choice.skipped };
 }
 
 /** One line for logs and the UI: what runs and why nothing faster does. */

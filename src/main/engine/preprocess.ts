@@ -1,8 +1,7 @@
 // Turning an image file into the backbone's input: decode with sharp (EXIF rotation applied,
 // alpha flattened, CMYK/16-bit/grayscale to 8-bit sRGB), resize by policy, scale to floats.
 // The same settings are stored with every run and export so predictions match training.
-import sharp from 'sharp';
-import { MAX_INPUT_PIXELS } from '../project/thumbnails';
+import { explainDecodeError, openRaster, UndecodableImage } from '../project/imageDecode';
 
 export interface Preprocessing {
   inputSize: number;
@@ -14,21 +13,32 @@ export interface Preprocessing {
 
 export const DEFAULT_PREPROCESSING: Omit<Preprocessing, 'inputSize'> = { scale: '0,1', resize: 'stretch' };
 
-/** RGB pixels, row-major, inputSize² × 3 bytes. */
+/** RGB pixels, row-major, inputSize² × 3 bytes; an UndecodableImage with a short reason if the file is no image. */
 export async function decodeForModel(file: string, prep: Preprocessing): Promise<Uint8Array> {
   const fit = prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain';
-  const { data, info } = await sharp(file, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning', animated: false })
-    .rotate()
-    .flatten({ background: '#000000' })
-    .toColourspace('srgb')
-    .resize(prep.inputSize, prep.inputSize, { fit, position: 'centre', background: '#000000' })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  let decoded;
+  try {
+    decoded = await decodeRgb(file, prep.inputSize, fit);
+  } catch (error) {
+    throw new UndecodableImage(await explainDecodeError(file, error));
+  }
+  const { data, info } = decoded;
   if (info.channels !== 3 || data.length !== prep.inputSize * prep.inputSize * 3) {
     throw new Error(`unexpected decoded shape ${info.width}×${info.height}×${info.channels}`);
   }
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+async function decodeRgb(file: string, size: number, fit: 'fill' | 'cover' | 'contain') {
+  const { image } = await openRaster(file);
+  return image
+    .rotate()
+    .flatten({ background: '#000000' })
+    .toColourspace('srgb')
+    .resize(size, size, { fit, position: 'centre', background: '#000000' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
 }
 
 /** Bytes → floats in the backbone's range, written into `out` at `offset`. */

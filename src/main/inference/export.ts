@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { loadBackbone } from '../engine/backbone';
 import { reapplyLayers } from '../training/fineTune';
-import { explainDecodeError } from '../project/thumbnails';
+import { explainDecodeError } from '../project/imageDecode';
 import { decodeForModel, type Preprocessing, scalePixels } from '../engine/preprocess';
 import { type TF, tf } from '../engine/tf';
 

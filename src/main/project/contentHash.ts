@@ -26,7 +26,11 @@ export class HashCache {
   private dirty = false;
   private saves = 0;
 
-  constructor(private readonly file: string) {}
+  /** `persist` false: a read-only project keeps its hashes in memory only. */
+  constructor(
+    private readonly file: string,
+    private readonly persist = true,
+  ) {}
 
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -61,7 +65,7 @@ export class HashCache {
   }
 
   async save(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty || !this.persist) return;
     const partial = `${this.file}.${process.pid}-${++this.saves}.tmp`;
     await writeFile(partial, JSON.stringify(Object.fromEntries(this.byVersion)));
     await rename(partial, this.file);

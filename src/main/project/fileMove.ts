@@ -3,9 +3,9 @@
 // where links are unsupported, rename after checking the name is free.
 // Across file systems: copy to a hidden partial file, fsync, link into place, then delete the source.
 import { constants } from 'node:fs';
-import { copyFile, link, lstat, open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errnoCode } from '../common/errors';
+import { type ProjectFs, realFs } from './projectFs';
 import { fitFileName, MAX_NAME_BYTES, truncateUtf8 } from './fileNames';
 
 export const PARTIAL_SUFFIX = '.labelloop-partial';
@@ -23,18 +23,23 @@ export class NameTakenError extends Error {
 }
 
 /** `name.jpg` → `name (2).jpg`, `name (3).jpg`, … skipping names that exist or are reserved; cut to fit the file system. */
-export async function uniqueName(directory: string, fileName: string, reserved: ReadonlySet<string>): Promise<string> {
+export async function uniqueName(
+  directory: string,
+  fileName: string,
+  reserved: ReadonlySet<string>,
+  fs: ProjectFs = realFs,
+): Promise<string> {
   for (let n = 1; ; n++) {
     const candidate = fitFileName(fileName, n === 1 ? '' : ` (${n})`);
     const absolute = path.join(directory, candidate);
     if (reserved.has(absolute)) continue;
-    if (!(await exists(absolute))) return candidate;
+    if (!(await exists(absolute, fs))) return candidate;
   }
 }
 
-export async function exists(absolute: string): Promise<boolean> {
+export async function exists(absolute: string, fs: ProjectFs = realFs): Promise<boolean> {
   try {
-    await lstat(absolute);
+    await fs.lstat(absolute);
     return true;
   } catch (error) {
     if (errnoCode(error) === 'ENOENT') return false;
@@ -43,47 +48,58 @@ export async function exists(absolute: string): Promise<boolean> {
 }
 
 /** Moves `from` to `to`, which must not exist. Throws NameTakenError rather than overwrite. */
-export async function moveFile(from: string, to: string): Promise<void> {
+export async function moveFile(from: string, to: string, fs: ProjectFs = realFs): Promise<void> {
   try {
-    await link(from, to);
+    await fs.link(from, to);
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'EEXIST') throw new NameTakenError(to);
-    if (code === 'EXDEV') return copyAcrossDevices(from, to);
+    if (code === 'EXDEV') return copyAcrossDevices(from, to, fs);
     if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'ENOSYS') {
-      if (await exists(to)) throw new NameTakenError(to);
-      return rename(from, to);
+      if (await exists(to, fs)) throw new NameTakenError(to);
+      return fs.rename(from, to);
     }
     throw error;
   }
-  await unlink(from);
+  await dropSource(from, to, fs);
 }
 
-async function copyAcrossDevices(from: string, to: string): Promise<void> {
-  const partial = partialPath(to);
-  await copyFile(from, partial, constants.COPYFILE_EXCL);
-  const handle = await open(partial, 'r+');
+/** The last step of a move; if the source cannot go, the new name goes instead so the image is not doubled. */
+async function dropSource(from: string, to: string, fs: ProjectFs): Promise<void> {
   try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  try {
-    await link(partial, to);
+    await fs.unlink(from);
   } catch (error) {
-    await unlink(partial);
+    // If this fails too, both names remain: the journal's recovery removes the copy on the next start.
+    await fs.unlink(to).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function copyAcrossDevices(from: string, to: string, fs: ProjectFs): Promise<void> {
+  const partial = partialPath(to);
+  try {
+    await fs.copyFile(from, partial, constants.COPYFILE_EXCL);
+    const handle = await fs.open(partial, 'r+');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.link(partial, to);
+  } catch (error) {
+    await fs.unlink(partial).catch(() => undefined);
     if (errnoCode(error) === 'EEXIST') throw new NameTakenError(to);
     throw error;
   }
-  await unlink(partial);
-  await syncDirectory(path.dirname(to));
-  await unlink(from);
+  await fs.unlink(partial).catch(() => undefined);
+  await syncDirectory(path.dirname(to), fs);
+  await dropSource(from, to, fs);
 }
 
-async function syncDirectory(directory: string): Promise<void> {
+async function syncDirectory(directory: string, fs: ProjectFs): Promise<void> {
   // Directory fsync makes the new name durable; not every platform allows opening a folder.
   try {
-    const handle = await open(directory, 'r');
+    const handle = await fs.open(directory, 'r');
     try {
       await handle.sync();
     } finally {
@@ -95,11 +111,11 @@ async function syncDirectory(directory: string): Promise<void> {
 }
 
 /** Same file (hard links) or same bytes: used by recovery to tell a finished copy from a stranger. */
-export async function sameFile(a: string, b: string): Promise<boolean> {
-  const [sa, sb] = await Promise.all([lstat(a), lstat(b)]);
+export async function sameFile(a: string, b: string, fs: ProjectFs = realFs): Promise<boolean> {
+  const [sa, sb] = await Promise.all([fs.lstat(a), fs.lstat(b)]);
   if (sa.ino === sb.ino && sa.dev === sb.dev) return true;
   if (sa.size !== sb.size) return false;
-  const [ha, hb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
+  const [ha, hb] = await Promise.all([fs.open(a, 'r'), fs.open(b, 'r')]);
   try {
     const chunk = 1 << 20;
     const ba = Buffer.alloc(chunk);

@@ -1,13 +1,19 @@
 // The labeling journal: every relabel is written to .labelloop/journal.jsonl (and fsynced) before a
 // file moves, and marked committed after. Undo/redo stacks are rebuilt from it, so they survive
 // restarts; a transaction a crash left open is rolled back on the next start.
-import { mkdir, open, readFile, readdir, unlink } from 'node:fs/promises';
+//
+// A record is all-or-nothing: written whole and fsynced, or cut back to the last good byte. When
+// a move or the commit fails for want of disk (ENOSPC, EIO), the transaction is taken back at once
+// and the relabel refused with nothing moved. Where even the cut fails, the journal takes no more
+// writes until the project is opened again, and recovery (which reads the disk) finishes the job.
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { isImageName } from '../../shared/images';
 import type { PathConfinement } from './confine';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
 import { exists, moveFile, NameTakenError, PARTIAL_SUFFIX, sameFile, uniqueName } from './fileMove';
+import { isStorageFailure, type ProjectFs, realFs, storageRefusal, unwritableReason } from './projectFs';
 
 export interface PlannedMove {
   from: string;
@@ -16,8 +22,12 @@ export interface PlannedMove {
 
 type Kind = 'do' | 'undo' | 'redo';
 
+type BeginLine = { t: 'begin'; id: string; kind: Kind; of?: string; moves: PlannedMove[]; at: string };
+
 type JournalLine =
-  | { t: 'begin'; id: string; kind: Kind; of?: string; moves: PlannedMove[]; at: string }
+  | BeginLine
+  /** A move's target name was taken after planning: the file went to `to` instead. */
+  | { t: 'retarget'; id: string; index: number; to: string }
   | { t: 'commit'; id: string; failed: number[] }
   | { t: 'abort'; id: string; reason: string }
   | { t: 'renameClass'; from: string; to: string; at: string };
@@ -38,19 +48,34 @@ export interface CrashPoints {
   afterMove?(index: number): void;
 }
 
+/** A journal record could not be written; `failure` is the file-system error. */
+class JournalWriteError extends Error {
+  constructor(readonly failure: unknown) {
+    super(`journal write failed: ${failure instanceof Error ? failure.message : String(failure)}`);
+  }
+}
+
 export const JOURNAL_FILE = 'journal.jsonl';
+const NOTHING_MOVED = 'nothing was moved';
+// A name taken again and again while moving means something is racing us: give up on that file.
+const MAX_RETARGETS = 20;
 
 export class LabelJournal {
   // Cleared in place, never reassigned: reverseTop holds on to them across the queue.
   private readonly undoStack: Transaction[] = [];
   private readonly redoStack: Transaction[] = [];
   private handle: FileHandle | null = null;
+  /** Bytes of whole, synced records: a failed write is cut back to here. */
+  private length = 0;
+  /** Why the journal takes no writes (a read-only or full disk, or a cut that failed); null when it does. */
+  private unwritable: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly confinement: PathConfinement,
     private readonly dataDir: string,
     private readonly crashPoints: CrashPoints = {},
+    private readonly fs: ProjectFs = realFs,
   ) {}
 
   get file(): string {
@@ -61,14 +86,31 @@ export class LabelJournal {
     return { canUndo: this.undoStack.length > 0, canRedo: this.redoStack.length > 0 };
   }
 
-  /** Reads the journal, finishes or rolls back what a crash left open; returns what it did, in words. */
-  async open(): Promise<string[]> {
-    await mkdir(this.dataDir, { recursive: true });
-    const lines = await this.readLines();
-    const begun = new Map<string, Extract<JournalLine, { t: 'begin' }>>();
+  /** Why nothing can be relabeled, as the start of a sentence; null while the journal can be written. */
+  get readOnlyReason(): string | null {
+    return this.unwritable;
+  }
+
+  /**
+   * Reads the journal, cuts away a torn last record, finishes or rolls back what a crash left open;
+   * returns what it did, in words. With `readOnly` (why the project cannot be written) it only reads.
+   */
+  async open(readOnly: string | null = null): Promise<string[]> {
+    const bytes = await this.readBytes();
+    const { lines, goodLength, lastStart, damaged } = parseJournal(bytes);
     const report: string[] = [];
+    let keep = goodLength;
+    const last = lines.at(-1);
+    if (last?.t === 'renameClass' && !(await this.renamed(last.from, last.to))) {
+      lines.pop();
+      keep = lastStart;
+      report.push(`The renaming of class "${last.from}" to "${last.to}" was interrupted before the folder was renamed: it is dropped`);
+    }
+    if (damaged > 0) report.push(`Skipped ${damaged} damaged line(s) of the labeling journal: the steps they held cannot be undone`);
+    const begun = new Map<string, BeginLine>();
     for (const line of lines) {
       if (line.t === 'begin') begun.set(line.id, line);
+      else if (line.t === 'retarget') retarget(begun.get(line.id), line.index, line.to);
       else if (line.t === 'abort') begun.delete(line.id);
       else if (line.t === 'renameClass') this.renameInStacks(line.from, line.to);
       else if (line.t === 'commit') {
@@ -77,8 +119,21 @@ export class LabelJournal {
         if (begin) this.replay(begin, line.failed);
       }
     }
-    this.handle = await open(this.file, 'a');
-    for (const unfinished of begun.values()) report.push(...(await this.rollBack(unfinished)));
+    this.unwritable = readOnly ?? (await this.openForWriting(keep, bytes.length));
+    if (goodLength < bytes.length) {
+      report.push(
+        `The journal's last entry was cut off mid-write (by a full disk or a crash): its ${bytes.length - goodLength} byte(s) ` +
+          (this.unwritable ? 'are ignored, and will be cut away when the project can be written' : 'were cut away'),
+      );
+    }
+    if (this.unwritable) {
+      if (begun.size > 0) report.push(`${begun.size} interrupted relabel(s) could not be rolled back yet: ${this.unwritable}. They will be when the project is opened on a writable disk`);
+      return report;
+    }
+    for (const unfinished of begun.values()) {
+      report.push(...(await this.recover(unfinished)));
+      if (this.unwritable) return report;
+    }
     report.push(...(await this.removeStrayPartials()));
     return report;
   }
@@ -89,15 +144,18 @@ export class LabelJournal {
     this.handle = null;
   }
 
-  /** Moves files as one transaction the user can undo. */
-  relabel(moves: PlannedMove[]): Promise<ApplyResult> {
+  /** Moves the images at `paths` into `targetDir` (relative; '' is the root) as one step the user can undo. */
+  relabel(paths: string[], targetDir: string): Promise<ApplyResult> {
     return this.serialize(async () => {
-      const tx = await this.apply('do', moves);
+      this.requireWritable('images cannot be relabeled');
+      // Planned inside the queue: two clients moving same-named files get distinct names.
+      const plan = await this.plan(paths, targetDir);
+      const tx = await this.apply('do', plan.moves);
       if (tx.moves.length > 0) {
         this.undoStack.push({ id: tx.id, moves: tx.moves });
         this.redoStack.length = 0;
       }
-      return tx;
+      return { moves: tx.moves, failed: [...plan.failed, ...tx.failed] };
     });
   }
 
@@ -109,9 +167,39 @@ export class LabelJournal {
     return this.reverseTop('redo', this.redoStack, this.undoStack);
   }
 
+  /**
+   * Records a class folder rename, then renames it, so history still points at the files. A record
+   * whose rename never happened (a crash or failure between the two) is the journal's last: open drops it.
+   */
+  renameClass(from: string, to: string): Promise<void> {
+    return this.serialize(async () => {
+      this.requireWritable('classes cannot be renamed');
+      const notRenamed = `"${from}" was not renamed`;
+      const source = await this.confinement.existing(from);
+      const target = this.confinement.lexical(to);
+      const start = this.length;
+      try {
+        await this.append({ t: 'renameClass', from, to, at: new Date().toISOString() });
+      } catch (error) {
+        throw this.refusal(error instanceof JournalWriteError ? error.failure : error, notRenamed);
+      }
+      try {
+        await this.fs.rename(source, target);
+      } catch (error) {
+        if (!(await this.cut(start).then(() => true, () => false))) {
+          this.unwritable = `${unwritableReason(error)} while renaming "${from}", and LabelLoop could not tidy its journal (reopen the project)`;
+        }
+        if (this.unwritable || isStorageFailure(error)) throw this.refusal(error, notRenamed);
+        throw new UserError('fs', `Could not rename "${from}": ${describeFsError(error, from)}`);
+      }
+      this.renameInStacks(from, to);
+    });
+  }
+
   /** Undo and redo are the same step: reverse the top of one stack and push the result on the other. */
   private reverseTop(kind: 'undo' | 'redo', from: Transaction[], to: Transaction[]): Promise<ApplyResult> {
     return this.serialize(async () => {
+      this.requireWritable(`nothing can be ${kind === 'undo' ? 'undone' : 'redone'}`);
       const target = from.at(-1);
       if (!target) throw new UserError(`nothing-to-${kind}`, `Nothing to ${kind}`);
       const tx = await this.apply(kind, await this.inverse(target.moves), target.id);
@@ -122,34 +210,48 @@ export class LabelJournal {
     });
   }
 
-  /** Records a class folder rename so history still points at the files. */
-  recordClassRename(from: string, to: string): Promise<void> {
-    return this.serialize(async () => {
-      await this.append({ t: 'renameClass', from, to, at: new Date().toISOString() });
-      this.renameInStacks(from, to);
-    });
+  private requireWritable(consequence: string): void {
+    if (this.unwritable) throw new UserError('read-only', `${this.unwritable}: ${consequence}`);
   }
 
-  /** Plans a move of each file into `targetDir` (relative; '' is the root) under a free name. */
-  async plan(paths: string[], targetDir: string): Promise<{ moves: PlannedMove[]; failed: ApplyResult['failed'] }> {
+  private async plan(paths: string[], targetDir: string): Promise<{ moves: PlannedMove[]; failed: ApplyResult['failed'] }> {
     const targetAbsolute = targetDir === '' ? this.confinement.root : this.confinement.lexical(targetDir);
     const reserved = new Set<string>();
     const moves: PlannedMove[] = [];
     const failed: ApplyResult['failed'] = [];
-    for (const from of new Set(paths)) {
+    const seen = new Set<string>();
+    for (const requested of paths) {
+      let from: string;
       try {
-        await this.confinement.existing(from);
+        from = await this.relabelable(requested);
       } catch (error) {
-        failed.push({ path: from, message: error instanceof Error ? error.message : String(error) });
+        failed.push({ path: requested, message: error instanceof Error ? error.message : String(error) });
         continue;
       }
+      if (seen.has(from)) continue;
+      seen.add(from);
       const currentDir = path.posix.dirname(from) === '.' ? '' : path.posix.dirname(from);
       if (currentDir === targetDir) continue;
-      const name = await uniqueName(targetAbsolute, path.posix.basename(from), reserved);
+      const name = await uniqueName(targetAbsolute, path.posix.basename(from), reserved, this.fs);
       reserved.add(path.join(targetAbsolute, name));
       moves.push({ from, to: targetDir === '' ? name : `${targetDir}/${name}` });
     }
     return { moves, failed };
+  }
+
+  /** The project-relative path of an image file the user may relabel; a UserError says why not. */
+  private async relabelable(requested: string): Promise<string> {
+    const relative = this.confinement.toRelative(this.confinement.lexical(requested));
+    if (relative === '') throw new UserError('not-an-image', `${requested} is the project folder: only image files can be relabeled`);
+    if (relative.split('/').some((segment) => segment.startsWith('.'))) {
+      throw new UserError('not-an-image', `${requested} is hidden or inside LabelLoop's .labelloop folder: only the project's images can be relabeled`);
+    }
+    const info = await this.fs.stat(await this.confinement.existing(relative));
+    if (info.isDirectory()) throw new UserError('not-an-image', `${requested} is a folder: only image files can be relabeled`);
+    if (!info.isFile() || !isImageName(path.posix.basename(relative))) {
+      throw new UserError('not-an-image', `${requested} is not an image file (jpg, png, webp, bmp, gif or tiff): only images can be relabeled`);
+    }
+    return relative;
   }
 
   private async inverse(moves: PlannedMove[]): Promise<PlannedMove[]> {
@@ -157,7 +259,7 @@ export class LabelJournal {
     const inverse: PlannedMove[] = [];
     for (const move of [...moves].reverse()) {
       const originalDir = path.dirname(this.confinement.lexical(move.from));
-      const name = await uniqueName(originalDir, path.posix.basename(move.from), reserved);
+      const name = await uniqueName(originalDir, path.posix.basename(move.from), reserved, this.fs);
       const to = path.posix.join(path.posix.dirname(move.from), name);
       reserved.add(path.join(originalDir, name));
       inverse.push({ from: move.to, to: to.startsWith('./') ? to.slice(2) : to });
@@ -165,81 +267,160 @@ export class LabelJournal {
     return inverse;
   }
 
-  private async apply(kind: Kind, moves: PlannedMove[], of?: string): Promise<ApplyResult & { id: string }> {
+  private async apply(kind: Kind, planned: PlannedMove[], of?: string): Promise<ApplyResult & { id: string }> {
     const id = randomUUID();
-    if (moves.length === 0) return { id, moves: [], failed: [] };
-    await this.append({ t: 'begin', id, kind, ...(of ? { of } : {}), moves, at: new Date().toISOString() });
+    if (planned.length === 0) return { id, moves: [], failed: [] };
+    const moves = planned.map((move) => ({ ...move }));
+    const start = this.length;
+    try {
+      await this.append({ t: 'begin', id, kind, ...(of ? { of } : {}), moves, at: new Date().toISOString() });
+    } catch (error) {
+      throw this.refusal(error instanceof JournalWriteError ? error.failure : error);
+    }
     this.crashPoints.afterBegin?.();
     const failedIndexes: number[] = [];
     const failed: ApplyResult['failed'] = [];
+    let attempted = 0;
+    let diskFailure: unknown = null;
     for (const [index, move] of moves.entries()) {
+      attempted = index + 1;
       try {
-        const to = await this.confinement.creatable(move.to).catch(async (error: unknown) => {
-          if (!(error instanceof UserError) || error.code !== 'not-found') throw error;
-          // The class folder was deleted since (undo into a removed class): bring it back.
-          const absolute = this.confinement.lexical(move.to);
-          await mkdir(path.dirname(absolute), { recursive: true });
-          return this.confinement.creatable(move.to);
-        });
-        await moveFile(await this.confinement.existing(move.from), to);
+        await this.moveOne(id, index, moves);
       } catch (error) {
+        if (error instanceof JournalWriteError || isStorageFailure(error)) {
+          diskFailure = error instanceof JournalWriteError ? error.failure : error;
+          break;
+        }
         failedIndexes.push(index);
         failed.push({ path: move.from, message: moveFailure(error, move) });
       }
       this.crashPoints.afterMove?.(index);
     }
-    await this.append({ t: 'commit', id, failed: failedIndexes });
+    if (diskFailure === null) {
+      try {
+        await this.append({ t: 'commit', id, failed: failedIndexes });
+      } catch (error) {
+        diskFailure = error instanceof JournalWriteError ? error.failure : error;
+      }
+    }
+    if (diskFailure !== null) throw await this.takeBack(start, moves.slice(0, attempted), diskFailure);
     return { id, moves: moves.filter((_, i) => !failedIndexes.includes(i)), failed };
   }
 
-  private async rollBack(begin: Extract<JournalLine, { t: 'begin' }>): Promise<string[]> {
+  /** Moves one planned file; a target name taken since planning gets the next free name, recorded first. */
+  private async moveOne(id: string, index: number, moves: PlannedMove[]): Promise<void> {
+    for (let retargets = 0; ; retargets++) {
+      const move = moves[index] as PlannedMove;
+      const to = await this.destination(move.to);
+      try {
+        await moveFile(await this.confinement.existing(move.from), to, this.fs);
+        return;
+      } catch (error) {
+        if (!(error instanceof NameTakenError) || retargets >= MAX_RETARGETS) throw error;
+      }
+      const reserved = new Set(moves.map((m) => this.confinement.lexical(m.to)));
+      const name = await uniqueName(path.dirname(to), withoutCopyNumber(path.posix.basename(move.to)), reserved, this.fs);
+      const retargeted = path.posix.join(path.posix.dirname(move.to), name);
+      await this.append({ t: 'retarget', id, index, to: retargeted });
+      moves[index] = { from: move.from, to: retargeted };
+    }
+  }
+
+  /** The absolute target of a move; a class folder deleted since (undo into a removed class) comes back. */
+  private async destination(relative: string): Promise<string> {
+    try {
+      return await this.confinement.creatable(relative);
+    } catch (error) {
+      if (!(error instanceof UserError) || error.code !== 'not-found') throw error;
+      await this.fs.mkdir(path.dirname(this.confinement.lexical(relative)), { recursive: true });
+      return this.confinement.creatable(relative);
+    }
+  }
+
+  /**
+   * Takes back a transaction whose moves or commit the disk refused, and cuts its begin record away,
+   * so the relabel never happened. If the journal is in doubt or a file cannot go back, it stops
+   * taking writes: on the next open, recovery reads the journal and the disk and finishes the job.
+   */
+  private async takeBack(start: number, attempted: PlannedMove[], cause: unknown): Promise<UserError> {
+    if (!this.unwritable) {
+      const { complete } = await this.restore(attempted);
+      if (complete && (await this.cut(start).then(() => true, () => false))) return this.refusal(cause);
+      this.unwritable = `${unwritableReason(cause)} in the middle of a relabel, and LabelLoop could not take all of it back yet (reopen the project to finish)`;
+    }
+    return new UserError(errnoCode(cause) === 'ENOSPC' ? 'disk-full' : 'disk-error', `${this.unwritable}: no image is lost`);
+  }
+
+  private refusal(cause: unknown, consequence = NOTHING_MOVED): UserError {
+    if (this.unwritable) return new UserError('disk-error', `${this.unwritable}: ${consequence}`);
+    return storageRefusal(cause, consequence);
+  }
+
+  /** Rolls back a transaction a crash left open, then marks it aborted. */
+  private async recover(begin: BeginLine): Promise<string[]> {
+    const { report, restored, complete } = await this.restore(begin.moves);
+    if (complete) {
+      try {
+        await this.append({ t: 'abort', id: begin.id, reason: 'rolled back after an interrupted run' });
+      } catch (error) {
+        this.unwritable = `${unwritableReason(error instanceof JournalWriteError ? error.failure : error)} while LabelLoop recorded a rollback (reopen the project to finish)`;
+      }
+    } else {
+      this.unwritable = 'An interrupted relabel could not be fully rolled back (reopen the project to try again)';
+    }
+    report.unshift(
+      `An interrupted relabel of ${begin.moves.length} image(s) was rolled back` +
+        (restored > 0 ? ` (${restored} moved back)` : '') +
+        (complete ? '.' : ', but not completely:'),
+    );
+    return report;
+  }
+
+  /** Puts each moved file back where it was, judging by what is on disk; `complete` unless an fs call failed. */
+  private async restore(moves: PlannedMove[]): Promise<{ report: string[]; restored: number; complete: boolean }> {
     const report: string[] = [];
     let restored = 0;
-    for (const move of [...begin.moves].reverse()) {
+    let complete = true;
+    for (const move of [...moves].reverse()) {
       const from = this.confinement.lexical(move.from);
       const to = this.confinement.lexical(move.to);
-      const [hasFrom, hasTo] = await Promise.all([exists(from), exists(to)]);
       try {
+        const [hasFrom, hasTo] = await Promise.all([exists(from, this.fs), exists(to, this.fs)]);
         if (hasTo && !hasFrom) {
-          await moveFile(to, from);
+          await moveFile(to, from, this.fs);
           restored++;
         } else if (hasTo && hasFrom) {
           // Linked or copied but the source not yet removed: drop the new copy only if it is the same image.
-          if (await sameFile(from, to)) await unlink(to);
+          if (await sameFile(from, to, this.fs)) await this.fs.unlink(to);
           else report.push(`Kept both ${move.from} and ${move.to}: they differ, so neither was removed`);
         } else if (!hasFrom && !hasTo) {
           report.push(`${move.from} is missing: it was moved or deleted outside LabelLoop`);
         }
       } catch (error) {
+        complete = false;
         report.push(`Could not restore ${move.from}: ${describeFsError(error, move.to)}`);
       }
     }
-    await this.append({ t: 'abort', id: begin.id, reason: 'rolled back after an interrupted run' });
-    report.unshift(
-      `An interrupted relabel of ${begin.moves.length} image(s) was rolled back` +
-        (restored > 0 ? ` (${restored} moved back)` : '') +
-        '.',
-    );
-    return report;
+    return { report, restored, complete };
   }
 
   private async removeStrayPartials(): Promise<string[]> {
     const report: string[] = [];
     const folders = [this.confinement.root];
-    for (const entry of await readdir(this.confinement.root, { withFileTypes: true })) {
+    for (const entry of await this.fs.readdir(this.confinement.root, { withFileTypes: true })) {
       if (entry.isDirectory() && !entry.name.startsWith('.')) folders.push(path.join(this.confinement.root, entry.name));
     }
     for (const folder of folders) {
-      const names = await readdir(folder).catch(() => [] as string[]);
+      const names = await this.fs.readdir(folder).catch(() => [] as string[]);
       for (const name of names.filter((n) => n.endsWith(PARTIAL_SUFFIX))) {
-        await unlink(path.join(folder, name)).catch(() => undefined);
+        await this.fs.unlink(path.join(folder, name)).catch(() => undefined);
         report.push(`Removed an unfinished copy ${name} left by an interrupted move`);
       }
     }
     return report;
   }
 
-  private replay(begin: Extract<JournalLine, { t: 'begin' }>, failed: number[]): void {
+  private replay(begin: BeginLine, failed: number[]): void {
     const tx = { id: begin.id, moves: begin.moves.filter((_, i) => !failed.includes(i)) };
     if (tx.moves.length === 0) return;
     if (begin.kind === 'do') {
@@ -261,36 +442,65 @@ export class LabelJournal {
     }
   }
 
-  private async readLines(): Promise<JournalLine[]> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return [];
-      throw error;
-    }
-    if (text.length > 0 && !text.endsWith('\n')) {
-      // A crash mid-append left half a line: end it so the next entry starts clean.
-      const handle = await open(this.file, 'a');
-      await handle.write('\n');
-      await handle.close();
-    }
-    const lines: JournalLine[] = [];
-    for (const raw of text.split('\n')) {
-      if (!raw.trim()) continue;
-      try {
-        lines.push(JSON.parse(raw) as JournalLine);
-      } catch {
-        /* a torn final line: its transaction never began */
-      }
-    }
-    return lines;
+  /** Whether a recorded class rename happened on disk: the old folder gone, or (case only) both names one folder. */
+  private async renamed(from: string, to: string): Promise<boolean> {
+    const [hasFrom, hasTo] = await Promise.all([exists(this.confinement.lexical(from), this.fs), exists(this.confinement.lexical(to), this.fs)]);
+    return hasTo || !hasFrom;
   }
 
+  private async readBytes(): Promise<Buffer> {
+    try {
+      return await this.fs.readFile(this.file);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return Buffer.alloc(0);
+      throw error;
+    }
+  }
+
+  /** Opens the journal for appending, cut to its first `keep` bytes; returns why it cannot be written, or null. */
+  private async openForWriting(keep: number, size: number): Promise<string | null> {
+    try {
+      await this.fs.mkdir(this.dataDir, { recursive: true });
+      this.handle = await this.fs.open(this.file, 'a');
+      this.length = size;
+      if (keep < size) await this.cut(keep);
+      return null;
+    } catch (error) {
+      if (!isStorageFailure(error) && !['EACCES', 'EPERM'].includes(errnoCode(error) ?? '')) throw error;
+      await this.handle?.close().catch(() => undefined);
+      this.handle = null;
+      return unwritableReason(error);
+    }
+  }
+
+  /** Writes one whole record and syncs it; on any failure the file is cut back to the last good record. */
   private async append(line: JournalLine): Promise<void> {
-    if (!this.handle) throw new Error('journal is not open');
-    await this.handle.write(`${JSON.stringify(line)}\n`);
-    await this.handle.datasync();
+    const handle = this.handle;
+    if (!handle || this.unwritable) throw new JournalWriteError(new Error(this.unwritable ?? 'the journal is not open'));
+    const bytes = Buffer.from(`${JSON.stringify(line)}\n`);
+    const start = this.length;
+    try {
+      for (let written = 0; written < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+        if (bytesWritten <= 0) throw Object.assign(new Error('the disk accepted no bytes'), { code: 'ENOSPC' });
+        written += bytesWritten;
+      }
+      await handle.datasync();
+      this.length = start + bytes.length;
+    } catch (error) {
+      await this.cut(start).catch(() => {
+        this.unwritable = `${unwritableReason(error)}, and LabelLoop could not remove a half-written journal entry (reopen the project)`;
+      });
+      throw new JournalWriteError(error);
+    }
+  }
+
+  // No fsync: a cut lost to a crash leaves a torn or unfinished record, which the next open cuts or
+  // rolls back; and the next append's fsync makes the new length durable anyway.
+  private async cut(length: number): Promise<void> {
+    if (!this.handle) throw new Error('the journal is not open');
+    await this.handle.truncate(length);
+    this.length = length;
   }
 
   private serialize<T>(work: () => Promise<T>): Promise<T> {
@@ -300,8 +510,48 @@ export class LabelJournal {
   }
 }
 
+/** Whole lines (up to the last newline), where the last one starts, and how many lines were damaged. */
+function parseJournal(bytes: Buffer): { lines: JournalLine[]; goodLength: number; lastStart: number; damaged: number } {
+  const goodLength = bytes.lastIndexOf(0x0a) + 1;
+  const lastStart = goodLength >= 2 ? bytes.lastIndexOf(0x0a, goodLength - 2) + 1 : 0;
+  const lines: JournalLine[] = [];
+  let damaged = 0;
+  for (const raw of bytes.subarray(0, goodLength).toString('utf8').split('\n')) {
+    if (!raw.trim()) continue;
+    const parsed = parseLine(raw);
+    if (parsed.line) lines.push(parsed.line);
+    if (!parsed.whole) damaged++;
+  }
+  return { lines, goodLength, lastStart, damaged };
+}
+
+/**
+ * One record; where an older version appended a record to a torn line, the record at its end.
+ * `{"t":` cannot occur inside a JSON string (its quotes would be escaped), so it marks a record start.
+ */
+function parseLine(raw: string): { line: JournalLine | null; whole: boolean } {
+  for (let start = 0; start >= 0; start = raw.indexOf('{"t":', start + 1)) {
+    try {
+      return { line: JSON.parse(raw.slice(start)) as JournalLine, whole: start === 0 };
+    } catch {
+      /* not a whole record from here: try the next record start */
+    }
+  }
+  return { line: null, whole: false };
+}
+
+function retarget(begin: BeginLine | undefined, index: number, to: string): void {
+  const move = begin?.moves[index];
+  if (move) move.to = to;
+}
+
+/** `a (3).jpg` → `a.jpg`: a retargeted move numbers from the plain name again. */
+function withoutCopyNumber(name: string): string {
+  return name.replace(/ \(\d+\)(?=\.[^.]*$|$)/, '');
+}
+
 function moveFailure(error: unknown, move: PlannedMove): string {
-  if (error instanceof NameTakenError) return `${move.to} appeared while moving; nothing was overwritten`;
+  if (error instanceof NameTakenError) return `${move.to} kept being taken by other files while moving; ${move.from} was left where it was`;
   if (error instanceof UserError) return error.message;
   return describeFsError(error, move.from);
 }

@@ -1,8 +1,9 @@
 // One open project: a folder whose subfolders are classes. Plain TypeScript, no Electron, so the
 // desktop app, web mode and the CLI all drive the same code.
-import { link, mkdir, readdir, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult, ThumbnailProgress } from '../../shared/contract';
 import { gridOrder } from '../../shared/images';
 import { PathConfinement } from './confine';
@@ -13,8 +14,10 @@ import { partialPath, uniqueName } from './fileMove';
 import type { CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
+import { isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
 import { NOT_AN_IMAGE_NAME, uploadBaseName, uploadProblem } from './uploads';
-import { CancelledThumbnail, describeImage, explainDecodeError, MAX_INPUT_PIXELS, ThumbnailService } from './thumbnails';
+import { CancelledThumbnail, describeImage, type Probe, type ThumbnailOptions, ThumbnailService } from './thumbnails';
+import { explainDecodeError, openRaster } from './imageDecode';
 
 export interface ProjectOptions {
   crashPoints?: CrashPoints;
@@ -22,7 +25,17 @@ export interface ProjectOptions {
   watchIntervalMs?: number;
   /** Validate every image in the background after opening (off in tests that want determinism). */
   backgroundValidation?: boolean;
+  /** How thumbnails are made and cached; tests hand in a cache writer that fails like a full disk. */
+  thumbnails?: ThumbnailOptions;
+  /** The file system the journal and moves write through; tests hand in one that fails on cue. */
+  fs?: ProjectFs;
 }
+
+/** What a read-only project cannot do, said the same way in the app and the CLI. */
+export const READ_ONLY_CAN_STILL = 'browsing images and inspecting runs still work';
+
+/** How long a background check that missed a file waits for the relabel that moved it to finish. */
+const MOVE_WAIT_MS = 30_000;
 
 export class ProjectSession {
   private items = new Map<string, ImageItem>();
@@ -33,6 +46,8 @@ export class ProjectSession {
   private lost = false;
   private closed = false;
   private validation: Promise<void> = Promise.resolve();
+  /** Background checks that missed a file a move had taken away, each waiting for that move. */
+  private readonly awaitingMove = new Map<ImageItem, (moved: boolean) => void>();
 
   private constructor(
     readonly confinement: PathConfinement,
@@ -56,18 +71,16 @@ export class ProjectSession {
     if (!info.isDirectory()) throw new UserError('cannot-open', `${absolute} is a file, not a folder`);
     const confinement = await PathConfinement.create(absolute);
     const dataDir = path.join(absolute, DATA_DIR);
-    try {
-      await mkdir(path.join(dataDir, 'thumbs'), { recursive: true });
-    } catch (error) {
-      throw new UserError('cannot-open', `Cannot write LabelLoop's data folder: ${describeFsError(error, dataDir)}`);
-    }
-    const journal = new LabelJournal(confinement, dataDir, options.crashPoints);
-    const recovered = await journal.open();
+    const fs = options.fs ?? realFs;
+    const readOnly = await probeWritable(fs, dataDir);
+    const journal = new LabelJournal(confinement, dataDir, options.crashPoints, fs);
+    const recovered = await journal.open(readOnly);
     const session = new ProjectSession(
       confinement,
       journal,
-      new ThumbnailService(path.join(dataDir, 'thumbs')),
-      new HashCache(hashCachePath(dataDir)),
+      // A read-only project still shows thumbnails: they are cached outside it.
+      new ThumbnailService(readOnly ? readOnlyThumbnailDir(absolute) : path.join(dataDir, 'thumbs'), options.thumbnails),
+      new HashCache(hashCachePath(dataDir), readOnly === null),
       events,
       recovered,
       options,
@@ -85,6 +98,11 @@ export class ProjectSession {
     return path.basename(this.root);
   }
 
+  /** Why the project can only be browsed (a full or read-only disk), or null when it can be changed. */
+  get readOnly(): string | null {
+    return this.journal.readOnlyReason;
+  }
+
   snapshot(): DatasetSnapshot {
     return {
       root: this.root,
@@ -95,6 +113,7 @@ export class ProjectSession {
       warnings: [...this.warnings],
       history: this.journal.history,
       recovered: [...this.recovered],
+      readOnly: this.readOnly,
     };
   }
 
@@ -123,23 +142,41 @@ export class ProjectSession {
   }
 
   async relabel(paths: string[], to: string | null): Promise<MoveResult> {
+    this.requireWritable('images cannot be relabeled');
     if (to !== null && !this.classes.includes(to)) throw new UserError('no-such-class', `There is no class "${to}"`);
-    const plan = await this.journal.plan(paths, to ?? '');
-    const done = await this.journal.relabel(plan.moves);
+    const done = await this.noticeReadOnly(this.journal.relabel(paths, to ?? ''));
     this.applyMoves(done.moves);
-    return { moves: done.moves, failed: [...plan.failed, ...done.failed], history: this.journal.history };
+    return { ...done, history: this.journal.history };
   }
 
   async undo(): Promise<MoveResult> {
-    const done = await this.journal.undo();
+    this.requireWritable('nothing can be undone');
+    const done = await this.noticeReadOnly(this.journal.undo());
     this.applyMoves(done.moves);
     return { ...done, history: this.journal.history };
   }
 
   async redo(): Promise<MoveResult> {
-    const done = await this.journal.redo();
+    this.requireWritable('nothing can be redone');
+    const done = await this.noticeReadOnly(this.journal.redo());
     this.applyMoves(done.moves);
     return { ...done, history: this.journal.history };
+  }
+
+  /** Refuses a change to a read-only project, saying what cannot be done and what still works. */
+  requireWritable(consequence: string): void {
+    if (this.readOnly) throw new UserError('read-only', `${this.readOnly}: ${consequence} (${READ_ONLY_CAN_STILL})`);
+  }
+
+  /** A disk failure the journal could not fully tidy makes the project read-only: the window rescans to show it. */
+  private async noticeReadOnly<T>(work: Promise<T>): Promise<T> {
+    const wasReadOnly = this.readOnly;
+    try {
+      return await work;
+    } catch (error) {
+      if (!wasReadOnly && this.readOnly) this.events.emit('dataset.changed', { reason: 'the project became read-only' });
+      throw error;
+    }
   }
 
   async details(relative: string): Promise<ImageDetails> {
@@ -158,11 +195,13 @@ export class ProjectSession {
     const info = await stat(absolute);
     const version = fileVersion(info);
     const probe = await this.thumbnails.get(absolute, version, size);
-    if (size === 'thumb') this.recordVerdict(relative, version, probe.ok ? { status: 'ok' } : { status: 'unreadable', problem: probe.problem });
+    // A file moved away meanwhile says nothing about the image.
+    if (size === 'thumb' && (probe.ok || !probe.missing)) this.recordVerdict(relative, version, probe.ok ? { status: 'ok' } : { status: 'unreadable', problem: probe.problem });
     return probe;
   }
 
   async createClass(name: string): Promise<DatasetSnapshot> {
+    this.requireWritable('classes cannot be created');
     const absolute = this.confinement.lexical(name);
     try {
       await mkdir(absolute);
@@ -174,24 +213,21 @@ export class ProjectSession {
   }
 
   async renameClass(from: string, to: string): Promise<DatasetSnapshot> {
+    this.requireWritable('classes cannot be renamed');
     if (!this.classes.includes(from)) throw new UserError('no-such-class', `There is no class "${from}"`);
-    const source = await this.confinement.existing(from);
+    await this.confinement.existing(from);
     const target = this.confinement.lexical(to);
     // A case-only rename on a case-insensitive disk is the same folder: rename is then safe.
     const caseOnly = from.toLowerCase() === to.toLowerCase();
     if (!caseOnly && (await stat(target).catch(() => null))) {
       throw new UserError('class-exists', `A class or file named "${to}" already exists`);
     }
-    try {
-      await rename(source, target);
-    } catch (error) {
-      throw new UserError('fs', `Could not rename "${from}": ${describeFsError(error, from)}`);
-    }
-    await this.journal.recordClassRename(from, to);
+    await this.noticeReadOnly(this.journal.renameClass(from, to));
     return this.rescan();
   }
 
   async deleteClass(name: string): Promise<DatasetSnapshot> {
+    this.requireWritable('classes cannot be deleted');
     if (!this.classes.includes(name)) throw new UserError('no-such-class', `There is no class "${name}"`);
     const absolute = await this.confinement.existing(name);
     const entries = await readdir(absolute);
@@ -210,6 +246,7 @@ export class ProjectSession {
 
   /** Copies an uploaded or dropped file into a class, refusing non-images and exact duplicates. */
   async importFile(className: string | null, fileName: string, data: Uint8Array): Promise<ImportResult> {
+    this.requireWritable('images cannot be imported');
     const result: ImportResult = { imported: [], duplicates: [], rejected: [] };
     const name = uploadBaseName(fileName);
     const reject = (message: string) => {
@@ -221,9 +258,9 @@ export class ProjectSession {
     const problem = name.startsWith('.') ? NOT_AN_IMAGE_NAME : uploadProblem(name, data.byteLength);
     if (problem) return reject(problem);
     try {
-      await sharp(data, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' }).stats();
+      await (await openRaster(data)).image.stats();
     } catch (error) {
-      return reject(await explainBufferError(error));
+      return reject(await explainDecodeError(data, error));
     }
     const hash = hashBuffer(data);
     const existing = await this.findByHash(hash);
@@ -257,6 +294,7 @@ export class ProjectSession {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.thumbnails.cancelBackground();
+    for (const settle of this.awaitingMove.values()) settle(false);
     await this.validation.catch(() => undefined);
     await this.journal.close();
   }
@@ -281,6 +319,7 @@ export class ProjectSession {
       item.path = move.to;
       item.label = move.to.includes('/') ? (move.to.split('/')[0] as string) : null;
       this.items.set(move.to, item);
+      this.awaitingMove.get(item)?.(true);
     }
   }
 
@@ -316,11 +355,7 @@ export class ProjectSession {
     this.validation = (async () => {
       await Promise.all(
         pending.map(async (item) => {
-          const absolute = path.join(this.root, item.path);
-          const probe = await this.thumbnails.get(absolute, item.version, 'thumb', false).catch((error: unknown) => {
-            if (error instanceof CancelledThumbnail) return null;
-            throw error;
-          });
+          const probe = await this.probeFollowingMoves(item);
           if (!probe || this.closed) return;
           const verdict = probe.ok ? { status: 'ok' as const } : { status: 'unreadable' as const, problem: probe.problem };
           this.verdicts.set(item.version, verdict);
@@ -335,6 +370,41 @@ export class ProjectSession {
       );
       if (!this.closed) flush();
     })();
+  }
+
+  /**
+   * Decodes an image wherever it is when its turn comes. A relabel moves the files before the items'
+   * paths change, so a miss waits for the move to be applied and looks again at the new path. A file
+   * gone for good gets no verdict (the next scan drops it): a miss is never the image's problem.
+   */
+  private async probeFollowingMoves(item: ImageItem): Promise<Probe | null> {
+    for (;;) {
+      let lookedAt: string | null = null;
+      const locate = () => {
+        lookedAt = item.path;
+        return path.join(this.root, lookedAt);
+      };
+      const probe = await this.thumbnails.get(locate, item.version, 'thumb', false).catch((error: unknown) => {
+        if (error instanceof CancelledThumbnail) return null;
+        throw error;
+      });
+      if (!probe || probe.ok || !probe.missing || this.closed) return probe;
+      // Moved since it was looked for: look again at once; else wait for a move to be applied.
+      if (lookedAt === item.path && !(await this.nextMove(item))) return null;
+    }
+  }
+
+  /** True once a relabel, undo or redo moves the item; false if none does soon, or the project closes. */
+  private nextMove(item: ImageItem): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), MOVE_WAIT_MS);
+      const settle = (moved: boolean) => {
+        clearTimeout(timer);
+        this.awaitingMove.delete(item);
+        resolve(moved);
+      };
+      this.awaitingMove.set(item, settle);
+    });
   }
 
   private watch(intervalMs: number): void {
@@ -355,8 +425,31 @@ export class ProjectSession {
   }
 }
 
-async function explainBufferError(error: unknown): Promise<string> {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/pixel limit/i.test(message)) return `The image is over the ${MAX_INPUT_PIXELS / 1e6} MP limit`;
-  return explainDecodeError('', error);
+/**
+ * Whether LabelLoop can write its data folder: null if so, else why not. A small synced file is the
+ * only sure test, since a full disk still lets the journal be opened for appending.
+ */
+async function probeWritable(fs: ProjectFs, dataDir: string): Promise<string | null> {
+  const probe = path.join(dataDir, `.write-check-${process.pid}`);
+  try {
+    await fs.mkdir(path.join(dataDir, 'thumbs'), { recursive: true });
+    const handle = await fs.open(probe, 'w');
+    try {
+      await handle.write(Buffer.alloc(4096));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.unlink(probe);
+    return null;
+  } catch (error) {
+    await fs.unlink(probe).catch(() => undefined);
+    if (!isUnwritable(error)) throw new UserError('cannot-open', `Cannot write LabelLoop's data folder: ${describeFsError(error, dataDir)}`);
+    return unwritableReason(error);
+  }
+}
+
+/** Thumbnails of a read-only project go to the system's temporary folder, one folder per project. */
+function readOnlyThumbnailDir(root: string): string {
+  return path.join(os.tmpdir(), 'labelloop-thumbs', createHash('sha1').update(root).digest('hex').slice(0, 16));
 }

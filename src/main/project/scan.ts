@@ -8,6 +8,7 @@ import { isImageName } from '../../shared/images';
 import type { PathConfinement } from './confine';
 import { describeFsError } from '../common/errors';
 import { mapLimit } from '../common/concurrency';
+import { EMPTY_FILE } from './imageDecode';
 
 export const DATA_DIR = '.labelloop';
 
@@ -52,7 +53,7 @@ export async function scanProject(confinement: PathConfinement): Promise<ScanRes
       const item: ImageItem = { path: relative, label, size: info.size, version: fileVersion(info), status: 'pending' };
       if (info.size === 0) {
         item.status = 'unreadable';
-        item.problem = 'The file is empty (0 bytes)';
+        item.problem = EMPTY_FILE;
       }
       return item;
     } catch (error) {

@@ -1,22 +1,35 @@
 // Thumbnails and image checks. Decoding an image fully is the only sure test that it is readable,
 // so making its thumbnail doubles as validation: the result (a .webp, or a .err with the reason)
 // is cached under .labelloop/thumbs keyed by the file's version, so a changed file is redone.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// The image is judged by decoding alone: a cache that cannot be written (a full disk) is the
+// cache's problem, and the thumbnail is then served from memory.
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ImageDetails, ThumbnailSize } from '../../shared/contract';
 import { exists } from './fileMove';
+import { diagnoseDecodeError, openRaster } from './imageDecode';
 
-/** Larger images are refused: a decompression bomb or a scan no classifier needs (100 MP). */
-export const MAX_INPUT_PIXELS = 100_000_000;
 const EDGE: Record<ThumbnailSize, number> = { thumb: 256, large: 1024 };
 
 // libvips parallelises inside one image; we parallelise across images instead.
 sharp.concurrency(1);
 
-export type Probe = { ok: true; file: string } | { ok: false; problem: string };
+export type Probe =
+  | { ok: true; file: string }
+  /** Decoded, but the cache could not be written: the thumbnail itself. */
+  | { ok: true; webp: Buffer }
+  /** `missing`: no file at that path (moved or deleted), which says nothing about the image. */
+  | { ok: false; problem: string; missing?: true };
+
+export interface ThumbnailOptions {
+  /** How many images decode at once. */
+  slots?: number;
+  /** Writes a cache file; a test seam for a full or failing disk. */
+  writeFile?: (file: string, data: Buffer | string) => Promise<void>;
+}
 
 interface Job {
   run(): Promise<void>;
@@ -77,19 +90,25 @@ export class ThumbnailService {
   private readonly lanes: Lanes;
   private readonly inFlight = new Map<string, { promise: Promise<Probe>; job: Job }>();
 
+  private readonly write: NonNullable<ThumbnailOptions['writeFile']>;
+
   constructor(
     private readonly cacheDir: string,
-    slots = Math.max(2, os.cpus().length),
+    options: ThumbnailOptions = {},
   ) {
-    this.lanes = new Lanes(slots);
+    this.lanes = new Lanes(options.slots ?? Math.max(2, os.cpus().length));
+    this.write = options.writeFile ?? ((file, data) => writeFile(file, data));
   }
 
   cacheKey(version: string, size: ThumbnailSize): string {
     return createHash('sha1').update(`${version}|${size}|${EDGE[size]}`).digest('hex');
   }
 
-  /** The cached thumbnail file, made now (ahead of background work) if missing. */
-  get(absolute: string, version: string, size: ThumbnailSize, urgent = true): Promise<Probe> {
+  /**
+   * The cached thumbnail, made now (ahead of background work) if missing. `locate` gives the
+   * image's path when the work starts, so queued work follows a file that was moved meanwhile.
+   */
+  get(locate: string | (() => string), version: string, size: ThumbnailSize, urgent = true): Promise<Probe> {
     const key = this.cacheKey(version, size);
     const pending = this.inFlight.get(key);
     if (pending) {
@@ -98,7 +117,8 @@ export class ThumbnailService {
       if (urgent) this.lanes.promote(pending.job);
       return pending.promise;
     }
-    const queued = this.lanes.push(urgent, () => this.make(absolute, key, size));
+    const where = typeof locate === 'string' ? () => locate : locate;
+    const queued = this.lanes.push(urgent, () => this.make(where(), key, size));
     const promise = queued.promise.finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, { promise, job: queued.job });
     return promise;
@@ -114,49 +134,48 @@ export class ThumbnailService {
     const file = path.join(folder, `${key}.webp`);
     const errorFile = path.join(folder, `${key}.err`);
     if (await exists(file)) return { ok: true, file };
-    const known = await readFile(errorFile, 'utf8').catch(() => null);
-    if (known !== null) return { ok: false, problem: known };
-    await mkdir(folder, { recursive: true });
+    // An empty or unreadable .err (a write cut short) is no verdict: decode again.
+    const known = (await readFile(errorFile, 'utf8').catch(() => '')).trim();
+    if (known) return { ok: false, problem: known };
+    let webp: Buffer;
     try {
-      const partial = `${file}.${process.pid}.tmp`;
-      await sharp(absolute, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning', animated: false })
+      const { image } = await openRaster(absolute);
+      webp = await image
         .rotate()
         .resize(EDGE[size], EDGE[size], { fit: 'inside', withoutEnlargement: true })
         .toColourspace('srgb')
         .webp({ quality: size === 'thumb' ? 75 : 85 })
-        .toFile(partial);
-      await rename(partial, file);
-      return { ok: true, file };
+        .toBuffer();
     } catch (error) {
-      const problem = await explainDecodeError(absolute, error);
-      // Only a verdict about the file is cached; a vanished file or a full disk is not.
-      if (!(await exists(absolute))) return { ok: false, problem: 'The file no longer exists' };
-      await writeFile(errorFile, problem).catch(() => undefined);
-      return { ok: false, problem };
+      const gone = { ok: false, problem: 'The file is not there any more', missing: true } as const;
+      if (!(await exists(absolute))) return gone;
+      const { reason, aboutContent } = await diagnoseDecodeError(absolute, error);
+      // Only a verdict about the content is kept: a permission problem can be fixed without changing the file.
+      if (aboutContent) await this.store(errorFile, reason);
+      else if (!(await exists(absolute))) return gone;
+      return { ok: false, problem: reason };
+    }
+    return (await this.store(file, webp)) ? { ok: true, file } : { ok: true, webp };
+  }
+
+  /** Writes a cache file whole or not at all (via a temporary file and a rename); false if it could not. */
+  private async store(file: string, data: Buffer | string): Promise<boolean> {
+    const partial = `${file}.${process.pid}.tmp`;
+    try {
+      await mkdir(path.dirname(file), { recursive: true });
+      await this.write(partial, data);
+      await rename(partial, file);
+      return true;
+    } catch {
+      await unlink(partial).catch(() => undefined);
+      return false;
     }
   }
 }
 
-/** Turns libvips' terse messages into what a user can act on. */
-export async function explainDecodeError(absolute: string, error: unknown): Promise<string> {
-  const message = error instanceof Error ? error.message : String(error);
-  if (/pixel limit/i.test(message)) {
-    const meta = await sharp(absolute, { limitInputPixels: false }).metadata().catch(() => null);
-    const dims = meta?.width && meta.height ? `${meta.width}×${meta.height} (${((meta.width * meta.height) / 1e6).toFixed(0)} MP)` : 'too large';
-    return `The image is ${dims}, over the ${MAX_INPUT_PIXELS / 1e6} MP limit (a decompression bomb, or far larger than training needs)`;
-  }
-  if (/unsupported image format/i.test(message)) {
-    return 'Not an image: the content is not a supported image format, whatever its extension says';
-  }
-  if (/premature end|truncated|corrupt|read error|unexpected end|not enough data/i.test(message)) {
-    return `The file is truncated or damaged (${message.split('\n')[0]})`;
-  }
-  return `Cannot decode the image: ${message.split('\n')[0]}`;
-}
-
 /** Dimensions and the facts worth a note (CMYK, 16-bit, grayscale, alpha, rotation) for the large view. */
 export async function describeImage(absolute: string): Promise<Omit<ImageDetails, 'path' | 'status' | 'problem'>> {
-  const meta = await sharp(absolute, { limitInputPixels: MAX_INPUT_PIXELS }).metadata();
+  const { meta } = await openRaster(absolute);
   const notes: string[] = [];
   if (meta.space === 'cmyk') notes.push('CMYK colour: converted to sRGB for display and training');
   if (meta.depth && !['uchar', 'char'].includes(meta.depth)) notes.push(`${meta.depth === 'ushort' ? '16' : meta.depth}-bit samples: reduced to 8-bit`);

@@ -2,7 +2,7 @@
 // load the backbone, embed only the images the cache lacks, train the head, evaluate, save.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { TrainingConfig, TrainingProgress } from '../../shared/contract';
+import type { EngineInfo, TrainingConfig, TrainingProgress } from '../../shared/contract';
 import type { Split, TrainingReport } from '../../shared/report';
 export type { TrainingReport } from '../../shared/report';
 import { seededRandom } from '../project/demo';
@@ -11,10 +11,10 @@ import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } fr
 import { loadBackbone } from '../engine/backbone';
 import { type EnginePreference, type FrozenModelRunner, frozenModelRunner } from '../engine/onnx/frozenRunner';
 import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
-import { selectBackend, summarizeBackend } from '../engine/backend';
+import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
-import { EmbeddingCache } from './embeddingCache';
+import { allFinite, EmbeddingCache } from './embeddingCache';
 import { accuracy, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
@@ -46,7 +46,7 @@ export interface TrainingJob {
 }
 
 export type JobEvent =
-  | { type: 'backend'; summary: string }
+  | { type: 'backend'; summary: string; engine: EngineInfo }
   | { type: 'progress'; progress: Omit<TrainingProgress, 'runId'> }
   | { type: 'epoch'; epoch: number; logs: Logs };
 
@@ -58,14 +58,21 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const { config } = job;
   const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
   const backend = await selectBackend(config.backend);
+  const engine = engineInfo(backend);
+  let backendSummary = summarizeBackend(backend);
+  emit({ type: 'backend', summary: backendSummary, engine });
+
   const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
   const runner = await frozenModelRunner(backbone.extractor, job.engine ?? 'auto', onnxCacheDir(job)).catch((error: unknown) => {
     backbone.dispose();
     throw error;
   });
-  let backendSummary = `${summarizeBackend(backend)}. ${describeRunner('Backbone', runner)}`;
-  emit({ type: 'backend', summary: backendSummary });
+  // Said again once the backbone's engine is known (converting it takes a moment the first time).
+  backendSummary = `${backendSummary}. ${describeRunner('Backbone', runner)}`;
+  emit({ type: 'backend', summary: backendSummary, engine });
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
+  const notes: string[] = [];
+  noteDiscarded(cache, notes);
   const skipped: TrainingReport['skipped'] = [];
   const embedStarted = performance.now();
   const augmentation = config.augmentation.copies > 0 ? config.augmentation : null;
@@ -117,14 +124,14 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   let bestEpoch = result.bestEpoch;
   try {
     if (config.fineTuneBlocks > 0) {
-      const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length);
+      const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length, notes);
       fineTuneBackbone = stage2.backbone;
       final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
       history = [...result.history, ...stage2.history];
       stopReason = stage2.stopReason ?? stopReason;
       bestEpoch = result.history.length + stage2.bestEpoch;
       backendSummary = `${backendSummary} ${describeRunner('Stage-2 cut', stage2.runner)}`;
-      emit({ type: 'backend', summary: backendSummary });
+      emit({ type: 'backend', summary: backendSummary, engine });
     }
   } catch (error) {
     result.model.dispose();
@@ -136,6 +143,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     emit({ type: 'progress', progress: { phase: 'evaluating', done: 0, total: samples.length, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
     const rowSize = final.shape.reduce((a, b) => a * b, 1);
     const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
+    if (!probabilities.every((p) => p.every(Number.isFinite))) throw new Error("The trained model's predictions are not finite numbers: the run keeps no model");
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     // Label-error ranking over every image (train split included) from out-of-fold predictions
     // of classifiers fitted on the cached pooled features: cheap, and no image judges its own label.
@@ -190,6 +198,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       backbone: { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim },
       fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
       augmentedCopies: copyRows.length,
+      notes,
     };
     await saveRun(job, final.model, report);
     return report;
@@ -214,6 +223,7 @@ async function fineTuneTop(
   isCancelled: () => boolean,
   memory: Memory,
   epochOffset: number,
+  notes: string[],
 ) {
   const { config } = job;
   if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
@@ -224,6 +234,7 @@ async function fineTuneTop(
     const split = splitForFineTuning(backbone.extractor, cutLayer, head);
     const cutDim = split.cutShape.reduce((a, b) => a * b, 1);
     const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(`${backbone.id}|cut:${cutLayer}`, backbone.preprocessing), cutDim);
+    noteDiscarded(cache, notes);
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
     const runner = await frozenModelRunner(split.bottom, job.engine ?? 'auto', onnxCacheDir(job));
@@ -232,6 +243,9 @@ async function fineTuneTop(
     } finally {
       await cache.save();
     }
+    // Stage 1 trained on exactly these images: stage 2 cannot leave one out.
+    const lost = skipped[0];
+    if (lost) throw new Error(`Fine-tuning could not compute ${lost.path} at the cut: ${lost.reason}`);
     const features = new Float32Array(samples.length * cutDim);
     samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * cutDim));
     const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
@@ -253,6 +267,13 @@ function onnxCacheDir(job: TrainingJob): string {
 /** "Backbone: ONNX Runtime (CPU, 2 threads)." or the TF.js engine with why ONNX Runtime is not used. */
 function describeRunner(what: string, runner: FrozenModelRunner): string {
   return runner.fallbackReason ? `${what}: ${runner.description}; ONNX Runtime not used: ${runner.fallbackReason}.` : `${what}: ${runner.description}.`;
+}
+
+function noteDiscarded(cache: EmbeddingCache, notes: string[]): void {
+  if (cache.discarded === 0) return;
+  const note = `${cache.discarded} cached feature row(s) held NaN or Infinity (a damaged cache file) and were computed again`;
+  console.warn(`[labelloop] ${note}`);
+  notes.push(note);
 }
 
 function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
@@ -338,7 +359,11 @@ async function embed(
       const values = await runner.run(images);
       images.dispose();
       const dim = values.length / ok.length;
-      ok.forEach((o, i) => cache.set(o.sample.hash, values.slice(i * dim, (i + 1) * dim)));
+      ok.forEach((o, i) => {
+        const row = values.slice(i * dim, (i + 1) * dim);
+        if (allFinite(row)) cache.set(o.sample.hash, row);
+        else skipped.push({ path: o.sample.path, reason: 'the backbone gave features that are not finite numbers (NaN or Infinity)' });
+      });
     }
     done += batch.length;
     onProgress(done, (performance.now() - started) / 1000);

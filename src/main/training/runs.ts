@@ -1,5 +1,7 @@
-// Runs kept under .labelloop/runs/<id>/: config.json, report.json, ended.json and model/.
-import { readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+// Runs kept under .labelloop/runs/<id>/: config.json, progress.json (while it trains), report.json,
+// ended.json and model/. A run without ended.json whose trainer stopped giving signs of life was
+// interrupted (its process was killed or crashed): listing the runs says so, once and for good.
+import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
 import { TrainingConfig } from '../../shared/contract';
@@ -7,6 +9,23 @@ import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../common/errors';
 
 export const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
+
+/** How often a training process rewrites progress.json, and how long a silent one is still believed alive. */
+export const HEARTBEAT_MS = 5_000;
+const SILENT_FOR_DEAD_MS = 30_000;
+
+/** What progress.json holds: who trains the run, when it was last seen alive, the epochs so far. */
+interface RunProgress {
+  pid: number;
+  seenAt: string;
+  epochs: Record<string, number>[];
+}
+
+/** Written by the process that trains the run; atomic, so a reader never sees half a file. */
+export async function writeRunProgress(runDir: string, epochs: Record<string, number>[]): Promise<void> {
+  const progress: RunProgress = { pid: process.pid, seenAt: new Date().toISOString(), epochs };
+  await writeJson(path.join(runDir, 'progress.json'), progress);
+}
 
 export class RunStore {
   constructor(private readonly runsDir: string) {}
@@ -22,9 +41,10 @@ export class RunStore {
     return path.join(this.runsDir, runId);
   }
 
-  async list(): Promise<RunSummary[]> {
+  /** Every run, newest first; `liveRunId` is the run this process is training (never interrupted). */
+  async list(liveRunId: string | null): Promise<RunSummary[]> {
     const names = await readdir(this.runsDir).catch(() => [] as string[]);
-    const runs = await Promise.all(names.filter((n) => RUN_ID.test(n)).map((runId) => this.summary(runId)));
+    const runs = await Promise.all(names.filter((n) => RUN_ID.test(n)).map((runId) => this.summary(runId, liveRunId)));
     return runs.sort((a, b) => (a.runId < b.runId ? 1 : -1));
   }
 
@@ -70,24 +90,75 @@ export class RunStore {
     await writeJson(modelInfo, { ...info, operatingPoint: point });
   }
 
-  private async summary(runId: string): Promise<RunSummary> {
+  private async summary(runId: string, liveRunId: string | null): Promise<RunSummary> {
+    const dir = path.join(this.runsDir, runId);
     const read = async (file: string) => {
-      const text = await readFile(path.join(this.runsDir, runId, file), 'utf8').catch(() => null);
+      const text = await readFile(path.join(dir, file), 'utf8').catch(() => null);
       try {
         return text ? (JSON.parse(text) as Record<string, unknown>) : null;
       } catch {
         return null;
       }
     };
-    const [ended, report, meta] = await Promise.all([read('ended.json'), read('report.json'), read('meta.json')]);
+    const [storedEnd, report, meta, progress] = await Promise.all([read('ended.json'), read('report.json'), read('meta.json'), read('progress.json')]);
+    const ended = storedEnd ?? (runId === liveRunId ? null : await this.endIfAbandoned(dir, runId, report, progress as Partial<RunProgress> | null));
+    const epochs = Array.isArray(report?.epochs) ? report.epochs : Array.isArray(progress?.epochs) ? progress.epochs : [];
     return {
       runId,
       name: typeof meta?.name === 'string' ? meta.name : null,
-      epochs: Array.isArray(report?.epochs) ? (report.epochs as Record<string, number>[]) : [],
+      epochs: epochs as Record<string, number>[],
       state: (ended?.reason as RunSummary['state'] | undefined) ?? 'running',
+      interruptedAt: ended?.reason === 'interrupted' && typeof ended.interruptedAt === 'string' ? ended.interruptedAt : null,
       valAccuracy: typeof report?.valAccuracy === 'number' ? report.valAccuracy : null,
       hasReport: report !== null,
     };
+  }
+
+  /**
+   * A run nobody has ended: when its trainer is gone, records how it ended in ended.json. With a
+   * report the model was saved whole before the process died, so the run counts as finished.
+   */
+  private async endIfAbandoned(dir: string, runId: string, report: Record<string, unknown> | null, progress: Partial<RunProgress> | null): Promise<Record<string, unknown> | null> {
+    const seen = typeof progress?.seenAt === 'string' ? Date.parse(progress.seenAt) : NaN;
+    const lastSeen = Number.isFinite(seen) ? seen : await modifiedAt(dir);
+    const trainerAlive = Date.now() - lastSeen < SILENT_FOR_DEAD_MS && (typeof progress?.pid !== 'number' || processExists(progress.pid));
+    if (trainerAlive) return null;
+    const interruptedAt = new Date(lastSeen).toISOString();
+    const ended = report
+      ? {
+          runId,
+          reason: report.stopReason ? 'early-stopped' : 'finished',
+          message: 'Finished; the app stopped before it could say so',
+          details: null,
+          valAccuracy: typeof report.valAccuracy === 'number' ? report.valAccuracy : null,
+        }
+      : {
+          runId,
+          reason: 'interrupted',
+          message: 'Interrupted: the app stopped while this run was training. A run saves its model only when it ends, so this one has none; earlier runs and their models are untouched',
+          details: null,
+          valAccuracy: null,
+          interruptedAt,
+        };
+    await writeJson(path.join(dir, 'ended.json'), ended).catch(() => undefined);
+    return ended;
+  }
+}
+
+/** When a run folder last changed: config.json is written as the run starts. */
+async function modifiedAt(dir: string): Promise<number> {
+  const info = await stat(path.join(dir, 'config.json')).catch(() => stat(dir).catch(() => null));
+  // A folder that vanished while being listed is nobody's business here: treat it as alive.
+  return info?.mtimeMs ?? Date.now();
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, it is just not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -6,19 +6,24 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
+import type { EngineInfo, SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
 import { UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import type { JobEvent, TrainingJob, TrainingReport } from './job';
-import type { SplitSettings } from './splits';
-import { assignSplits, classWeights, readSplits, writeSplits } from './splits';
+import type { Split, SplitSettings } from './splits';
+import { assignSplits, classWeights, readSplits, sampleByClass, writeSplits } from './splits';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
-import { selectBackend } from '../engine/backend';
+import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
 import { decodeForModel } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
+import { finishMessage } from './endMessage';
+import { HEARTBEAT_MS, writeRunProgress } from './runs';
+
+/** Thumbnails per class and split in the Data tab's strips: enough to spot a wrong image, cheap to send. */
+const EXAMPLES_PER_CLASS = 4;
 
 let backendReady: Promise<unknown> | null = null;
 /** The preview runs a few tensor ops in this process; training itself runs in the worker. */
@@ -37,6 +42,8 @@ interface ActiveRun {
   cancel(): void;
   done: Promise<TrainingStatus>;
   report: TrainingReport | null;
+  /** Rewrites progress.json now (also done every HEARTBEAT_MS). */
+  heartbeat(): void;
 }
 
 type WorkerMessage = { type: 'event'; event: JobEvent } | { type: 'done'; report: TrainingReport } | { type: 'cancelled' } | { type: 'failed'; message: string; stack?: string };
@@ -67,10 +74,24 @@ export class TrainingService {
     return true;
   }
 
+  /** Which engine a run with this preference would use, and why not a faster one (no model is loaded). */
+  async engine(preference: BackendPreference): Promise<EngineInfo> {
+    try {
+      return engineInfo(await selectBackend(preference));
+    } catch (error) {
+      throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
+    } finally {
+      // Probing switched this process's backend: the next preview picks the best one again.
+      backendReady = null;
+    }
+  }
+
   async start(project: ProjectSession, config: TrainingConfig): Promise<string> {
     if (this.current?.status.state === 'running') throw new UserError('busy', 'A training run is already in progress: wait for it or cancel it');
     const job = await this.prepare(project, config);
     await mkdir(job.runDir, { recursive: true });
+    // Before anything else: a run folder without a live trainer is listed as interrupted.
+    await writeRunProgress(job.runDir, []);
     await writeFile(path.join(job.runDir, 'config.json'), JSON.stringify({ ...config, classes: job.classes }, null, 2));
     const counts: TrainingStatus['counts'] = { train: {}, val: {}, test: {} };
     for (const sample of job.samples) {
@@ -83,6 +104,7 @@ export class TrainingService {
       state: 'running',
       config,
       backend: null,
+      engine: null,
       classes: job.classes,
       counts,
       epochs: [],
@@ -96,9 +118,11 @@ export class TrainingService {
   }
 
   /** A few images of the project, each with augmented copies, as PNG data URLs for the window. */
-  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number, count = 3): Promise<{ images: { path: string; original: string; variants: string[] }[] }> {
+  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number): Promise<{ images: { path: string; label: string; original: string; variants: string[] }[] }> {
     await ensureBackend();
-    const chosen = project.snapshot().items.filter((i) => i.label !== null && i.status !== 'unreadable').slice(0, count);
+    const labeled = project.snapshot().items.flatMap((i) => (i.label !== null && i.status !== 'unreadable' ? [{ path: i.path, label: i.label }] : []));
+    // Two images of each class (at most six in all), so the preview shows what every class will look like.
+    const chosen = sampleByClass(labeled, 2, 6);
     const size = Math.min(inputSize, 160);
     const prep = { inputSize: size, scale: '0,1' as const, resize: 'stretch' as const };
     const images = [];
@@ -113,7 +137,7 @@ export class TrainingService {
       const png = async (data: Uint8Array) => `data:image/png;base64,${(await sharp(data, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer()).toString('base64')}`;
       const variants = [];
       for (let k = 0; k < copies; k++) variants.push(await png(bytes.subarray(k * frame, (k + 1) * frame)));
-      images.push({ path: item.path, original: await png(pixels), variants });
+      images.push({ path: item.path, label: item.label, original: await png(pixels), variants });
     }
     return { images };
   }
@@ -127,12 +151,18 @@ export class TrainingService {
     for (const s of samples) (counts[splits.assignments[s.hash] ?? 'train'] as Record<string, number>)[s.label]! += 1;
     const trainCounts = classes.map((c) => counts.train[c] ?? 0);
     const largest = Math.max(0, ...trainCounts);
+    const examplesOf = (split: Split) =>
+      sampleByClass(
+        samples.flatMap((s) => ((splits.assignments[s.hash] ?? 'train') === split ? [{ path: s.path, label: s.label }] : [])),
+        EXAMPLES_PER_CLASS,
+      );
     return {
       classes,
       counts,
       balancedTrain: Object.fromEntries(classes.map((c, i) => [c, settings.balancing === 'oversample' && (trainCounts[i] ?? 0) > 0 ? largest : (trainCounts[i] ?? 0)])),
       classWeights: settings.balancing === 'class-weights' ? Object.fromEntries(classes.map((c, i) => [c, classWeights(trainCounts)[i] as number])) : null,
       excluded,
+      examples: { train: examplesOf('train'), val: examplesOf('val'), test: examplesOf('test') },
     };
   }
 
@@ -178,37 +208,49 @@ export class TrainingService {
     lag.enable();
     let finish!: (status: TrainingStatus) => void;
     const done = new Promise<TrainingStatus>((resolve) => (finish = resolve));
-    const run: ActiveRun = { status, cancel: () => undefined, done, report: null };
+    const run: ActiveRun = { status, cancel: () => undefined, done, report: null, heartbeat: () => undefined };
     this.current = run;
+    // progress.json says "still alive" to whoever lists the runs (this or another process);
+    // one write at a time, so the file is never written by two writes at once.
+    let beating = Promise.resolve();
+    run.heartbeat = () => void (beating = beating.then(() => writeRunProgress(job.runDir, status.epochs)).catch(() => undefined));
+    const heartbeat = setInterval(run.heartbeat, HEARTBEAT_MS);
+    heartbeat.unref();
 
     const onMessage = (message: WorkerMessage) => {
       if (message.type === 'event') return this.onJobEvent(run, message.event);
+      if (status.state !== 'running') return;
+      clearInterval(heartbeat);
       lag.disable();
-      const lagNote = `main event loop lag p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
       let ended: TrainingEnded;
       if (message.type === 'done') {
         run.report = message.report;
         const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
         status.result = { evaluatedOn, valAccuracy, confusion, perClass };
-        const early = message.report.stopReason !== null;
+        const elapsedSeconds = (Date.now() - Date.parse(status.startedAt)) / 1000;
         ended = {
           runId: job.runId,
-          reason: early ? 'early-stopped' : 'finished',
-          message: `${early ? `Stopped early: ${message.report.stopReason}` : 'Finished'}; ${lagNote}`,
+          reason: message.report.stopReason !== null ? 'early-stopped' : 'finished',
+          ...finishMessage(message.report, job.config, { elapsedSeconds, eventLoopLagP99Ms: lag.percentile(99) / 1e6 }),
           valAccuracy: message.report.valAccuracy,
         };
       } else if (message.type === 'cancelled') {
-        ended = { runId: job.runId, reason: 'cancelled', message: 'Cancelled; the project and earlier runs are untouched', valAccuracy: null };
+        ended = { runId: job.runId, reason: 'cancelled', message: 'Cancelled; the project and earlier runs are untouched', details: null, valAccuracy: null };
       } else {
         if (message.stack) console.error(`[labelloop] training run ${job.runId} failed:`, message.stack);
-        ended = { runId: job.runId, reason: 'failed', message: message.message, valAccuracy: null };
+        ended = { runId: job.runId, reason: 'failed', message: message.message, details: null, valAccuracy: null };
       }
       status.state = ended.reason;
       status.ended = ended;
-      void writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)).catch(() => undefined);
-      this.events.emit('training.ended', ended);
-      release();
-      finish(status);
+      // ended.json before anyone hears of the end: a listing in between would call the run interrupted.
+      void beating
+        .then(() => writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)))
+        .catch(() => undefined)
+        .then(() => {
+          this.events.emit('training.ended', ended);
+          release();
+          finish(status);
+        });
     };
     // The worker holds a wasm heap and threads: end it as soon as the run is over.
     let release = () => undefined as void;
@@ -237,12 +279,15 @@ export class TrainingService {
 
   private onJobEvent(run: ActiveRun, event: JobEvent): void {
     const runId = run.status.runId;
-    if (event.type === 'backend') run.status.backend = event.summary;
-    else if (event.type === 'progress') {
+    if (event.type === 'backend') {
+      run.status.backend = event.summary;
+      run.status.engine = event.engine;
+    } else if (event.type === 'progress') {
       run.status.progress = { runId, ...event.progress };
       this.events.emit('training.progress', run.status.progress);
     } else {
       run.status.epochs.push(event.logs);
+      run.heartbeat();
       this.events.emit('training.epoch', { runId, epoch: event.epoch, logs: event.logs });
     }
   }

@@ -116,3 +116,21 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   }
   return copy;
 }
+
+/** Up to `perClass` items of each class, the classes taken in turn: a small sample that shows every class. */
+export function sampleByClass<T extends { label: string }>(items: readonly T[], perClass: number, limit = Infinity): T[] {
+  const byClass = new Map<string, T[]>();
+  for (const item of items) {
+    const list = byClass.get(item.label) ?? [];
+    if (list.length < perClass) list.push(item);
+    byClass.set(item.label, list);
+  }
+  const sample: T[] = [];
+  for (let round = 0; round < perClass; round++) {
+    for (const list of byClass.values()) {
+      const item = list[round];
+      if (item) sample.push(item);
+    }
+  }
+  return sample.slice(0, limit);
+}

@@ -13,6 +13,13 @@ export class CancelledError extends Error {
   }
 }
 
+/** A loss or metric that is NaN or infinite: the run would only report nulls, so it fails instead. */
+export class NonFiniteError extends Error {
+  constructor(what: string) {
+    super(`Training stopped: ${what}. The learning rate may be too high, or the backbone's features are not finite numbers`);
+  }
+}
+
 export interface HeadTrainingInput {
   /** Row-major [rows, dim] backbone features. */
   features: Float32Array;
@@ -118,6 +125,7 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
         await callbacks.onBatchBegin(step, control);
         const rows = order.slice(b * batchSize, (b + 1) * batchSize);
         const [loss, hits] = trainStep(model, optimizer, trainable, features, labels, weights, rows, classCount);
+        if (!Number.isFinite(loss)) throw new NonFiniteError(`the loss became ${loss} at epoch ${epoch + 1}, batch ${b + 1}`);
         lossSum += loss * rows.length;
         correct += hits;
         await callbacks.onBatchEnd(step, { loss, size: rows.length }, control);
@@ -127,6 +135,8 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
       }
       const logs: Logs = { loss: lossSum / order.length, accuracy: correct / order.length };
       if (input.valRows.length > 0) Object.assign(logs, evaluate(model, features, labels, input.valRows, classCount));
+      const broken = Object.entries(logs).find(([, value]) => !Number.isFinite(value));
+      if (broken) throw new NonFiniteError(`${broken[0]} became ${broken[1]} at epoch ${epoch + 1}`);
       history.push(logs);
       await callbacks.onEpochEnd(epoch, logs, control);
     }

@@ -209,10 +209,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     ws.on('message', (data, isBinary) => {
       const message = readCall(data, isBinary);
       if ('problem' in message) return reply({ id: message.id, ok: false, error: { code: 'invalid-message', message: message.problem } });
-      void options.app.handle(message.route, message.input).then(
-        (envelope) => reply({ id: message.id, ...envelope }),
-        (error: unknown) => reply({ id: message.id, ok: false, error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } }),
-      );
+      // A reply that cannot be serialized is an error envelope too, never an unhandled rejection.
+      void options.app
+        .handle(message.route, message.input)
+        .then((envelope) => reply({ id: message.id, ...envelope }))
+        .catch((error: unknown) => reply({ id: message.id, ok: false, error: { code: 'internal', message: error instanceof Error ? error.message : String(error) } }));
     });
     // Invalid UTF-8, an oversized message or a protocol error: ws has already closed this socket
     // with the matching code (1007, 1009, 1002); the error only needs a listener so it is not fatal.

@@ -143,3 +143,194 @@ describe('evaluation gallery keyboard', () => {
     wrapper.unmount();
   });
 });
+
+/** The report above with the run's mislabel verdicts (scores, flags; every suggestion the other class) for NG/0, NG/1, OK/2, OK/3. */
+function flaggedReport(runId: string, scores: [number, number, number, number], flagged: [boolean, boolean, boolean, boolean]): TrainingReport {
+  const base = report(runId, [0.9, 0.3, 0.4, 0.1], 30);
+  return {
+    ...base,
+    samples: base.samples.map((s, i) => ({ ...s, mislabelScore: scores[i] as number, likelyMislabeled: flagged[i] as boolean, suggestedLabel: s.label === 'NG' ? 'OK' : 'NG' })),
+  };
+}
+
+const evaluationItems = [
+  { path: 'NG/0.jpg', label: 'NG' },
+  { path: 'NG/1.jpg', label: 'NG' },
+  { path: 'OK/2.jpg', label: 'OK' },
+  { path: 'OK/3.jpg', label: 'OK' },
+];
+
+function mountApp(api: FakeApi) {
+  return mount(App, { global: { plugins: [createPinia()], provide: { [API_KEY as symbol]: api } }, attachTo: document.body });
+}
+
+async function openEvaluate(wrapper: ReturnType<typeof mountApp>): Promise<void> {
+  await flushPromises();
+  await wrapper.find('[data-tab=evaluate]').trigger('click');
+  await flushPromises();
+}
+
+describe('evaluation gallery follows the images it relabels', () => {
+  const runId = '20261123-100000-aaaa';
+
+  it('shows a relabeled card\'s image at its new path, and at the old one again after undo', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const { evaluation, project, dataset } = stores(api);
+    await project.init();
+    await evaluation.open(runId);
+    evaluation.selection = { kind: 'cell', actual: 0, predicted: 0 };
+    const sample = evaluation.gallery[0]!;
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/NG/0.jpg?v=v');
+
+    await evaluation.relabel(sample, 'OK');
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/OK/0.jpg?v=v');
+    expect(evaluation.largeUrl(sample)).toBe('fake://large/OK/0.jpg?v=v');
+    expect(evaluation.relabeled.get('NG/0.jpg')).toBe('OK');
+
+    // Moved on from the grid: the card follows it there too.
+    await dataset.relabel(['OK/0.jpg'], null);
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/0.jpg?v=v');
+    expect(evaluation.relabeled.get('NG/0.jpg')).toBe('unlabeled');
+
+    await dataset.undo();
+    await dataset.undo();
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/NG/0.jpg?v=v');
+    expect(evaluation.relabeled.has('NG/0.jpg')).toBe(false);
+    await dataset.redo();
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/OK/0.jpg?v=v');
+  });
+
+  it('keeps the card\'s picture when the relabel comes from its button or a key', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const wrapper = mountApp(api);
+    await openEvaluate(wrapper);
+    await wrapper.find('[data-cell="0-0"]').trigger('click');
+    await flushPromises();
+    await wrapper.find('.gallery-item[data-path="NG/0.jpg"] [data-relabel=OK]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('.gallery-item[data-path="NG/0.jpg"] img').attributes('src')).toBe('fake://thumb/OK/0.jpg?v=v');
+    window.dispatchEvent(new KeyboardEvent('keydown', { key: 'z', ctrlKey: true, bubbles: true }));
+    await flushPromises();
+    expect(wrapper.find('.gallery-item[data-path="NG/0.jpg"] img').attributes('src')).toBe('fake://thumb/NG/0.jpg?v=v');
+    wrapper.unmount();
+  });
+});
+
+describe('evaluation follows new runs and keeps the comparison honest', () => {
+  const first = '20261123-100000-aaaa';
+  const second = '20261123-110000-bbbb';
+
+  it('switches to a run that finishes (after Retrain), not to one that was cancelled', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.reports.set(first, report(first, [0.9, 0.3, 0.4, 0.1], 30));
+    const { evaluation } = stores(api);
+    await evaluation.refreshRuns();
+    expect(evaluation.runId).toBe(first);
+
+    api.reports.set(second, report(second, [0.9, 0.8, 0.2, 0.1], 20));
+    api.emit('training.ended', { runId: second, reason: 'finished', message: 'Finished', details: null, valAccuracy: 1 });
+    await flushPromises();
+    expect(evaluation.runId).toBe(second);
+    expect(evaluation.overallAccuracy).toBe(1);
+    expect(evaluation.runs.map((r) => r.runId)).toContain(second);
+
+    api.emit('training.ended', { runId: 'cancelled-run', reason: 'cancelled', message: 'Cancelled', details: null, valAccuracy: null });
+    await flushPromises();
+    expect(evaluation.runId).toBe(second);
+  });
+
+  it('swaps the two runs when the compared one becomes the evaluated one', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.reports.set(first, report(first, [0.9, 0.3, 0.4, 0.1], 30));
+    api.reports.set(second, report(second, [0.9, 0.8, 0.2, 0.1], 20));
+    const { evaluation } = stores(api);
+    await evaluation.open(first);
+    evaluation.compareWith = second;
+    await flushPromises();
+    expect(evaluation.comparison[0]).toMatchObject({ ours: 0.75, theirs: 1 });
+
+    await evaluation.open(second);
+    await flushPromises();
+    expect(evaluation.compareWith).toBe(first);
+    expect(evaluation.comparison[0]).toMatchObject({ ours: 1, theirs: 0.75 });
+  });
+});
+
+describe('evaluation confusion cells and galleries', () => {
+  const runId = '20261123-100000-aaaa';
+
+  it('makes every cell a button: reached by Tab, pressed by Enter or Space, its state announced', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const wrapper = mountApp(api);
+    await openEvaluate(wrapper);
+    const cells = wrapper.findAll('[data-test=eval-confusion] button[data-cell]');
+    expect(cells.map((c) => c.attributes('data-cell'))).toEqual(['0-0', '0-1', '1-0', '1-1']);
+    expect(cells[1]!.attributes('aria-label')).toBe('NG predicted as OK: 1 images');
+    await wrapper.find('[data-cell="1-1"]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-cell="1-1"]').attributes('aria-pressed')).toBe('true');
+
+    // With a gallery open, Enter on a focused cell is the cell's, not the large view's.
+    const cell = wrapper.find('[data-cell="0-1"]');
+    (cell.element as HTMLButtonElement).focus();
+    cell.element.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+    await flushPromises();
+    expect(wrapper.find('[data-test=eval-viewer]').exists()).toBe(false);
+    wrapper.unmount();
+  });
+
+  it('titles a cell\'s gallery ("OK predicted as NG · 1"), scrolls it into view and moves focus to it', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.6, 0.1], 30));
+    const scrolled: Element[] = [];
+    const scrollIntoView = Element.prototype.scrollIntoView;
+    Element.prototype.scrollIntoView = function (this: Element) {
+      scrolled.push(this);
+    };
+    const wrapper = mountApp(api);
+    try {
+      await openEvaluate(wrapper);
+      await wrapper.find('[data-cell="1-0"]').trigger('click');
+      await flushPromises();
+      const title = wrapper.find('[data-test=gallery-title]');
+      expect(title.text()).toBe('OK predicted as NG · 1');
+      expect(scrolled).toContain(title.element);
+      expect(document.activeElement).toBe(title.element);
+      await wrapper.find('[data-cell="0-0"]').trigger('click');
+      await flushPromises();
+      expect(wrapper.find('[data-test=gallery-title]').text()).toBe('NG predicted as NG · 1');
+    } finally {
+      Element.prototype.scrollIntoView = scrollIntoView;
+      wrapper.unmount();
+    }
+  });
+
+  it('lists the flagged images first, says how many, and marks where they end', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    // NG/1 scores higher than the flagged OK/2 but the run does not flag it.
+    api.reports.set(runId, flaggedReport(runId, [0.9, 0.6, 0.5, 0.1], [true, false, true, false]));
+    const wrapper = mountApp(api);
+    await openEvaluate(wrapper);
+    await wrapper.find('[data-test=mislabeled]').trigger('click');
+    await flushPromises();
+
+    expect(wrapper.find('[data-test=gallery-title]').text()).toBe('2 flagged as likely mislabeled');
+    const gallery = wrapper.find('[data-test=gallery]');
+    const order = [...gallery.element.children].map((el) => el.getAttribute('data-path') ?? el.getAttribute('data-test'));
+    expect(order).toEqual(['NG/0.jpg', 'OK/2.jpg', 'flagged-end', 'NG/1.jpg', 'OK/3.jpg']);
+    expect(wrapper.find('[data-test=flagged-end]').text()).toMatch(/not flagged, lower scores/);
+
+    // What the image is labeled and predicted reads apart from the relabel the run suggests.
+    const flagged = wrapper.find('.gallery-item[data-path="NG/0.jpg"]');
+    expect(flagged.find('[data-test=label-prediction]').text()).toBe('Labeled NG · predicted NG');
+    expect(flagged.find('[data-relabel=OK]').text()).toBe('Suggest: OK');
+    expect(flagged.find('[data-relabel=OK]').classes()).toContain('suggestion');
+    const unflagged = wrapper.find('.gallery-item[data-path="NG/1.jpg"] [data-relabel=OK]');
+    expect(unflagged.text()).toBe('Move to OK');
+    expect(unflagged.classes()).not.toContain('suggestion');
+    wrapper.unmount();
+  });
+});

@@ -1,5 +1,5 @@
 import type { TrainingReport } from '../../../src/shared/report';
-import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput } from '../../../src/shared/contract';
+import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput, SplitPreview } from '../../../src/shared/contract';
 
 /** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
 export class FakeApi implements LabelLoopApi {
@@ -19,6 +19,7 @@ export class FakeApi implements LabelLoopApi {
       items: items.map((i) => ({ path: i.path ?? 'x.jpg', label: i.label ?? null, size: 1, version: 'v', status: i.status ?? 'ok', problem: i.problem })),
       warnings: [],
       recovered: [],
+      readOnly: null,
       history: { canUndo: false, canRedo: false },
     });
   }
@@ -50,6 +51,19 @@ export class FakeApi implements LabelLoopApi {
   }
 
   imports: { className: string | null; name: string }[] = [];
+  /** What training.engine answers per backend preference; a string is the error main gives. */
+  engines: Partial<Record<RouteInput<'training.engine'>['backend'], RouteOutput<'training.engine'> | string>> = {};
+  /** Runs listed before those with a report (interrupted, cancelled, …), newest first. */
+  otherRuns: RouteOutput<'runs.list'>['runs'] = [];
+  /** What training.status answers. */
+  trainingStatus: RouteOutput<'training.status'> = null;
+  /** What splits.preview answers for the given settings; tests that open the Data tab set it. */
+  splitPreview: (input: RouteInput<'splits.preview'>) => SplitPreview = () => {
+    throw new Error('FakeApi has no split preview');
+  };
+  augmentationImages: RouteOutput<'training.augmentationPreview'>['images'] = [];
+  /** False: main has no project open, so the app starts on the start screen. */
+  projectOpen = true;
   /** Reports by run id, for runs.list and runs.report. */
   reports = new Map<string, TrainingReport>();
   /** What predict.open answers; tests set the operating point. */
@@ -68,22 +82,34 @@ export class FakeApi implements LabelLoopApi {
   private answer(route: RouteName, input: { paths?: string[]; to?: string | null }): unknown {
     switch (route) {
       case 'app.info':
-        return { host: 'web', version: 'test', canPickFolder: false };
+        return { host: 'web', version: 'test', canPickFolder: false, demoProject: '/home/me/.config/labelloop/demo-project' };
       case 'project.current':
+        return this.projectOpen ? this.snapshot : null;
       case 'project.open':
       case 'dataset.scan':
         return this.snapshot;
       case 'project.recent':
         return { recent: [] };
       case 'runs.list':
-        return { runs: [...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', hasReport: true, valAccuracy: null, epochs: [] })) };
+        return { runs: [...this.otherRuns, ...[...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, hasReport: true, valAccuracy: null, epochs: [] }))] };
       case 'runs.report': {
         const report = this.reports.get((input as { runId?: string }).runId ?? '');
         if (!report) throw new Error('no such run');
         return report;
       }
+      case 'training.engine': {
+        const engine = this.engines[(input as { backend: RouteInput<'training.engine'>['backend'] }).backend];
+        if (engine === undefined || typeof engine === 'string') throw new Error(engine ?? 'no engine');
+        return engine;
+      }
+      case 'training.status':
+        return this.trainingStatus;
       case 'predict.open':
         return this.predictionSession;
+      case 'splits.preview':
+        return this.splitPreview(input as RouteInput<'splits.preview'>);
+      case 'training.augmentationPreview':
+        return { images: this.augmentationImages };
       case 'dataset.details': {
         const item = this.snapshot.items.find((i) => i.path === (input as { path?: string }).path);
         if (!item) throw new Error('no such image');

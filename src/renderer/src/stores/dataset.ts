@@ -17,12 +17,19 @@ export const useDatasetStore = defineStore('dataset', () => {
   const items = shallowRef<ImageItem[]>([]);
   const warnings = ref<string[]>([]);
   const recovered = ref<string[]>([]);
+  /** Why the project can only be browsed (a full or read-only disk), or null. */
+  const readOnly = ref<string | null>(null);
   const history = ref({ canUndo: false, canRedo: false });
   const progress = ref<ThumbnailProgress>({ done: 0, total: 0, unreadable: 0 });
   const lostMessage = ref<string | null>(null);
   const busy = ref(false);
 
   const byPath = computed(() => new Map(items.value.map((item) => [item.path, item])));
+  /** Told of every batch of moves applied here (relabel, undo, redo), so views can follow an image to its new path. */
+  const moveListeners = new Set<(moves: MoveResult['moves']) => void>();
+  function onMoves(listener: (moves: MoveResult['moves']) => void): void {
+    moveListeners.add(listener);
+  }
 
   const counts = computed(() => {
     const byClass: Record<string, number> = Object.fromEntries(classes.value.map((c) => [c, 0]));
@@ -43,6 +50,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     items.value = snapshot?.items ?? [];
     warnings.value = snapshot?.warnings ?? [];
     recovered.value = snapshot?.recovered ?? [];
+    readOnly.value = snapshot?.readOnly ?? null;
     history.value = snapshot?.history ?? { canUndo: false, canRedo: false };
     lostMessage.value = null;
     const unreadable = items.value.filter((i) => i.status === 'unreadable').length;
@@ -65,6 +73,7 @@ export const useDatasetStore = defineStore('dataset', () => {
           return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
         })
         .sort(gridOrder);
+      for (const listener of moveListeners) listener(result.moves);
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
@@ -143,7 +152,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   });
 
   return {
-    root, name, classes, items, byPath, warnings, recovered, history, progress, lostMessage, busy, counts,
-    load, refresh, relabel, undo, redo, createClass, renameClass, deleteClass, importFiles,
+    root, name, classes, items, byPath, warnings, recovered, readOnly, history, progress, lostMessage, busy, counts,
+    load, refresh, relabel, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
-import type { RunSummary } from '../../../shared/contract';
+import type { MoveResult, RunSummary, ThumbnailSize } from '../../../shared/contract';
 import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
 import type { TrainingReport } from '../../../shared/report';
 import { useApi } from '../api/inject';
@@ -16,7 +16,26 @@ export interface ComparisonRow {
   unit: 'percent' | 'ratio' | 'count' | 'seconds';
 }
 export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
+type Moves = MoveResult['moves'];
 
+/** The class folder a project path lies in, or "unlabeled" for the project root. */
+const classOf = (path: string) => (path.includes('/') ? (path.split('/')[0] as string) : 'unlabeled');
+
+/**
+ * Chains one batch of moves onto where images had already gone (first path → path now); an image
+ * moved back to where it started drops out.
+ */
+function followMoves(movedTo: Map<string, string>, moves: Moves): Map<string, string> {
+  const destination = new Map(moves.map((m) => [m.from, m.to]));
+  const next = new Map<string, string>();
+  for (const [origin, now] of movedTo) {
+    const to = destination.get(now) ?? now;
+    destination.delete(now);
+    if (to !== origin) next.set(origin, to);
+  }
+  for (const [from, to] of destination) if (!next.has(from) && from !== to) next.set(from, to);
+  return next;
+}
 
 /** A run's evaluation as the window explores it: confusion, threshold, curves and galleries. */
 export const useEvaluationStore = defineStore('evaluation', () => {
@@ -31,8 +50,19 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const threshold = ref(0.5);
   const selection = ref<GallerySelection>(null);
   const sortBy = ref<'confidence' | 'loss'>('loss');
-  /** Report paths relabeled from here since the run, with their new class. */
-  const relabeled = ref(new Map<string, string>());
+  /** Where images moved since this window loaded (relabels, undo, redo, here or in the grid): first path → path now. */
+  const movedTo = shallowRef(new Map<string, string>());
+  dataset.onMoves((moves) => (movedTo.value = followMoves(movedTo.value, moves)));
+  /** The path a report's image has now: a report names it where it was when the run ended. */
+  function pathNow(reportPath: string): string {
+    return dataset.byPath.has(reportPath) ? reportPath : (movedTo.value.get(reportPath) ?? reportPath);
+  }
+  /** Report paths whose image has moved since, with its class now; an undo takes it out again. */
+  const relabeled = computed(() => {
+    const moved = new Map<string, string>();
+    for (const [origin, now] of movedTo.value) if (!dataset.byPath.has(origin)) moved.set(origin, classOf(now));
+    return moved;
+  });
   const compareWith = ref<string | null>(null);
   const enlarged = ref<Sample | null>(null);
 
@@ -60,17 +90,32 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const pr = computed(() => (twoClass.value ? prCurve(positiveScores.value, isPositive.value) : null));
   const atThreshold = computed(() => (twoClass.value ? confusionAtThreshold(positiveScores.value, isPositive.value, threshold.value) : null));
 
+  /** The class a sample falls in at the current operating point (the confusion cell's column). */
+  const predictedClass = (sample: Sample) => classes.value[predictedIndex(sample)] ?? sample.predicted;
+  /** Images the run flags as likely mislabeled: the queue lists them first, then the next-highest scores. */
+  const flaggedCount = computed(() => report.value?.samples.filter((s) => s.likelyMislabeled).length ?? 0);
+  const QUEUE_LENGTH = 200;
+
   const gallery = computed<Sample[]>(() => {
     const sel = selection.value;
     if (!sel || !report.value) return [];
-    const items =
-      sel.kind === 'mislabeled'
-        ? [...report.value.samples].sort((a, b) => b.mislabelScore - a.mislabelScore).slice(0, 200)
-        : evaluated.value.filter((s) => classes.value.indexOf(s.label) === sel.actual && predictedIndex(s) === sel.predicted);
-    if (sel.kind === 'mislabeled') return items;
+    if (sel.kind === 'mislabeled') {
+      const flaggedFirst = (a: Sample, b: Sample) => Number(b.likelyMislabeled) - Number(a.likelyMislabeled) || b.mislabelScore - a.mislabelScore;
+      return [...report.value.samples].sort(flaggedFirst).slice(0, QUEUE_LENGTH);
+    }
+    const items = evaluated.value.filter((s) => classes.value.indexOf(s.label) === sel.actual && predictedIndex(s) === sel.predicted);
     const confidence = (s: Sample) => Math.max(...Object.values(s.probabilities));
     const loss = (s: Sample) => -Math.log(Math.max(1e-9, s.probabilities[s.label] ?? 0));
     return [...items].sort((a, b) => (sortBy.value === 'loss' ? loss(b) - loss(a) : confidence(b) - confidence(a)));
+  });
+
+  /** What the gallery shows, in words: "OK predicted as NG · 2", or how many images the run flags. */
+  const galleryTitle = computed(() => {
+    const sel = selection.value;
+    if (!sel) return '';
+    if (sel.kind === 'cell') return `${classes.value[sel.actual]} predicted as ${classes.value[sel.predicted]} · ${gallery.value.length}`;
+    const shown = flaggedCount.value > gallery.value.length ? ` · the first ${gallery.value.length} shown` : '';
+    return `${flaggedCount.value} flagged as likely mislabeled${shown}`;
   });
 
   async function refreshRuns(): Promise<void> {
@@ -82,13 +127,20 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   async function open(id: string): Promise<void> {
     const loaded = await notices.guard(() => api.call('runs.report', { runId: id }));
     if (!loaded) return;
+    // Evaluating the run that was being compared swaps the two: a run is never compared with itself.
+    if (compareWith.value === id) compareWith.value = runId.value;
     runId.value = id;
     report.value = loaded;
     selection.value = null;
-    relabeled.value = new Map();
     positiveClass.value = loaded.classes.length === 2 ? (loaded.operatingPoint?.positiveClass ?? loaded.classes.find((c) => BAD.test(c)) ?? (loaded.classes[1] as string)) : null;
     threshold.value = loaded.operatingPoint?.threshold ?? 0.5;
   }
+
+  // A run that finishes while the window is open (after Retrain, or a new run) becomes the evaluated
+  // one: Evaluate shows what the retrain changed, not the run before it.
+  api.on('training.ended', ({ runId: ended, reason }) => {
+    if (reason === 'finished' || reason === 'early-stopped') void open(ended).then(refreshRuns);
+  });
 
   async function saveOperatingPoint(): Promise<void> {
     if (!runId.value || !positiveClass.value) return;
@@ -99,24 +151,9 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   /** Relabels from the gallery through the same journal as the grid (undo works the same). */
   async function relabel(sample: Sample, to: string | null): Promise<void> {
     if (sample.label === to) return;
-    const current = relabeled.value.has(sample.path) ? null : sample.path;
-    if (!current) return notices.push('info', `${sample.path} was already relabeled from here`);
-    const result = await dataset.relabel([current], to);
-    if (result && result.moves.length > 0) relabeled.value = new Map(relabeled.value).set(sample.path, to ?? 'unlabeled');
+    if (relabeled.value.has(sample.path)) return notices.push('info', `${sample.path} was already relabeled since this run`);
+    await dataset.relabel([sample.path], to);
   }
-
-  // An undo (here or in the grid) puts an image back where the report saw it: it is no longer
-  // relabeled, and can be relabeled again from the gallery.
-  watch(
-    () => dataset.byPath,
-    (present) => {
-      const undone = [...relabeled.value.keys()].filter((p) => present.has(p));
-      if (undone.length === 0) return;
-      const next = new Map(relabeled.value);
-      for (const p of undone) next.delete(p);
-      relabeled.value = next;
-    },
-  );
 
   // Runs belong to a project: another project (or none) starts from nothing.
   watch(
@@ -126,7 +163,7 @@ export const useEvaluationStore = defineStore('evaluation', () => {
       runId.value = null;
       report.value = null;
       selection.value = null;
-      relabeled.value = new Map();
+      movedTo.value = new Map();
       compareWith.value = null;
       enlarged.value = null;
     },
@@ -217,19 +254,17 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     return rows;
   });
 
-  function largeUrl(sample: Sample): string {
-    const item = dataset.byPath.get(sample.path);
-    return api.imageUrl(sample.path, item?.version ?? 'report', 'large');
+  /** The image where it lies now, so a relabeled (or undone) card keeps its picture. */
+  function imageUrl(sample: Sample, size: ThumbnailSize): string {
+    const path = pathNow(sample.path);
+    return api.imageUrl(path, dataset.byPath.get(path)?.version ?? 'report', size);
   }
-
-  function thumbnailUrl(sample: Sample): string {
-    const item = dataset.byPath.get(sample.path);
-    return api.imageUrl(sample.path, item?.version ?? 'report', 'thumb');
-  }
+  const largeUrl = (sample: Sample) => imageUrl(sample, 'large');
+  const thumbnailUrl = (sample: Sample) => imageUrl(sample, 'thumb');
 
   return {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
-    confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery,
+    confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery, galleryTitle, flaggedCount, predictedClass,
     compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
     refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl,
   };

@@ -13,12 +13,15 @@ export const useProjectStore = defineStore('project', () => {
 
   const recent = ref<RecentProject[]>([]);
   const canPickFolder = ref(false);
+  /** Where the demo project lives, so the start screen can say it. */
+  const demoProject = ref<string | null>(null);
   const opening = ref(false);
   const isOpen = ref(false);
 
   async function init(): Promise<void> {
     const info = await notices.guard(() => api.call('app.info', {}));
     canPickFolder.value = info?.canPickFolder ?? false;
+    demoProject.value = info?.demoProject ?? null;
     // A reloaded window finds the project main still has open.
     const current = await notices.guard(() => api.call('project.current', {}));
     if (current) {
@@ -66,5 +69,5 @@ export const useProjectStore = defineStore('project', () => {
     }
   }
 
-  return { recent, canPickFolder, opening, isOpen, init, open, openDemo, pickAndOpen, close, loadRecent };
+  return { recent, canPickFolder, demoProject, opening, isOpen, init, open, openDemo, pickAndOpen, close, loadRecent };
 });

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
-import type { SplitPreview, TrainingConfigInput, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import { computed, reactive, ref, watch } from 'vue';
+import type { EngineInfo, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -97,16 +97,27 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
   };
 }
 
+/** The toast when a run ends: the message for people only (diagnostics stay in the run's details). */
+export function endedNotice(ended: TrainingEnded): string {
+  return ended.reason === 'failed' ? `Training failed: ${ended.message}` : ended.message;
+}
+
 /** The training session as the window sees it: resynced from main after a reload, fed by events. */
 export const useTrainingStore = defineStore('training', () => {
   const api = useApi();
   const notices = useNoticesStore();
   const form = reactive<TrainingForm>(structuredClone(DEFAULT_FORM));
-  const augmentationPreview = ref<{ path: string; original: string; variants: string[] }[]>([]);
+  const augmentationPreview = ref<RouteOutput<'training.augmentationPreview'>['images']>([]);
   const status = ref<TrainingStatus | null>(null);
   const preview = ref<SplitPreview | null>(null);
   const starting = ref(false);
   const formError = ref<string | null>(null);
+
+  /** The engine the chosen backend gives, known before a run starts; or why none starts. */
+  const engine = ref<EngineInfo | null>(null);
+  const engineError = ref<string | null>(null);
+  /** The newest run when its process died mid-run (found after a restart), else null. */
+  const interrupted = ref<RunSummary | null>(null);
 
   const running = computed(() => status.value?.state === 'running');
   const progress = computed<TrainingProgress | null>(() => status.value?.progress ?? null);
@@ -115,12 +126,35 @@ export const useTrainingStore = defineStore('training', () => {
     status.value = (await notices.guard(() => api.call('training.status', {}))) ?? null;
   }
 
+  let previewRequest = 0;
   async function refreshPreview(): Promise<void> {
+    // Settings change faster than main answers: only the latest request's answer is shown.
+    const request = ++previewRequest;
     const result = await notices.guard(() =>
       api.call('splits.preview', { val: form.val, test: form.test, seed: form.seed, balancing: form.balancing }),
     );
-    if (result) preview.value = result;
+    if (result && request === previewRequest) preview.value = result;
   }
+
+  async function checkInterrupted(): Promise<void> {
+    const newest = (await notices.guard(() => api.call('runs.list', {})))?.runs[0];
+    interrupted.value = newest?.state === 'interrupted' ? newest : null;
+  }
+
+  async function refreshEngine(): Promise<void> {
+    const backend = form.backend;
+    try {
+      const answer = await api.call('training.engine', { backend });
+      if (backend !== form.backend) return;
+      engine.value = answer;
+      engineError.value = null;
+    } catch (error) {
+      if (backend !== form.backend) return;
+      engine.value = null;
+      engineError.value = error instanceof Error ? error.message : String(error);
+    }
+  }
+  watch(() => form.backend, () => void refreshEngine());
 
   async function previewAugmentation(): Promise<void> {
     const result = await notices.guard(() => api.call('training.augmentationPreview', { augmentation: { ...form.augmentation }, inputSize: form.inputSize }));
@@ -161,9 +195,9 @@ export const useTrainingStore = defineStore('training', () => {
     else void resync();
   });
   api.on('training.ended', (ended) => {
-    notices.push(ended.reason === 'failed' ? 'error' : 'info', `Training ${ended.reason}: ${ended.message}`, 8000);
+    notices.push(ended.reason === 'failed' ? 'error' : 'info', endedNotice(ended), 8000);
     void resync();
   });
 
-  return { form, status, preview, augmentationPreview, starting, formError, running, progress, resync, refreshPreview, previewAugmentation, start, retrain, cancel };
+  return { form, status, preview, augmentationPreview, starting, formError, running, progress, engine, engineError, interrupted, resync, refreshPreview, refreshEngine, checkInterrupted, previewAugmentation, start, retrain, cancel };
 });

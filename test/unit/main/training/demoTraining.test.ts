@@ -82,8 +82,9 @@ describe('training the demo project', () => {
     expect(again.report?.timing.embedded).toBe(0);
     const preview = await app.handle('training.augmentationPreview', { augmentation: { copies: 3 }, inputSize: 96 });
     if (!preview.ok) throw new Error(preview.error.message);
-    const images = (preview.result as { images: { original: string; variants: string[] }[] }).images;
-    expect(images).toHaveLength(3);
+    const images = (preview.result as { images: { label: string; original: string; variants: string[] }[] }).images;
+    // Two of each class, so the preview shows every class and not only the first.
+    expect(images.map((image) => image.label)).toEqual(['NG', 'OK', 'NG', 'OK']);
     expect(images[0]?.variants).toHaveLength(3);
     expect(images[0]?.original).toMatch(/^data:image\/png;base64,/);
     expect(new Set(images[0]?.variants).size).toBe(3);

@@ -1,0 +1,96 @@
+// A file system that fails on cue: the real one, except that from the Nth call that writes, it throws
+// ENOSPC, EIO or EROFS. Used to prove the journal and moves lose and duplicate nothing whatever fails.
+import * as fsp from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { PARTIAL_SUFFIX } from '../../src/main/project/fileMove';
+import type { ProjectFs } from '../../src/main/project/projectFs';
+
+export type FaultCode = 'ENOSPC' | 'EIO' | 'EROFS';
+
+/** Calls that change the disk. A full disk still lets files be removed and truncated, which free space. */
+const WRITES = new Set(['write', 'datasync', 'sync', 'truncate', 'link', 'unlink', 'rename', 'copyFile', 'mkdir', 'open']);
+const FREES_SPACE = new Set(['unlink', 'truncate']);
+
+export class FaultyFs {
+  /** Calls that write, counted since the last arm(). */
+  writes = 0;
+  /** Class folders on another disk: a hard link of an image fails with EXDEV, so moves copy. */
+  crossDevice = false;
+  private failAt = Infinity;
+  private code: FaultCode = 'ENOSPC';
+  private persistent = false;
+
+  /** Fail the `n`th write from now (1-based); `persistent`: and every write after it, as a full disk does. */
+  arm(n: number, code: FaultCode, persistent: boolean): void {
+    this.writes = 0;
+    this.failAt = n;
+    this.code = code;
+    this.persistent = persistent;
+  }
+
+  /** Counts writes from now without failing any. */
+  count(): void {
+    this.arm(Infinity, 'ENOSPC', false);
+  }
+
+  /** Every write fails from now on, as on a read-only disk. */
+  readOnly(code: FaultCode = 'EROFS'): void {
+    this.arm(1, code, true);
+  }
+
+  heal(): void {
+    this.failAt = Infinity;
+  }
+
+  readonly fs: ProjectFs = {
+    ...fsp,
+    open: (async (file: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
+      if (typeof flags === 'string' && /[wax+]/.test(flags)) this.check('open');
+      return this.wrapHandle(await fsp.open(file, flags, mode));
+    }) as ProjectFs['open'],
+    link: this.guard('link', async (from: Parameters<typeof fsp.link>[0], to: Parameters<typeof fsp.link>[1]) => {
+      if (this.crossDevice && !String(from).endsWith(PARTIAL_SUFFIX)) {
+        throw Object.assign(new Error('EXDEV: cross-device link not permitted (simulated)'), { code: 'EXDEV' });
+      }
+      return fsp.link(from, to);
+    }),
+    unlink: this.guard('unlink', fsp.unlink),
+    rename: this.guard('rename', fsp.rename),
+    copyFile: this.guard('copyFile', fsp.copyFile),
+    mkdir: this.guard('mkdir', fsp.mkdir) as ProjectFs['mkdir'],
+  };
+
+  private check(call: string): void {
+    if (!WRITES.has(call)) return;
+    this.writes++;
+    const failing = this.writes === this.failAt || (this.persistent && this.writes > this.failAt);
+    if (!failing) return;
+    if (this.code === 'ENOSPC' && FREES_SPACE.has(call) && this.writes !== this.failAt) return;
+    const messages: Record<FaultCode, string> = {
+      ENOSPC: 'no space left on device',
+      EIO: 'i/o error',
+      EROFS: 'read-only file system',
+    };
+    throw Object.assign(new Error(`${this.code}: ${messages[this.code]}, ${call} (injected)`), { code: this.code });
+  }
+
+  private guard<A extends unknown[], R>(call: string, real: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return async (...args: A) => {
+      this.check(call);
+      return real(...args);
+    };
+  }
+
+  private wrapHandle(handle: FileHandle): FileHandle {
+    return new Proxy(handle, {
+      get: (target, property, receiver) => {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (typeof property === 'string' && property !== 'close' && property !== 'read' && property !== 'stat') this.check(property);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+}

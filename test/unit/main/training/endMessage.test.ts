@@ -1,0 +1,70 @@
+// The finish message speaks to people (time, accuracy and split, kept epoch); diagnostics such as
+// the event-loop lag go to the details line only.
+import { describe, expect, it } from 'vitest';
+import { finishMessage, formatDuration } from '../../../../src/main/training/endMessage';
+import { TrainingConfig } from '../../../../src/shared/contract';
+import type { TrainingReport } from '../../../../src/shared/report';
+
+function report(overrides: Partial<TrainingReport> = {}): TrainingReport {
+  return {
+    runId: '20260101-120000-abcd',
+    backend: 'wasm (SIMD, 1 thread: tfjs disables wasm threads in Node). Not used: tensorflow: @tensorflow/tfjs-node is not installed',
+    classes: ['NG', 'OK'],
+    counts: { train: { NG: 40, OK: 40 }, val: { NG: 10, OK: 10 }, test: { NG: 0, OK: 0 } },
+    epochs: Array.from({ length: 20 }, (_, i) => ({ loss: 1 / (i + 1), val_loss: 1 / (i + 1) })),
+    bestEpoch: 11,
+    stopReason: null,
+    evaluatedOn: 'val',
+    valAccuracy: 0.975,
+    confusion: [
+      [10, 0],
+      [1, 9],
+    ],
+    perClass: {},
+    samples: [],
+    skipped: [],
+    timing: { totalSeconds: 40, embedSeconds: 20, trainSeconds: 18, imagesPerSecond: 30, embedded: 600, fromCache: 0 },
+    preprocessing: { inputSize: 160, scale: '0,1', resize: 'stretch' },
+    backbone: { kind: 'mobilenet_v2', cutLayer: 'out_relu', id: 'mobilenet', featureSize: 1280 },
+    fineTune: null,
+    augmentedCopies: 0,
+    ...overrides,
+  };
+}
+
+const diagnostics = { elapsedSeconds: 41.2, eventLoopLagP99Ms: 36 };
+
+describe('finishMessage', () => {
+  it('says how long it took, the val accuracy and which epoch was kept', () => {
+    const { message, details } = finishMessage(report(), TrainingConfig.parse({ epochs: 20 }), diagnostics);
+    expect(message).toBe('Finished in 41 s · val accuracy 97.5% · kept epoch 12 of 20 (best val_loss)');
+    expect(message).not.toMatch(/lag|p99/);
+    expect(details).toMatch(/^Engine: wasm \(SIMD/);
+    expect(details).toMatch(/600 image\(s\) embedded at 30\.0\/s, 0 from the cache · training 18 s · main event loop lag p99 36\.0 ms$/);
+  });
+
+  it('says where an early stop happened, and keeps its reason for the details', () => {
+    const stopReason = 'val_loss did not improve for 5 epoch(s) (best 0.1000 at epoch 12)';
+    const { message, details } = finishMessage(report({ stopReason, epochs: report().epochs.slice(0, 17) }), TrainingConfig.parse({ epochs: 50 }), { ...diagnostics, elapsedSeconds: 185 });
+    expect(message).toBe('Stopped early at epoch 17 of 50 after 3 min 05 s · val accuracy 97.5% · kept epoch 12 of 17 (best val_loss)');
+    expect(details).toContain(`stopped because ${stopReason}`);
+  });
+
+  it('names the split measured on when there is no val split, and adds the test accuracy', () => {
+    const noVal = report({ valAccuracy: null, evaluatedOn: 'train', counts: { train: { NG: 40, OK: 40 }, val: { NG: 0, OK: 0 }, test: { NG: 0, OK: 0 } } });
+    expect(finishMessage(noVal, TrainingConfig.parse({ epochs: 20, val: 0 }), diagnostics).message).toBe('Finished in 41 s · no val split (train accuracy 95.0%) · kept epoch 12 of 20 (best loss)');
+    const withTest = report({ evaluatedOn: 'test' });
+    expect(finishMessage(withTest, TrainingConfig.parse({ epochs: 20 }), diagnostics).message).toBe('Finished in 41 s · val accuracy 97.5% · test accuracy 95.0% · kept epoch 12 of 20 (best val_loss)');
+  });
+
+  it('counts fine-tuning epochs, and puts notes and skipped images in the details', () => {
+    const tuned = report({ fineTune: { blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] }, bestEpoch: 22, epochs: report().epochs.concat(report().epochs.slice(0, 5)), skipped: [{ path: 'OK/x.jpg', reason: 'truncated' }], notes: ['3 cached feature row(s) held NaN'] });
+    const { message, details } = finishMessage(tuned, TrainingConfig.parse({ epochs: 20, fineTuneBlocks: 2, fineTuneEpochs: 5 }), diagnostics);
+    expect(message).toBe('Finished in 41 s · val accuracy 97.5% · kept epoch 23 of 25 (best val_loss)');
+    expect(details).toContain('1 unreadable image(s) skipped · 3 cached feature row(s) held NaN');
+  });
+
+  it('formats durations people read', () => {
+    expect([0.4, 41.2, 60, 185, 3600, 3725].map(formatDuration)).toEqual(['0 s', '41 s', '1 min 00 s', '3 min 05 s', '1 h 00 min', '1 h 02 min']);
+  });
+});

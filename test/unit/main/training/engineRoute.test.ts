@@ -1,0 +1,36 @@
+// The Train view shows the engine before a run starts: training.engine answers without loading a model.
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabelLoopApp } from '../../../../src/main/app';
+import { tempDir } from '../../../helpers/fixtures';
+
+describe('training.engine', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let app: LabelLoopApp;
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: path.join(dir, 'config') });
+  });
+  afterAll(async () => {
+    await app.dispose();
+    await cleanup();
+  });
+
+  it('names the engine briefly and keeps why faster ones are not used', async () => {
+    const auto = await app.handle('training.engine', { backend: 'auto' });
+    if (!auto.ok) throw new Error(auto.error.message);
+    const engine = auto.result as { name: string; label: string; description: string; notUsed: { name: string; reason: string }[] };
+    // No GPU and no native TensorFlow here: WebAssembly, with the reasons native was skipped.
+    expect(engine).toMatchObject({ name: 'wasm', label: 'WebAssembly (CPU)', description: expect.stringMatching(/^wasm \(/) });
+    expect(engine.notUsed.map((n) => n.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
+    expect(engine.notUsed[0]?.reason).toMatch(/tfjs-node-gpu/);
+    expect(await app.handle('training.engine', { backend: 'cpu' })).toMatchObject({ ok: true, result: { name: 'cpu', label: 'Plain JavaScript (CPU, slow)', notUsed: [] } });
+  });
+
+  it('says why a backend that cannot start is not available, and refuses unknown ones', async () => {
+    expect(await app.handle('training.engine', { backend: 'tensorflow' })).toMatchObject({ ok: false, error: { code: 'no-backend', message: expect.stringMatching(/No TensorFlow\.js backend could start: tensorflow-gpu/) } });
+    expect(await app.handle('training.engine', { backend: 'webgpu' })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+  });
+});

@@ -1,0 +1,127 @@
+// @vitest-environment happy-dom
+// The Train view names the engine before and during a run (reasons behind a toggle), and a finished
+// run says what people want to know, with diagnostics in a collapsed details line and not in the toast.
+import { createPinia } from 'pinia';
+import { afterEach, describe, expect, it } from 'vitest';
+import { flushPromises, mount } from '@vue/test-utils';
+import TrainView from '../../../src/renderer/src/components/TrainView.vue';
+import { API_KEY } from '../../../src/renderer/src/api/inject';
+import { useNoticesStore } from '../../../src/renderer/src/stores/notices';
+import { endedNotice } from '../../../src/renderer/src/stores/training';
+import type { EngineInfo, TrainingEnded, TrainingStatus } from '../../../src/shared/contract';
+import { FakeApi } from './fakeApi';
+
+const wasm: EngineInfo = {
+  name: 'wasm',
+  label: 'WebAssembly (CPU)',
+  description: 'wasm (SIMD, 1 thread: tfjs disables wasm threads in Node)',
+  notUsed: [
+    { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed' },
+    { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
+  ],
+};
+const cpu: EngineInfo = { name: 'cpu', label: 'Plain JavaScript (CPU, slow)', description: 'pure JavaScript (slow)', notUsed: [] };
+
+const finished: TrainingEnded = {
+  runId: '20260101-120000-abcd',
+  reason: 'finished',
+  message: 'Finished in 41 s · val accuracy 97.5% · kept epoch 12 of 20 (best val_loss)',
+  details: 'Engine: wasm (SIMD) · 600 image(s) embedded at 30.0/s, 0 from the cache · training 18 s · main event loop lag p99 36.0 ms',
+  valAccuracy: 0.975,
+};
+
+function status(overrides: Partial<TrainingStatus>): TrainingStatus {
+  return {
+    runId: finished.runId,
+    state: 'running',
+    config: {} as TrainingStatus['config'],
+    backend: wasm.description,
+    engine: wasm,
+    classes: ['NG', 'OK'],
+    counts: { train: {}, val: {}, test: {} },
+    epochs: [],
+    progress: null,
+    ended: null,
+    startedAt: '2026-01-01T12:00:00Z',
+    result: null,
+    ...overrides,
+  };
+}
+
+let unmount: (() => void) | undefined;
+afterEach(() => unmount?.());
+
+async function mountTrainView(api: FakeApi) {
+  api.splitPreview = () => ({ classes: ['NG', 'OK'], counts: { train: {}, val: {}, test: {} }, balancedTrain: {}, classWeights: null, excluded: 0, examples: { train: [], val: [], test: [] } });
+  const pinia = createPinia();
+  const wrapper = mount(TrainView, { global: { plugins: [pinia], provide: { [API_KEY as symbol]: api } }, attachTo: document.body });
+  unmount = () => wrapper.unmount();
+  await flushPromises();
+  return Object.assign(wrapper, { notices: useNoticesStore(pinia) });
+}
+
+describe('the Train view status', () => {
+  it('shows the engine before a run starts, with the reasons behind a toggle, and follows the backend choice', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm, cpu, tensorflow: 'No TensorFlow.js backend could start: tensorflow: not installed' };
+    const wrapper = await mountTrainView(api);
+    const engine = wrapper.get('[data-test=engine]');
+    expect(engine.get('span').text()).toBe('Engine: WebAssembly (CPU)');
+    const details = engine.get('details');
+    expect(details.attributes('open')).toBeUndefined();
+    expect(details.get('summary').text()).toBe('Why not a faster engine?');
+    expect(details.findAll('li').map((li) => li.text())).toEqual(['tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed', 'tensorflow: @tensorflow/tfjs-node is not installed']);
+
+    await wrapper.get('select[name=backend]').setValue('cpu');
+    await flushPromises();
+    expect(wrapper.get('[data-test=engine] span').text()).toBe('Engine: Plain JavaScript (CPU, slow)');
+    expect(wrapper.find('[data-test=engine] details').exists()).toBe(false);
+    await wrapper.get('select[name=backend]').setValue('tensorflow');
+    await flushPromises();
+    expect(wrapper.get('[data-test=engine]').text()).toMatch(/^No TensorFlow\.js backend could start/);
+    expect(api.calls.filter((c) => c.route === 'training.engine').map((c) => c.input)).toEqual([{ backend: 'auto' }, { backend: 'cpu' }, { backend: 'tensorflow' }]);
+  });
+
+  it('shows the engine during a run, and after it the message with the diagnostics collapsed', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm };
+    api.trainingStatus = status({});
+    const wrapper = await mountTrainView(api);
+    expect(wrapper.get('[data-test=backend] span').text()).toBe('Engine: WebAssembly (CPU)');
+
+    api.trainingStatus = status({ state: 'finished', ended: finished });
+    api.emit('training.ended', finished);
+    await flushPromises();
+    expect(wrapper.get('[data-test=run-ended]').text()).toBe(finished.message);
+    const details = wrapper.get('[data-test=run-details]');
+    expect(details.element.tagName).toBe('DETAILS');
+    expect(details.attributes('open')).toBeUndefined();
+    expect(details.text()).toContain('main event loop lag p99 36.0 ms');
+  });
+
+  it('says after a restart that the last run was interrupted, and not once a run is under way', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm };
+    api.otherRuns = [{ runId: '20260101-130000-abcd', name: null, epochs: [{ loss: 0.5 }], state: 'interrupted', interruptedAt: '2026-01-01T13:02:00.000Z', valAccuracy: null, hasReport: false }];
+    const wrapper = await mountTrainView(api);
+    expect(wrapper.get('[data-test=interrupted]').text()).toMatch(/^The last run, 20260101-130000-abcd, was interrupted: the app stopped while it trained \(last seen .+\)\. It saved no model; earlier runs keep theirs\.$/);
+    unmount?.();
+
+    api.trainingStatus = status({});
+    const running = await mountTrainView(api);
+    expect(running.find('[data-test=interrupted]').exists()).toBe(false);
+  });
+
+  it('toasts the message for people only', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm };
+    const { notices } = await mountTrainView(api);
+    api.emit('training.ended', finished);
+    api.emit('training.ended', { ...finished, reason: 'failed', message: 'Training stopped: the loss became NaN at epoch 1, batch 1', details: null, valAccuracy: null });
+    expect(notices.notices.map((n) => [n.kind, n.text])).toEqual([
+      ['info', finished.message],
+      ['error', 'Training failed: Training stopped: the loss became NaN at epoch 1, batch 1'],
+    ]);
+    expect(endedNotice({ ...finished, reason: 'interrupted', message: 'Interrupted: the app stopped' })).toBe('Interrupted: the app stopped');
+  });
+});
