@@ -201,6 +201,22 @@ describe('evaluation gallery follows the images it relabels', () => {
     expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/OK/0.jpg?v=v');
   });
 
+  it('keeps following a relabeled image when another image takes its old name', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], [...evaluationItems, { path: '0.jpg', label: null }]);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const { evaluation, project, dataset } = stores(api);
+    await project.init();
+    await evaluation.open(runId);
+    evaluation.selection = { kind: 'cell', actual: 0, predicted: 0 };
+    const sample = evaluation.gallery[0]!;
+    await evaluation.relabel(sample, 'OK');
+    // An unlabeled image of the same name now lands at NG/0.jpg: the card must not show or move it.
+    await dataset.relabel(['0.jpg'], 'NG');
+    expect(dataset.byPath.has('NG/0.jpg')).toBe(true);
+    expect(evaluation.thumbnailUrl(sample)).toBe('fake://thumb/OK/0.jpg?v=v');
+    expect(evaluation.relabeled.get('NG/0.jpg')).toBe('OK');
+  });
+
   it('keeps the card\'s picture when the relabel comes from its button or a key', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
     api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));

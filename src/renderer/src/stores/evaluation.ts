@@ -55,12 +55,13 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   dataset.onMoves((moves) => (movedTo.value = followMoves(movedTo.value, moves)));
   /** The path a report's image has now: a report names it where it was when the run ended. */
   function pathNow(reportPath: string): string {
-    return dataset.byPath.has(reportPath) ? reportPath : (movedTo.value.get(reportPath) ?? reportPath);
+    // Only the recorded moves say where an image went: another image may have taken its old name.
+    return movedTo.value.get(reportPath) ?? reportPath;
   }
   /** Report paths whose image has moved since, with its class now; an undo takes it out again. */
   const relabeled = computed(() => {
     const moved = new Map<string, string>();
-    for (const [origin, now] of movedTo.value) if (!dataset.byPath.has(origin)) moved.set(origin, classOf(now));
+    for (const [origin, now] of movedTo.value) moved.set(origin, classOf(now));
     return moved;
   });
   const compareWith = ref<string | null>(null);
