@@ -79,7 +79,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const copies = augmentedCopies(job.samples, augmentation);
   const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embed(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+    await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
   } finally {
     await cache.save();
     backbone.dispose();
@@ -239,7 +239,7 @@ async function fineTuneTop(
     const skipped: TrainingReport['skipped'] = [];
     const runner = await frozenModelRunner(split.bottom, job.engine ?? 'auto', onnxCacheDir(job));
     try {
-      await embed(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+      await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
       await cache.save();
     }
@@ -314,7 +314,7 @@ function uniqueByHash(samples: JobSample[]): JobSample[] {
 }
 
 /** Decodes the next batch with sharp while the backbone runs on the current one. */
-async function embed(
+export async function embedSamples(
   samples: JobSample[],
   job: TrainingJob,
   runner: FrozenModelRunner,
@@ -362,7 +362,8 @@ async function embed(
       ok.forEach((o, i) => {
         const row = values.slice(i * dim, (i + 1) * dim);
         if (allFinite(row)) cache.set(o.sample.hash, row);
-        else skipped.push({ path: o.sample.path, reason: 'the backbone gave features that are not finite numbers (NaN or Infinity)' });
+        // A bad augmented copy is left out on its own (uncached rows are not used); only a bad original skips the image.
+        else if (!o.sample.augmentSeed) skipped.push({ path: o.sample.path, reason: 'the backbone gave features that are not finite numbers (NaN or Infinity)' });
       });
     }
     done += batch.length;

@@ -7,6 +7,9 @@ import { LabelLoopApp } from '../../../../src/main/app';
 import { generateDemoProject } from '../../../../src/main/project/demo';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { EmbeddingCache } from '../../../../src/main/training/embeddingCache';
+import type { FrozenModelRunner } from '../../../../src/main/engine/onnx/frozenRunner';
+import type { JobSample, TrainingJob } from '../../../../src/main/training/job';
+import { embedSamples } from '../../../../src/main/training/job';
 import { trainHead } from '../../../../src/main/training/trainHead';
 import { TrainingConfig } from '../../../../src/shared/contract';
 import { tempDir } from '../../../helpers/fixtures';
@@ -86,4 +89,20 @@ describe('non-finite features and metrics', () => {
       await app.dispose();
     }
   }, 120_000);
+
+  it('leaves out an augmented copy with non-finite features on its own, keeping its original', async () => {
+    const project = path.join(dir, 'copies');
+    await generateDemoProject(project, { perClass: 2, size: 64 });
+    const original: JobSample = { path: 'OK/' + (await readdir(path.join(project, 'OK')))[0], label: 0, hash: 'h', split: 'train' };
+    const copy: JobSample = { ...original, hash: 'h|aug:k:0', augmentSeed: 'h:k:0' };
+    // A backbone stand-in whose second row (the copy) is NaN: one value per image.
+    const runner: FrozenModelRunner = { engine: 'tfjs', description: 'stand-in', fallbackReason: null, run: async () => Float32Array.from([1, NaN]) };
+    const cache = await EmbeddingCache.open(path.join(dir, 'copies-cache'), 'k', 1);
+    const skipped: { path: string; reason: string }[] = [];
+    const augmentation = TrainingConfig.parse({}).augmentation;
+    await embedSamples([original, copy], { projectRoot: project } as TrainingJob, runner, { inputSize: 32, scale: '0,1', resize: 'stretch' }, { ...augmentation, copies: 1 }, cache, skipped, () => false, () => undefined);
+    expect(skipped).toEqual([]);
+    expect(cache.get('h')).toEqual(Float32Array.from([1]));
+    expect(cache.get('h|aug:k:0')).toBeUndefined();
+  });
 });
