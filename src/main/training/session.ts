@@ -32,6 +32,14 @@ function ensureBackend(): Promise<unknown> {
   return backendReady;
 }
 
+let backendQueue: Promise<unknown> = Promise.resolve();
+/** Picking a backend switches TensorFlow.js for the whole process: never while a preview computes. */
+function withProcessBackend<T>(work: () => Promise<T>): Promise<T> {
+  const run = backendQueue.then(work, work);
+  backendQueue = run.catch(() => undefined);
+  return run;
+}
+
 export interface TrainingServiceOptions {
   /** The built worker (out/main/worker.js); without it the run happens in-process (tests). */
   workerFile?: string;
@@ -75,15 +83,17 @@ export class TrainingService {
   }
 
   /** Which engine a run with this preference would use, and why not a faster one (no model is loaded). */
-  async engine(preference: BackendPreference): Promise<EngineInfo> {
-    try {
-      return engineInfo(await selectBackend(preference));
-    } catch (error) {
-      throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
-    } finally {
-      // Probing switched this process's backend: the next preview picks the best one again.
-      backendReady = null;
-    }
+  engine(preference: BackendPreference): Promise<EngineInfo> {
+    return withProcessBackend(async () => {
+      try {
+        return engineInfo(await selectBackend(preference));
+      } catch (error) {
+        throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
+      } finally {
+        // Probing switched this process's backend: the next preview picks the best one again.
+        backendReady = null;
+      }
+    });
   }
 
   async start(project: ProjectSession, config: TrainingConfig): Promise<string> {
@@ -118,7 +128,11 @@ export class TrainingService {
   }
 
   /** A few images of the project, each with augmented copies, as PNG data URLs for the window. */
-  async previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number): Promise<{ images: { path: string; label: string; original: string; variants: string[] }[] }> {
+  previewAugmentation(project: ProjectSession, augmentation: Augmentation, inputSize: number): Promise<{ images: { path: string; label: string; original: string; variants: string[] }[] }> {
+    return withProcessBackend(() => this.renderAugmentationPreview(project, augmentation, inputSize));
+  }
+
+  private async renderAugmentationPreview(project: ProjectSession, augmentation: Augmentation, inputSize: number) {
     await ensureBackend();
     const labeled = project.snapshot().items.flatMap((i) => (i.label !== null && i.status !== 'unreadable' ? [{ path: i.path, label: i.label }] : []));
     // Two images of each class (at most six in all), so the preview shows what every class will look like.
