@@ -422,15 +422,16 @@ export class LabelJournal {
 
   private replay(begin: BeginLine, failed: number[]): void {
     const tx = { id: begin.id, moves: begin.moves.filter((_, i) => !failed.includes(i)) };
+    // Popped even when every file had vanished: reverseTop drops such a step, so the restart must too.
+    const reversed = begin.kind === 'undo' ? this.undoStack : begin.kind === 'redo' ? this.redoStack : null;
+    if (reversed && reversed.at(-1)?.id === begin.of) reversed.pop();
     if (tx.moves.length === 0) return;
     if (begin.kind === 'do') {
       this.undoStack.push(tx);
       this.redoStack.length = 0;
     } else if (begin.kind === 'undo') {
-      if (this.undoStack.at(-1)?.id === begin.of) this.undoStack.pop();
       this.redoStack.push(tx);
     } else {
-      if (this.redoStack.at(-1)?.id === begin.of) this.redoStack.pop();
       this.undoStack.push(tx);
     }
   }

@@ -216,6 +216,27 @@ describe('relabel journal', () => {
     expect(result.failed).toEqual([{ path: 'NG/a (2).jpg', message: expect.stringMatching(/does not exist/) }]);
     expect(project.snapshot().history).toEqual({ canUndo: false, canRedo: false });
     await project.close();
+    // The journal, read again after a restart, must not bring the dead step back.
+    const reopened = await open();
+    expect(reopened.snapshot().history).toEqual({ canUndo: false, canRedo: false });
+    await reopened.close();
+  });
+
+  it('drops a redo step whose files were all deleted, also after a restart, keeping the steps below it', async () => {
+    const project = await open();
+    await project.relabel(['OK/b.JPG'], 'NG');
+    await project.relabel(['OK/a.jpg'], 'NG');
+    await project.undo();
+    const { unlink } = await import('node:fs/promises');
+    await unlink(path.join(root, 'OK/a.jpg'));
+    expect((await project.redo()).failed).toEqual([{ path: 'OK/a.jpg', message: expect.stringMatching(/does not exist/) }]);
+    expect(project.snapshot().history).toEqual({ canUndo: true, canRedo: false });
+    await project.close();
+    const reopened = await open();
+    expect(reopened.snapshot().history).toEqual({ canUndo: true, canRedo: false });
+    await reopened.undo();
+    expect((await inventory(root)).has(path.join('OK', 'b.JPG'))).toBe(true);
+    await reopened.close();
   });
 
   it('refuses to relabel into a class that does not exist or outside the project', async () => {
