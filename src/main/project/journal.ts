@@ -13,7 +13,7 @@ import { isImageName } from '../../shared/images';
 import type { PathConfinement } from './confine';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
 import { exists, moveFile, NameTakenError, PARTIAL_SUFFIX, sameFile, uniqueName } from './fileMove';
-import { isStorageFailure, type ProjectFs, realFs, storageRefusal, unwritableReason } from './projectFs';
+import { isStorageFailure, isUnwritable, type ProjectFs, realFs, storageRefusal, unwritableReason } from './projectFs';
 
 export interface PlannedMove {
   from: string;
@@ -467,7 +467,7 @@ export class LabelJournal {
       if (keep < size) await this.cut(keep);
       return null;
     } catch (error) {
-      if (!isStorageFailure(error) && !['EACCES', 'EPERM'].includes(errnoCode(error) ?? '')) throw error;
+      if (!isUnwritable(error)) throw error;
       await this.handle?.close().catch(() => undefined);
       this.handle = null;
       return unwritableReason(error);
