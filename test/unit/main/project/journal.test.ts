@@ -6,23 +6,9 @@ import type { CrashPoints } from '../../../../src/main/project/journal';
 import { ProjectSession } from '../../../../src/main/project/project';
 import { gridOrder } from '../../../../src/shared/images';
 import { makeProject, tempDir, writeJpeg } from '../../../helpers/fixtures';
+import { contentByPath } from '../../../helpers/inventory';
 
 class SimulatedCrash extends Error {}
-
-/** Every image file in the project with its bytes, to prove nothing was lost or duplicated. */
-async function inventory(root: string): Promise<Map<string, string>> {
-  const result = new Map<string, string>();
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(dir, entry.name);
-      if (entry.isDirectory()) await walk(full);
-      else result.set(path.relative(root, full), (await readFile(full)).toString('base64'));
-    }
-  };
-  await walk(root);
-  return result;
-}
 
 const contents = (inv: Map<string, string>) => [...inv.values()].sort();
 
@@ -59,14 +45,14 @@ describe('relabel journal', () => {
   });
 
   it('keeps every image: same bytes before and after relabel, undo and redo', async () => {
-    const before = await inventory(root);
+    const before = await contentByPath(root);
     const project = await open();
     await project.relabel(['OK/a.jpg', 'NG/a.jpg', 'loose.jpg'], 'OK');
-    expect(contents(await inventory(root))).toEqual(contents(before));
+    expect(contents(await contentByPath(root))).toEqual(contents(before));
     await project.undo();
-    expect(await inventory(root)).toEqual(before);
+    expect(await contentByPath(root)).toEqual(before);
     await project.redo();
-    expect(contents(await inventory(root))).toEqual(contents(before));
+    expect(contents(await contentByPath(root))).toEqual(contents(before));
     await project.close();
   });
 
@@ -89,10 +75,10 @@ describe('relabel journal', () => {
     project = await open();
     expect(project.snapshot().history).toEqual({ canUndo: true, canRedo: true });
     await project.undo(); // the first relabel
-    expect((await inventory(root)).has('OK/a.jpg')).toBe(true);
+    expect((await contentByPath(root)).has('OK/a.jpg')).toBe(true);
     await project.redo();
     await project.redo();
-    expect((await inventory(root)).has('NG/b.JPG')).toBe(true);
+    expect((await contentByPath(root)).has('NG/b.JPG')).toBe(true);
     expect(project.snapshot().history).toEqual({ canUndo: true, canRedo: false });
     await project.close();
   });
@@ -113,12 +99,12 @@ describe('relabel journal', () => {
     await writeJpeg(path.join(root, 'OK/a.jpg'), '#abc'); // a new file takes the old name
     const result = await project.undo();
     expect(result.moves).toEqual([{ from: 'NG/a (2).jpg', to: 'OK/a (2).jpg' }]);
-    expect((await inventory(root)).size).toBe(7);
+    expect((await contentByPath(root)).size).toBe(7);
     await project.close();
   });
 
   it('rolls back a relabel that crashed after the journal entry and before any move', async () => {
-    const before = await inventory(root);
+    const before = await contentByPath(root);
     const crashing = await open({
       afterBegin: () => {
         throw new SimulatedCrash();
@@ -128,24 +114,24 @@ describe('relabel journal', () => {
     // The process "died": the next start finds an open transaction.
     const project = await open();
     expect(project.snapshot().recovered[0]).toMatch(/interrupted relabel of 2 image\(s\) was rolled back/);
-    expect(await inventory(root)).toEqual(before);
+    expect(await contentByPath(root)).toEqual(before);
     expect(project.snapshot().history.canUndo).toBe(false);
     await project.close();
     await crashing.close();
   });
 
   it('rolls back a relabel that crashed after moving a file and before the commit', async () => {
-    const before = await inventory(root);
+    const before = await contentByPath(root);
     const crashing = await open({
       afterMove: (index) => {
         if (index === 0) throw new SimulatedCrash();
       },
     });
     await expect(crashing.relabel(['OK/a.jpg', 'OK/b.JPG'], 'NG')).rejects.toBeInstanceOf(SimulatedCrash);
-    expect((await inventory(root)).has('NG/a (2).jpg')).toBe(true); // half done on disk
+    expect((await contentByPath(root)).has('NG/a (2).jpg')).toBe(true); // half done on disk
     const project = await open();
     expect(project.snapshot().recovered[0]).toMatch(/rolled back \(1 moved back\)/);
-    expect(await inventory(root)).toEqual(before);
+    expect(await contentByPath(root)).toEqual(before);
     // Recovery is final: a third start has nothing left to do.
     await project.close();
     const again = await open();
@@ -163,7 +149,7 @@ describe('relabel journal', () => {
     const { link } = await import('node:fs/promises');
     await link(path.join(root, 'OK/a.jpg'), path.join(root, 'NG/a (2).jpg'));
     const reopened = await open();
-    const inv = await inventory(root);
+    const inv = await contentByPath(root);
     expect(inv.has('OK/a.jpg')).toBe(true);
     expect(inv.has('NG/a (2).jpg')).toBe(false);
     await reopened.close();
@@ -179,7 +165,7 @@ describe('relabel journal', () => {
     expect(reopened.snapshot().history.canUndo).toBe(true);
     expect(reopened.snapshot().recovered.join('\n')).toMatch(/unfinished copy/);
     await reopened.undo();
-    expect((await inventory(root)).has('OK/a.jpg')).toBe(true);
+    expect((await contentByPath(root)).has('OK/a.jpg')).toBe(true);
     await reopened.close();
     expect(await readdir(path.join(root, 'NG'))).not.toContain('.x.jpg.labelloop-partial');
   });
@@ -191,7 +177,7 @@ describe('relabel journal', () => {
     await project.close();
     const reopened = await open();
     await reopened.undo();
-    const inv = await inventory(root);
+    const inv = await contentByPath(root);
     expect(inv.has('OK/a.jpg')).toBe(true);
     expect(inv.has('Bad/a.jpg')).toBe(true);
     await reopened.close();
@@ -235,7 +221,7 @@ describe('relabel journal', () => {
     const reopened = await open();
     expect(reopened.snapshot().history).toEqual({ canUndo: true, canRedo: false });
     await reopened.undo();
-    expect((await inventory(root)).has(path.join('OK', 'b.JPG'))).toBe(true);
+    expect((await contentByPath(root)).has(path.join('OK', 'b.JPG'))).toBe(true);
     await reopened.close();
   });
 
