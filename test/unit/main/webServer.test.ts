@@ -7,7 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LabelLoopApp } from '../../../src/main/app';
 import { startWebServer, type WebServer } from '../../../src/main/web/server';
-import { jpeg, makeProject, tempDir } from '../../helpers/fixtures';
+import { jpeg, tempDir } from '../../helpers/fixtures';
+import { startTestServer } from '../../helpers/webServer';
 
 /** A raw request, so tests can set Host and Origin the way an attacker would. */
 function request(port: number, pathname: string, headers: Record<string, string> = {}, method = 'GET', body?: Buffer) {
@@ -31,20 +32,14 @@ describe('web mode server', () => {
   let app: LabelLoopApp;
   let server: WebServer;
   let cookie: string;
+  let closeServer: () => Promise<void>;
 
   beforeEach(async () => {
     ({ dir, cleanup } = await tempDir());
-    await makeProject(path.join(dir, 'project'));
-    await mkdir(path.join(dir, 'renderer'));
-    await writeFile(path.join(dir, 'renderer/index.html'), '<h1>app</h1>');
-    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: path.join(dir, 'config'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
-    await app.handle('project.open', { path: path.join(dir, 'project') });
-    server = await startWebServer({ app, rendererDir: path.join(dir, 'renderer') });
-    cookie = `labelloop_token_${server.port}=${server.token}`;
+    ({ app, server, cookie, close: closeServer } = await startTestServer(dir));
   });
   afterEach(async () => {
-    await server.close();
-    await app.dispose();
+    await closeServer();
     await cleanup();
   });
 

@@ -1,15 +1,13 @@
 // Bounded fuzz of the web server, loopback only: a few hundred random and malformed WebSocket
 // frames and raw HTTP requests, and after every batch a fresh client must still get an answer.
 // Seeded, so a failure can be replayed; it stops by itself in well under a minute.
-import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { LabelLoopApp } from '../../../src/main/app';
 import { routes } from '../../../src/shared/contract';
-import { startWebServer, type WebServer } from '../../../src/main/web/server';
-import { makeProject, tempDir } from '../../helpers/fixtures';
+import type { WebServer } from '../../../src/main/web/server';
+import { tempDir } from '../../helpers/fixtures';
+import { startTestServer } from '../../helpers/webServer';
 
 const SEED = 0x1abe1;
 const BATCHES = 12;
@@ -34,9 +32,9 @@ function randomSource(seed: number) {
 describe('web server under random and malformed input', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
-  let app: LabelLoopApp;
   let server: WebServer;
   let cookie: string;
+  let closeServer: () => Promise<void>;
   const random = randomSource(SEED);
   // What would have killed a real server process: in a test it lands here instead.
   const crashes: unknown[] = [];
@@ -45,18 +43,11 @@ describe('web server under random and malformed input', () => {
   beforeAll(async () => {
     process.on('uncaughtException', onCrash).on('unhandledRejection', onCrash);
     ({ dir, cleanup } = await tempDir());
-    await makeProject(path.join(dir, 'project'));
-    await mkdir(path.join(dir, 'renderer'));
-    await writeFile(path.join(dir, 'renderer/index.html'), '<h1>app</h1>');
-    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: path.join(dir, 'config'), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
-    await app.handle('project.open', { path: path.join(dir, 'project') });
-    server = await startWebServer({ app, rendererDir: path.join(dir, 'renderer') });
-    cookie = `labelloop_token_${server.port}=${server.token}`;
+    ({ server, cookie, close: closeServer } = await startTestServer(dir));
   });
   afterAll(async () => {
     process.off('uncaughtException', onCrash).off('unhandledRejection', onCrash);
-    await server.close();
-    await app.dispose();
+    await closeServer();
     await cleanup();
   });
 
