@@ -16,6 +16,8 @@ export class FaultyFs {
   writes = 0;
   /** Class folders on another disk: a hard link of an image fails with EXDEV, so moves copy. */
   crossDevice = false;
+  /** Files (by inode) another program holds open without delete sharing, as on Windows: unlinking any of their names fails. */
+  private readonly heldOpen = new Set<number>();
   private failAt = Infinity;
   private code: FaultCode = 'ENOSPC';
   private persistent = false;
@@ -42,6 +44,15 @@ export class FaultyFs {
     this.failAt = Infinity;
   }
 
+  /** Another program opens `file` without delete sharing: removing it (or another link to it) fails with EBUSY. */
+  async holdOpen(file: string): Promise<void> {
+    this.heldOpen.add((await fsp.lstat(file)).ino);
+  }
+
+  release(): void {
+    this.heldOpen.clear();
+  }
+
   readonly fs: ProjectFs = {
     ...fsp,
     open: (async (file: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
@@ -54,7 +65,13 @@ export class FaultyFs {
       }
       return fsp.link(from, to);
     }),
-    unlink: this.guard('unlink', fsp.unlink),
+    unlink: this.guard('unlink', async (file: Parameters<typeof fsp.unlink>[0]) => {
+      const info = await fsp.lstat(file).catch(() => null);
+      if (info && this.heldOpen.has(info.ino)) {
+        throw Object.assign(new Error(`EBUSY: resource busy or locked, unlink '${String(file)}' (simulated)`), { code: 'EBUSY' });
+      }
+      return fsp.unlink(file);
+    }),
     rename: this.guard('rename', fsp.rename),
     copyFile: this.guard('copyFile', fsp.copyFile),
     mkdir: this.guard('mkdir', fsp.mkdir) as ProjectFs['mkdir'],

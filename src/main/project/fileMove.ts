@@ -22,6 +22,17 @@ export class NameTakenError extends Error {
   }
 }
 
+/** A move whose source could not be removed, nor its new name taken back: the image is under both names. */
+export class DoubledImageError extends Error {
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly failure: unknown,
+  ) {
+    super(`Another program holds ${path.basename(from)} open (${errnoCode(failure) ?? String(failure)}), so it could not be moved`);
+  }
+}
+
 /** `name.jpg` → `name (2).jpg`, `name (3).jpg`, … skipping names that exist or are reserved; cut to fit the file system. */
 export async function uniqueName(
   directory: string,
@@ -64,14 +75,20 @@ export async function moveFile(from: string, to: string, fs: ProjectFs = realFs)
   await dropSource(from, to, fs);
 }
 
-/** The last step of a move; if the source cannot go, the new name goes instead so the image is not doubled. */
+/**
+ * The last step of a move; if the source cannot go, the new name goes instead so the image is not
+ * doubled. Where that fails too (a file held open without delete sharing on Windows), a
+ * DoubledImageError tells the journal to take the step back and leave the rest to recovery.
+ */
 async function dropSource(from: string, to: string, fs: ProjectFs): Promise<void> {
   try {
     await fs.unlink(from);
   } catch (error) {
-    // If this fails too, both names remain: the journal's recovery removes the copy on the next start.
-    await fs.unlink(to).catch(() => undefined);
-    throw error;
+    const stillDoubled = await fs.unlink(to).then(
+      () => false,
+      () => true,
+    );
+    throw stillDoubled ? new DoubledImageError(from, to, error) : error;
   }
 }
 

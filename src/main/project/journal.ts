@@ -3,8 +3,8 @@
 // restarts; a transaction a crash left open is rolled back on the next start.
 //
 // A record is all-or-nothing: written whole and fsynced, or cut back to the last good byte. When
-// a move or the commit fails for want of disk (ENOSPC, EIO), the transaction is taken back at once
-// and the relabel refused with nothing moved. Where even the cut fails, the journal takes no more
+// a move or the commit fails for want of disk (ENOSPC, EIO), or a move leaves an image under both
+// names, the transaction is taken back at once and the relabel refused with nothing moved. Where even the cut fails, the journal takes no more
 // writes until the project is opened again, and recovery (which reads the disk) finishes the job.
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { isImageName } from '../../shared/images';
 import type { PathConfinement } from './confine';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
-import { exists, moveFile, NameTakenError, PARTIAL_SUFFIX, sameFile, uniqueName } from './fileMove';
+import { DoubledImageError, exists, moveFile, NameTakenError, PARTIAL_SUFFIX, sameFile, uniqueName } from './fileMove';
 import { isStorageFailure, isUnwritable, type ProjectFs, realFs, storageRefusal, unwritableReason } from './projectFs';
 
 export interface PlannedMove {
@@ -287,7 +287,8 @@ export class LabelJournal {
       try {
         await this.moveOne(id, index, moves);
       } catch (error) {
-        if (error instanceof JournalWriteError || isStorageFailure(error)) {
+        // A doubled image cannot be filed as one failed move: a committed step keeps both names for good.
+        if (error instanceof JournalWriteError || isStorageFailure(error) || error instanceof DoubledImageError) {
           diskFailure = error instanceof JournalWriteError ? error.failure : error;
           break;
         }
@@ -346,13 +347,14 @@ export class LabelJournal {
     if (!this.unwritable) {
       const { complete } = await this.restore(attempted);
       if (complete && (await this.cut(start).then(() => true, () => false))) return this.refusal(cause);
-      this.unwritable = `${unwritableReason(cause)} in the middle of a relabel, and LabelLoop could not take all of it back yet (reopen the project to finish)`;
+      this.unwritable = `${failureReason(cause)} in the middle of a relabel, and LabelLoop could not take all of it back yet (reopen the project to finish)`;
     }
     return new UserError(errnoCode(cause) === 'ENOSPC' ? 'disk-full' : 'disk-error', `${this.unwritable}: no image is lost`);
   }
 
   private refusal(cause: unknown, consequence = NOTHING_MOVED): UserError {
     if (this.unwritable) return new UserError('disk-error', `${this.unwritable}: ${consequence}`);
+    if (cause instanceof DoubledImageError) return new UserError('file-in-use', `${cause.message}: ${consequence}`);
     return storageRefusal(cause, consequence);
   }
 
@@ -549,6 +551,11 @@ function retarget(begin: BeginLine | undefined, index: number, to: string): void
 /** `a (3).jpg` → `a.jpg`: a retargeted move numbers from the plain name again. */
 function withoutCopyNumber(name: string): string {
   return name.replace(/ \(\d+\)(?=\.[^.]*$|$)/, '');
+}
+
+/** Why a whole step was refused, as the start of a sentence. */
+function failureReason(cause: unknown): string {
+  return cause instanceof DoubledImageError ? cause.message : unwritableReason(cause);
 }
 
 function moveFailure(error: unknown, move: PlannedMove): string {

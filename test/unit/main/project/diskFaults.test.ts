@@ -137,6 +137,44 @@ describe('a full or failing disk at every write', () => {
     });
   }
 
+  it('an image another program holds open (Windows, no delete sharing) is never left in two classes', async () => {
+    const root = await freshProject();
+    const faulty = new FaultyFs();
+    const project = await open(root, faulty.fs);
+    const before = await contentByPath(root);
+    // Linking to OK/ works; removing NG/d.jpg fails, and so does removing the new name OK/d.jpg.
+    await faulty.holdOpen(path.join(root, 'NG/d.jpg'));
+    await expect(project.relabel(['OK/a.jpg', 'NG/d.jpg'], 'OK')).rejects.toThrow(
+      /^Another program holds d\.jpg open \(EBUSY\), so it could not be moved in the middle of a relabel, .*reopen the project.*: no image is lost$/,
+    );
+    expect(project.readOnly).toMatch(/reopen the project/);
+    await project.close();
+
+    // The program let go: reopening finishes the rollback, and every image is in one place only.
+    faulty.release();
+    const reopened = await open(root, faulty.fs);
+    expect(reopened.snapshot().recovered.join('\n')).toMatch(/interrupted relabel of 1 image\(s\) was rolled back\./);
+    expect(await contentByPath(root)).toEqual(before);
+    await reopened.close();
+    await expectHealthyAfterReopen(root);
+  });
+
+  it('a held image whose new name could be removed is refused cleanly, with nothing moved', async () => {
+    const root = await freshProject();
+    const faulty = new FaultyFs();
+    const project = await open(root, faulty.fs);
+    const before = await contentByPath(root);
+    // Only the old name is locked (a copy across disks is a different file): the move undoes itself.
+    faulty.crossDevice = true;
+    await faulty.holdOpen(path.join(root, 'NG/d.jpg'));
+    const result = await project.relabel(['NG/d.jpg'], 'OK');
+    expect(result.moves).toEqual([]);
+    expect(result.failed).toEqual([{ path: 'NG/d.jpg', message: 'NG/d.jpg is in use by another program' }]);
+    expect(project.readOnly).toBeNull();
+    expect(await contentByPath(root)).toEqual(before);
+    await project.close();
+  });
+
   it('a relabel of 100 images on a full disk leaves the journal byte for byte as it was', async () => {
     const root = await freshProject();
     const { writeJpeg } = await import('../../../helpers/fixtures');
