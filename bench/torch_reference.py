@@ -38,7 +38,24 @@ def embed(model_part, files, size, batch=16):
     return torch.cat(outputs)
 
 
+def embed_only(project, size):
+    """`embed <project> <size> [cut]`: images/s of decode + MobileNetV2 to pooled features, or to the
+    block_15 output (the stage-2 cut) when `cut` is given."""
+    net = torchvision.models.mobilenet_v2(weights=None).eval()
+    part = net.features[:17] if cut_requested() else torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    files = files_of(project)
+    started = time.perf_counter()
+    embed(part, files, size)
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "imagesPerSecond": len(files) / (time.perf_counter() - started)}))
+
+
+def cut_requested():
+    return len(sys.argv) > 4 and sys.argv[4] == "cut"
+
+
 def main():
+    if sys.argv[1] == "embed":
+        return embed_only(sys.argv[2], int(sys.argv[3]))
     project, finetune_project, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     net = torchvision.models.mobilenet_v2(weights=None).eval()
     pooled = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
