@@ -344,12 +344,15 @@ export class LabelJournal {
    * taking writes: on the next open, recovery reads the journal and the disk and finishes the job.
    */
   private async takeBack(start: number, attempted: PlannedMove[], cause: unknown): Promise<UserError> {
+    // What restoring found (both names kept, a file gone) is said in the refusal: it is the only message the user sees.
+    let found: string[] = [];
     if (!this.unwritable) {
-      const { complete } = await this.restore(attempted);
-      if (complete && (await this.cut(start).then(() => true, () => false))) return this.refusal(cause);
+      const { complete, report } = await this.restore(attempted);
+      found = report;
+      if (complete && (await this.cut(start).then(() => true, () => false))) return this.refusal(cause, sentences(NOTHING_MOVED, found));
       this.unwritable = `${failureReason(cause)} in the middle of a relabel, and LabelLoop could not take all of it back yet (reopen the project to finish)`;
     }
-    return new UserError(errnoCode(cause) === 'ENOSPC' ? 'disk-full' : 'disk-error', `${this.unwritable}: no image is lost`);
+    return new UserError(errnoCode(cause) === 'ENOSPC' ? 'disk-full' : 'disk-error', `${this.unwritable}: ${sentences('no image is lost', found)}`);
   }
 
   private refusal(cause: unknown, consequence = NOTHING_MOVED): UserError {
@@ -551,6 +554,10 @@ function retarget(begin: BeginLine | undefined, index: number, to: string): void
 /** `a (3).jpg` → `a.jpg`: a retargeted move numbers from the plain name again. */
 function withoutCopyNumber(name: string): string {
   return name.replace(/ \(\d+\)(?=\.[^.]*$|$)/, '');
+}
+
+function sentences(first: string, more: string[]): string {
+  return [first, ...more].join('. ');
 }
 
 /** Why a whole step was refused, as the start of a sentence. */

@@ -1,5 +1,6 @@
 // A full or failing disk at every single write of a relabel, an undo and a class rename: the step is
 // refused with nothing moved (or finished on the next open), and every image exists exactly once.
+import { writeFileSync } from 'node:fs';
 import { appendFile, cp, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -157,6 +158,29 @@ describe('a full or failing disk at every write', () => {
     expect(await contentByPath(root)).toEqual(before);
     await reopened.close();
     await expectHealthyAfterReopen(root);
+  });
+
+  it('a refused relabel says what taking it back found: a file put at the old name meanwhile is kept beside the image', async () => {
+    const root = await freshProject();
+    const faulty = new FaultyFs();
+    const stranger = Buffer.from('another file, written while the relabel ran');
+    const project = await ProjectSession.open(root, new EventBus(), {
+      watchIntervalMs: 0,
+      backgroundValidation: false,
+      fs: faulty.fs,
+      crashPoints: {
+        afterMove: () => {
+          writeFileSync(path.join(root, 'NG/d.jpg'), stranger);
+          faulty.arm(1, 'ENOSPC', false); // the commit
+        },
+      },
+    });
+    await expect(project.relabel(['NG/d.jpg'], 'OK')).rejects.toThrow(
+      /^The disk is full: nothing was moved\. Kept both NG\/d\.jpg and OK\/d\.jpg: they differ, so neither was removed$/,
+    );
+    expect(project.readOnly).toBeNull();
+    expect(await readFile(path.join(root, 'NG/d.jpg'))).toEqual(stranger);
+    await project.close();
   });
 
   it('a held image whose new name could be removed is refused cleanly, with nothing moved', async () => {
