@@ -11,7 +11,7 @@ import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
 import { partialPath, uniqueName } from './fileMove';
-import type { CrashPoints } from './journal';
+import type { ApplyResult, CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
 import { isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
@@ -34,9 +34,6 @@ export interface ProjectOptions {
 /** What a read-only project cannot do, said the same way in the app and the CLI. */
 export const READ_ONLY_CAN_STILL = 'browsing images and inspecting runs still work';
 
-/** How long a background check that missed a file waits for the relabel that moved it to finish. */
-const MOVE_WAIT_MS = 30_000;
-
 export class ProjectSession {
   private items = new Map<string, ImageItem>();
   private classes: string[] = [];
@@ -46,8 +43,10 @@ export class ProjectSession {
   private lost = false;
   private closed = false;
   private validation: Promise<void> = Promise.resolve();
-  /** Background checks that missed a file a move had taken away, each waiting for that move. */
-  private readonly awaitingMove = new Map<ImageItem, (moved: boolean) => void>();
+  /** Background checks that missed a file while a relabel ran, each waiting for that relabel to move it or end. */
+  private readonly awaitingMove = new Map<ImageItem, () => void>();
+  /** Relabels, undos and redos started and not yet applied: only while one runs can a missing file be on its way. */
+  private movesInFlight = 0;
 
   private constructor(
     readonly confinement: PathConfinement,
@@ -144,23 +143,29 @@ export class ProjectSession {
   async relabel(paths: string[], to: string | null): Promise<MoveResult> {
     this.requireWritable('images cannot be relabeled');
     if (to !== null && !this.classes.includes(to)) throw new UserError('no-such-class', `There is no class "${to}"`);
-    const done = await this.noticeReadOnly(this.journal.relabel(paths, to ?? ''));
-    this.applyMoves(done.moves);
-    return { ...done, history: this.journal.history };
+    return this.move(() => this.journal.relabel(paths, to ?? ''));
   }
 
   async undo(): Promise<MoveResult> {
     this.requireWritable('nothing can be undone');
-    const done = await this.noticeReadOnly(this.journal.undo());
-    this.applyMoves(done.moves);
-    return { ...done, history: this.journal.history };
+    return this.move(() => this.journal.undo());
   }
 
   async redo(): Promise<MoveResult> {
     this.requireWritable('nothing can be redone');
-    const done = await this.noticeReadOnly(this.journal.redo());
-    this.applyMoves(done.moves);
-    return { ...done, history: this.journal.history };
+    return this.move(() => this.journal.redo());
+  }
+
+  private async move(work: () => Promise<ApplyResult>): Promise<MoveResult> {
+    this.movesInFlight++;
+    try {
+      const done = await this.noticeReadOnly(work());
+      this.applyMoves(done.moves);
+      return { ...done, history: this.journal.history };
+    } finally {
+      // Checks still waiting look again: a refused relabel put its files back where they were.
+      if (--this.movesInFlight === 0) for (const lookAgain of this.awaitingMove.values()) lookAgain();
+    }
   }
 
   /** Refuses a change to a read-only project, saying what cannot be done and what still works. */
@@ -294,7 +299,7 @@ export class ProjectSession {
     this.closed = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.thumbnails.cancelBackground();
-    for (const settle of this.awaitingMove.values()) settle(false);
+    for (const stopWaiting of this.awaitingMove.values()) stopWaiting();
     await this.validation.catch(() => undefined);
     await this.journal.close();
   }
@@ -319,7 +324,7 @@ export class ProjectSession {
       item.path = move.to;
       item.label = move.to.includes('/') ? (move.to.split('/')[0] as string) : null;
       this.items.set(move.to, item);
-      this.awaitingMove.get(item)?.(true);
+      this.awaitingMove.get(item)?.();
     }
   }
 
@@ -374,8 +379,9 @@ export class ProjectSession {
 
   /**
    * Decodes an image wherever it is when its turn comes. A relabel moves the files before the items'
-   * paths change, so a miss waits for the move to be applied and looks again at the new path. A file
-   * gone for good gets no verdict (the next scan drops it): a miss is never the image's problem.
+   * paths change, so a miss while one runs waits for it and looks again. A file missing with no
+   * relabel running is gone: it gets no verdict at once (a miss is never the image's problem), and the
+   * next scan drops it, or checks it again if it is back.
    */
   private async probeFollowingMoves(item: ImageItem): Promise<Probe | null> {
     for (;;) {
@@ -389,21 +395,21 @@ export class ProjectSession {
         throw error;
       });
       if (!probe || probe.ok || !probe.missing || this.closed) return probe;
-      // Moved since it was looked for: look again at once; else wait for a move to be applied.
-      if (lookedAt === item.path && !(await this.nextMove(item))) return null;
+      // Moved since it was looked for: look again at once.
+      if (lookedAt !== item.path) continue;
+      if (this.movesInFlight === 0) return null;
+      await this.moveAppliedOrEnded(item);
+      if (this.closed) return null;
     }
   }
 
-  /** True once a relabel, undo or redo moves the item; false if none does soon, or the project closes. */
-  private nextMove(item: ImageItem): Promise<boolean> {
+  /** Resolves once a relabel, undo or redo moves the item, once none is running any more, or on close. */
+  private moveAppliedOrEnded(item: ImageItem): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(false), MOVE_WAIT_MS);
-      const settle = (moved: boolean) => {
-        clearTimeout(timer);
+      this.awaitingMove.set(item, () => {
         this.awaitingMove.delete(item);
-        resolve(moved);
-      };
-      this.awaitingMove.set(item, settle);
+        resolve();
+      });
     });
   }
 

@@ -1,6 +1,6 @@
 // Background validation judges an image by decoding it, and by nothing else: not by a relabel that
 // moved the file while the check was queued, and not by a thumbnail cache that cannot be written.
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -30,6 +30,25 @@ async function writeGoodAndTruncated(folder: string): Promise<Record<'good' | 't
     await writeFile(paths[name], data);
   }
   return paths;
+}
+
+/** A cache whose first write waits for `release`: with one decode slot, every later check stays queued until then. */
+function cacheHeldAtFirstWrite(): { release: () => void; writeFile: (file: string, data: Buffer | string) => Promise<void> } {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let first = true;
+  return {
+    release,
+    writeFile: async (file, data) => {
+      if (first) {
+        first = false;
+        await held;
+      }
+      await writeFile(file, data);
+    },
+  };
 }
 
 async function filesUnder(folder: string): Promise<string[]> {
@@ -69,6 +88,31 @@ describe('background validation while images are relabeled', () => {
       await cleanup();
     }
   });
+
+  it('a file deleted before its check, with no relabel running, is a miss at once: no verdict, and the next scan drops it', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      for (let i = 0; i < 5; i++) await writeJpeg(path.join(dir, 'OK', `${i}.jpg`), color(i));
+      const cache = cacheHeldAtFirstWrite();
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, thumbnails: { slots: 1, writeFile: cache.writeFile } });
+      try {
+        for (let i = 0; i < 5; i++) await unlink(path.join(dir, 'OK', `${i}.jpg`));
+        cache.release();
+        const started = Date.now();
+        await project.whenValidated();
+        // Nothing could bring the files back, so nothing is waited for (it used to be 30 s).
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(project.snapshot().items.filter((i) => i.status === 'unreadable')).toEqual([]);
+        expect(project.snapshot().items.filter((i) => i.status === 'pending').length).toBeGreaterThanOrEqual(4);
+        await project.rescan();
+        expect(project.snapshot().items).toEqual([]);
+      } finally {
+        await project.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
 
   it('a file missing at the path looked at is a miss, not a verdict: nothing is cached for its version', async () => {
     const { dir, cleanup } = await tempDir();
