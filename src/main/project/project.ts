@@ -16,7 +16,7 @@ import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
 import { isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
 import { NOT_AN_IMAGE_NAME, uploadBaseName, uploadProblem } from './uploads';
-import { CancelledThumbnail, describeImage, type Probe, type ThumbnailOptions, ThumbnailService } from './thumbnails';
+import { describeImage, type Probe, type ThumbnailOptions, ThumbnailService } from './thumbnails';
 import { explainDecodeError, openRaster } from './imageDecode';
 
 export interface ProjectOptions {
@@ -390,10 +390,9 @@ export class ProjectSession {
         lookedAt = item.path;
         return path.join(this.root, lookedAt);
       };
-      const probe = await this.thumbnails.get(locate, item.version, 'thumb', false).catch((error: unknown) => {
-        if (error instanceof CancelledThumbnail) return null;
-        throw error;
-      });
+      // A failure that is not a decode verdict (the cache folder unreadable, say) is a miss: the
+      // item stays unchecked for the next scan, and validation, which nobody awaits, never rejects.
+      const probe = await this.thumbnails.get(locate, item.version, 'thumb', false).catch(() => null);
       if (!probe || probe.ok || !probe.missing || this.closed) return probe;
       // Moved since it was looked for: look again at once.
       if (lookedAt !== item.path) continue;

@@ -3,12 +3,13 @@
 // is cached under .labelloop/thumbs keyed by the file's version, so a changed file is redone.
 // The image is judged by decoding alone: a cache that cannot be written (a full disk) is the
 // cache's problem, and the thumbnail is then served from memory.
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ImageDetails, ThumbnailSize } from '../../shared/contract';
+import { errnoCode } from '../common/errors';
 import { exists } from './fileMove';
 import { diagnoseDecodeError, openRaster } from './imageDecode';
 
@@ -148,11 +149,11 @@ export class ThumbnailService {
         .toBuffer();
     } catch (error) {
       const gone = { ok: false, problem: 'The file is not there any more', missing: true } as const;
-      if (!(await exists(absolute))) return gone;
+      if (await isGone(absolute)) return gone;
       const { reason, aboutContent } = await diagnoseDecodeError(absolute, error);
       // Only a verdict about the content is kept: a permission problem can be fixed without changing the file.
       if (aboutContent) await this.store(errorFile, reason);
-      else if (!(await exists(absolute))) return gone;
+      else if (await isGone(absolute)) return gone;
       return { ok: false, problem: reason };
     }
     return (await this.store(file, webp)) ? { ok: true, file } : { ok: true, webp };
@@ -170,6 +171,19 @@ export class ThumbnailService {
       await unlink(partial).catch(() => undefined);
       return false;
     }
+  }
+}
+
+/**
+ * No file at that path: also when a folder on the way became a file (ENOTDIR). Any other failure to
+ * look (no permission on the folder) is not a miss: the decode's diagnosis says what it is.
+ */
+async function isGone(absolute: string): Promise<boolean> {
+  try {
+    await lstat(absolute);
+    return false;
+  } catch (error) {
+    return ['ENOENT', 'ENOTDIR'].includes(errnoCode(error) ?? '');
   }
 }
 

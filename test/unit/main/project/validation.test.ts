@@ -1,6 +1,6 @@
 // Background validation judges an image by decoding it, and by nothing else: not by a relabel that
 // moved the file while the check was queued, and not by a thumbnail cache that cannot be written.
-import { mkdir, readdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -113,6 +113,29 @@ describe('background validation while images are relabeled', () => {
       await cleanup();
     }
   }, 60_000);
+
+  it('a class folder replaced by a file before its images are checked is a miss, never a crash', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      for (let i = 0; i < 5; i++) await writeJpeg(path.join(dir, 'OK', `${i}.jpg`), color(i));
+      const cache = cacheHeldAtFirstWrite();
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, thumbnails: { slots: 1, writeFile: cache.writeFile } });
+      try {
+        // Looking up OK/1.jpg now fails with ENOTDIR, not ENOENT.
+        await rename(path.join(dir, 'OK'), path.join(dir, 'moved-away'));
+        await writeFile(path.join(dir, 'OK'), 'not a folder any more');
+        cache.release();
+        await expect(project.whenValidated()).resolves.toBeUndefined();
+        expect(project.snapshot().items.filter((i) => i.status === 'unreadable')).toEqual([]);
+        expect(project.snapshot().items.filter((i) => i.status === 'pending').length).toBeGreaterThanOrEqual(4);
+        expect(await project.thumbnails.get(path.join(dir, 'OK', '1.jpg'), 'other', 'thumb')).toMatchObject({ ok: false, missing: true });
+      } finally {
+        await project.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  });
 
   it('a file missing at the path looked at is a miss, not a verdict: nothing is cached for its version', async () => {
     const { dir, cleanup } = await tempDir();
