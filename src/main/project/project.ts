@@ -1,6 +1,6 @@
 // One open project: a folder whose subfolders are classes. Plain TypeScript, no Electron, so the
 // desktop app, web mode and the CLI all drive the same code.
-import { link, mkdir, readdir, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,6 +56,8 @@ export class ProjectSession {
     private readonly events: EventBus,
     private readonly recovered: string[],
     private readonly options: ProjectOptions,
+    /** A temporary thumbnail folder made for this session only, removed on close. */
+    private readonly disposableThumbnailDir: string | null,
   ) {}
 
   static async open(root: string, events: EventBus, options: ProjectOptions = {}): Promise<ProjectSession> {
@@ -74,15 +76,17 @@ export class ProjectSession {
     const readOnly = await probeWritable(fs, dataDir);
     const journal = new LabelJournal(confinement, dataDir, options.crashPoints, fs);
     const recovered = await journal.open(readOnly);
+    // A read-only project still shows thumbnails: they are cached outside it.
+    const thumbs = readOnly ? await readOnlyThumbnailDir(absolute) : { dir: path.join(dataDir, 'thumbs'), disposable: false };
     const session = new ProjectSession(
       confinement,
       journal,
-      // A read-only project still shows thumbnails: they are cached outside it.
-      new ThumbnailService(readOnly ? readOnlyThumbnailDir(absolute) : path.join(dataDir, 'thumbs'), options.thumbnails),
+      new ThumbnailService(thumbs.dir, options.thumbnails),
       new HashCache(hashCachePath(dataDir), readOnly === null),
       events,
       recovered,
       options,
+      thumbs.disposable ? thumbs.dir : null,
     );
     await session.rescan();
     session.watch(options.watchIntervalMs ?? 1500);
@@ -302,6 +306,7 @@ export class ProjectSession {
     for (const stopWaiting of this.awaitingMove.values()) stopWaiting();
     await this.validation.catch(() => undefined);
     await this.journal.close();
+    if (this.disposableThumbnailDir) await rm(this.disposableThumbnailDir, { recursive: true, force: true });
   }
 
   /** Content hash of each image (path → sha256), read once per file version and cached. */
@@ -454,7 +459,31 @@ async function probeWritable(fs: ProjectFs, dataDir: string): Promise<string | n
   }
 }
 
-/** Thumbnails of a read-only project go to the system's temporary folder, one folder per project. */
-function readOnlyThumbnailDir(root: string): string {
-  return path.join(os.tmpdir(), 'labelloop-thumbs', createHash('sha1').update(root).digest('hex').slice(0, 16));
+/**
+ * Where a read-only project's thumbnails are cached: a folder per project in this user's cache
+ * folder, never a shared one where another user could plant verdicts or links. Where that folder
+ * cannot be made this user's alone, a fresh private temporary one serves for this session.
+ */
+async function readOnlyThumbnailDir(root: string): Promise<{ dir: string; disposable: boolean }> {
+  const dir = path.join(userCacheDir(), 'labelloop', 'read-only-thumbs', createHash('sha1').update(root).digest('hex').slice(0, 16));
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const info = await lstat(dir);
+    const ours = info.isDirectory() && (process.getuid === undefined || info.uid === process.getuid());
+    if (ours) {
+      if ((info.mode & 0o077) !== 0) await chmod(dir, 0o700);
+      return { dir, disposable: false };
+    }
+  } catch {
+    /* no usable cache folder (a read-only home, say): fall through to a temporary one */
+  }
+  return { dir: await mkdtemp(path.join(os.tmpdir(), 'labelloop-thumbs-')), disposable: true };
+}
+
+/** This user's cache folder, as each platform names it. */
+function userCacheDir(): string {
+  if (process.platform === 'win32') return process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches');
+  const xdg = process.env.XDG_CACHE_HOME;
+  return xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
 }

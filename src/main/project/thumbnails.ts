@@ -4,7 +4,7 @@
 // The image is judged by decoding alone: a cache that cannot be written (a full disk) is the
 // cache's problem, and the thumbnail is then served from memory.
 import { lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -98,7 +98,8 @@ export class ThumbnailService {
     options: ThumbnailOptions = {},
   ) {
     this.lanes = new Lanes(options.slots ?? Math.max(2, os.cpus().length));
-    this.write = options.writeFile ?? ((file, data) => writeFile(file, data));
+    // 'wx': a temporary name is never written through a file or link someone put there first.
+    this.write = options.writeFile ?? ((file, data) => writeFile(file, data, { flag: 'wx' }));
   }
 
   cacheKey(version: string, size: ThumbnailSize): string {
@@ -161,7 +162,7 @@ export class ThumbnailService {
 
   /** Writes a cache file whole or not at all (via a temporary file and a rename); false if it could not. */
   private async store(file: string, data: Buffer | string): Promise<boolean> {
-    const partial = `${file}.${process.pid}.tmp`;
+    const partial = `${file}.${randomUUID()}.tmp`;
     try {
       await mkdir(path.dirname(file), { recursive: true });
       await this.write(partial, data);

@@ -1,6 +1,8 @@
 // A project whose .labelloop cannot be written (read-only disk, full disk, no permission) opens
 // read-only: browsing and runs work, and every change is refused in plain words.
-import { appendFile, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, chmod, chown, lstat, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LabelLoopApp } from '../../../../src/main/app';
@@ -14,14 +16,80 @@ describe('a project that cannot be written', () => {
   let root: string;
   let cleanup: () => Promise<void>;
   let faulty: FaultyFs;
+  let cacheHome: string;
+  let cleanCache: () => Promise<void>;
+  const savedCacheHome = process.env.XDG_CACHE_HOME;
   const open = () => ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0, fs: faulty.fs });
 
   beforeEach(async () => {
     ({ dir: root, cleanup } = await tempDir());
     await makeProject(root);
     faulty = new FaultyFs();
+    ({ dir: cacheHome, cleanup: cleanCache } = await tempDir('labelloop-cache-home-'));
+    process.env.XDG_CACHE_HOME = cacheHome;
   });
-  afterEach(() => cleanup());
+  afterEach(async () => {
+    if (savedCacheHome === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = savedCacheHome;
+    await cleanCache();
+    await cleanup();
+  });
+
+  const projectKey = () => createHash('sha1').update(root).digest('hex').slice(0, 16);
+  const privateThumbs = () => path.join(cacheHome, 'labelloop', 'read-only-thumbs', projectKey());
+
+  /** Puts a false "unreadable" verdict for OK/a.jpg's thumbnail into `cacheDir`, as another local user could. */
+  const plantVerdict = async (project: ProjectSession, cacheDir: string) => {
+    const version = project.snapshot().items.find((item) => item.path === 'OK/a.jpg')?.version ?? '';
+    const key = project.thumbnails.cacheKey(version, 'thumb');
+    await mkdir(path.join(cacheDir, key.slice(0, 2)), { recursive: true });
+    await writeFile(path.join(cacheDir, key.slice(0, 2), `${key}.err`), 'Planted by another user');
+  };
+  const openReadOnlyUnchecked = () => {
+    faulty.readOnly('EROFS');
+    return ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false, fs: faulty.fs });
+  };
+
+  it('caches thumbnails in a folder of this user alone, never in the shared temporary folder', async () => {
+    const project = await openReadOnlyUnchecked();
+    // Where every read-only project's thumbnails used to go, under a name anyone could work out.
+    const shared = path.join(os.tmpdir(), 'labelloop-thumbs', projectKey());
+    try {
+      await plantVerdict(project, shared);
+      expect(await project.thumbnail('OK/a.jpg', 'thumb')).toMatchObject({ ok: true, file: expect.stringContaining(privateThumbs()) });
+      expect((await lstat(privateThumbs())).mode & 0o777).toBe(0o700);
+    } finally {
+      await project.close();
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('tightens a private thumbnail folder that others could write, and follows no link put in its place', async () => {
+    await mkdir(privateThumbs(), { recursive: true, mode: 0o777 });
+    await chmod(privateThumbs(), 0o777); // mkdir's mode is cut by the umask
+    let project = await openReadOnlyUnchecked();
+    expect((await lstat(privateThumbs())).mode & 0o777).toBe(0o700);
+    await project.close();
+
+    const elsewhere = path.join(cacheHome, 'elsewhere');
+    await mkdir(elsewhere);
+    await rm(privateThumbs(), { recursive: true });
+    await symlink(elsewhere, privateThumbs());
+    project = await openReadOnlyUnchecked();
+    expect((await project.thumbnail('OK/a.jpg', 'thumb')).ok).toBe(true);
+    await project.close();
+    expect(await readdir(elsewhere)).toEqual([]);
+  });
+
+  it.runIf(process.getuid?.() === 0)('ignores a private thumbnail folder that another user owns', async () => {
+    const project = await openReadOnlyUnchecked();
+    await project.close();
+    await plantVerdict(project, privateThumbs());
+    await chown(privateThumbs(), 4321, 4321);
+    const reopened = await openReadOnlyUnchecked();
+    expect((await reopened.thumbnail('OK/a.jpg', 'thumb')).ok).toBe(true);
+    await reopened.close();
+  });
 
   it('on a read-only disk opens read-only: images, thumbnails and details work, every change is refused', async () => {
     const before = await contentByPath(root);
