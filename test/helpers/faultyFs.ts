@@ -8,7 +8,7 @@ import type { ProjectFs } from '../../src/main/project/projectFs';
 export type FaultCode = 'ENOSPC' | 'EIO' | 'EROFS';
 
 /** Calls that change the disk. A full disk still lets files be removed and truncated, which free space. */
-const WRITES = new Set(['write', 'datasync', 'sync', 'truncate', 'link', 'unlink', 'rename', 'copyFile', 'mkdir', 'open']);
+const WRITES = new Set(['write', 'writeFile', 'datasync', 'sync', 'truncate', 'link', 'unlink', 'rename', 'copyFile', 'mkdir', 'open']);
 const FREES_SPACE = new Set(['unlink', 'truncate']);
 
 export class FaultyFs {

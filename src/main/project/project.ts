@@ -1,6 +1,6 @@
 // One open project: a folder whose subfolders are classes. Plain TypeScript, no Electron, so the
 // desktop app, web mode and the CLI all drive the same code.
-import { chmod, link, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { partialPath, uniqueName } from './fileMove';
 import type { ApplyResult, CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
-import { isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
+import { isStorageFailure, isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
 import { NOT_AN_IMAGE_NAME, uploadBaseName, uploadProblem } from './uploads';
 import { describeImage, type Probe, type ThumbnailOptions, ThumbnailService } from './thumbnails';
 import { explainDecodeError, openRaster } from './imageDecode';
@@ -99,6 +99,11 @@ export class ProjectSession {
 
   get name(): string {
     return path.basename(this.root);
+  }
+
+  /** The file system imports write through: the real one, or a test's that fails on cue. */
+  private get fs(): ProjectFs {
+    return this.options.fs ?? realFs;
   }
 
   /** Why the project can only be browsed (a full or read-only disk), or null when it can be changed. */
@@ -278,21 +283,23 @@ export class ProjectSession {
       return result;
     }
     const folder = className === null ? this.root : await this.confinement.existing(className);
-    const finalName = await uniqueName(folder, name, new Set());
+    const finalName = await uniqueName(folder, name, new Set(), this.fs);
     const target = path.join(folder, finalName);
     const partial = partialPath(target);
     try {
-      await writeFile(partial, data, { flag: 'wx' });
-      await link(partial, target); // fails rather than overwrite a file that appeared meanwhile
-      await unlink(partial);
+      await writeSynced(this.fs, partial, data);
+      await this.fs.link(partial, target); // fails rather than overwrite a file that appeared meanwhile
     } catch (error) {
-      await unlink(partial).catch(() => undefined);
-      return reject(describeFsError(error, finalName));
+      await this.fs.unlink(partial).catch(() => undefined);
+      return reject(isStorageFailure(error) ? `${unwritableReason(error)}: ${finalName} was not imported` : describeFsError(error, finalName));
     }
+    // Linked: the image is imported. A hidden partial name that stays is removed on the next open.
+    await this.fs.unlink(partial).catch(() => undefined);
     const relative = this.confinement.toRelative(target);
-    const info = await stat(target);
+    const info = await this.fs.stat(target);
     this.hashes.remember(fileVersion(info), hash);
-    await this.hashes.save();
+    // The hash cache is only a cache: failing to save it must not report an imported image as failed.
+    await this.hashes.save().catch(() => undefined);
     this.items.set(relative, { path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
     result.imported.push(relative);
     this.events.emit('dataset.changed', { reason: `imported ${relative}` });
@@ -432,6 +439,17 @@ export class ProjectSession {
       );
     }, intervalMs);
     this.watchTimer.unref();
+  }
+}
+
+/** Writes a new file (never one that exists) and syncs it, so a crash cannot link a half-written image into place. */
+async function writeSynced(fs: ProjectFs, file: string, data: Uint8Array): Promise<void> {
+  const handle = await fs.open(file, 'wx');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
