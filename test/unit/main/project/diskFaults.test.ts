@@ -190,7 +190,7 @@ describe('a full or failing disk at every write', () => {
     // Linking to OK/ works; removing NG/d.jpg fails, and so does removing the new name OK/d.jpg.
     await faulty.holdOpen(path.join(root, 'NG/d.jpg'));
     await expect(project.relabel(['OK/a.jpg', 'NG/d.jpg'], 'OK')).rejects.toThrow(
-      /^Another program holds d\.jpg open \(EBUSY\), so it could not be moved in the middle of a relabel, .*reopen the project.*: no image is lost$/,
+      /^Another program holds d\.jpg open \(EBUSY\), so it could not be moved in the middle of a relabel, .*reopen the project.*: no image is lost\. Could not restore NG\/d\.jpg: OK\/d\.jpg is in use by another program$/,
     );
     expect(project.readOnly).toMatch(/reopen the project/);
     await project.close();
