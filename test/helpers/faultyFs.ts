@@ -18,6 +18,7 @@ export class FaultyFs {
   crossDevice = false;
   /** Files (by inode) another program holds open without delete sharing, as on Windows: unlinking any of their names fails. */
   private readonly heldOpen = new Set<number>();
+  private pause: { writesLeft: number; reached: () => void; resumed: Promise<void> } | null = null;
   private failAt = Infinity;
   private code: FaultCode = 'ENOSPC';
   private persistent = false;
@@ -44,6 +45,20 @@ export class FaultyFs {
     this.failAt = Infinity;
   }
 
+  /** The `n`th write from now (1-based) waits for `resume()` before it runs (and fails, if armed to); `reached` settles when it waits. */
+  pauseAt(n: number): { reached: Promise<void>; resume: () => void } {
+    let reached = () => {};
+    let resume = () => {};
+    const reachedPromise = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    this.pause = { writesLeft: n, reached, resumed };
+    return { reached: reachedPromise, resume };
+  }
+
   /** Another program opens `file` without delete sharing: removing it (or another link to it) fails with EBUSY. */
   async holdOpen(file: string): Promise<void> {
     this.heldOpen.add((await fsp.lstat(file)).ino);
@@ -56,7 +71,10 @@ export class FaultyFs {
   readonly fs: ProjectFs = {
     ...fsp,
     open: (async (file: Parameters<typeof fsp.open>[0], flags?: string | number, mode?: number) => {
-      if (typeof flags === 'string' && /[wax+]/.test(flags)) this.check('open');
+      if (typeof flags === 'string' && /[wax+]/.test(flags)) {
+        await this.waitIfPaused('open');
+        this.check('open');
+      }
       return this.wrapHandle(await fsp.open(file, flags, mode));
     }) as ProjectFs['open'],
     link: this.guard('link', async (from: Parameters<typeof fsp.link>[0], to: Parameters<typeof fsp.link>[1]) => {
@@ -77,6 +95,15 @@ export class FaultyFs {
     mkdir: this.guard('mkdir', fsp.mkdir) as ProjectFs['mkdir'],
   };
 
+  /** Resolves at once, or when the paused write it is resumes. */
+  private async waitIfPaused(call: string): Promise<void> {
+    if (!this.pause || !WRITES.has(call) || --this.pause.writesLeft > 0) return;
+    const { reached, resumed } = this.pause;
+    this.pause = null;
+    reached();
+    await resumed;
+  }
+
   private check(call: string): void {
     if (!WRITES.has(call)) return;
     this.writes++;
@@ -93,6 +120,7 @@ export class FaultyFs {
 
   private guard<A extends unknown[], R>(call: string, real: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
     return async (...args: A) => {
+      await this.waitIfPaused(call);
       this.check(call);
       return real(...args);
     };
@@ -103,10 +131,11 @@ export class FaultyFs {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver) as unknown;
         if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
+        const call = (...args: unknown[]) => {
           if (typeof property === 'string' && property !== 'close' && property !== 'read' && property !== 'stat') this.check(property);
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
+        return (...args: unknown[]) => (this.pause && typeof property === 'string' ? this.waitIfPaused(property).then(() => call(...args)) : call(...args));
       },
     });
   }

@@ -6,8 +6,9 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { EventBus } from '../../../../src/main/common/events';
 import { ProjectSession } from '../../../../src/main/project/project';
-import { ThumbnailService } from '../../../../src/main/project/thumbnails';
+import { type Probe, ThumbnailService } from '../../../../src/main/project/thumbnails';
 import { TrainingService } from '../../../../src/main/training/session';
+import { FaultyFs } from '../../../helpers/faultyFs';
 import { tempDir, writeAwkwardImages, writeJpeg } from '../../../helpers/fixtures';
 
 const color = (i: number) => `#${((i * 2654435761) % 0xffffff).toString(16).padStart(6, '0')}`;
@@ -32,18 +33,27 @@ async function writeGoodAndTruncated(folder: string): Promise<Record<'good' | 't
   return paths;
 }
 
-/** A cache whose first write waits for `release`: with one decode slot, every later check stays queued until then. */
-function cacheHeldAtFirstWrite(): { release: () => void; writeFile: (file: string, data: Buffer | string) => Promise<void> } {
+/**
+ * A cache whose first write waits for `release`: with one decode slot, every later check stays
+ * queued until then. `heldFile` is the cache file being written, which says whose check holds the slot.
+ */
+function cacheHeldAtFirstWrite(): { release: () => void; heldFile: Promise<string>; writeFile: (file: string, data: Buffer | string) => Promise<void> } {
   let release = () => {};
   const held = new Promise<void>((resolve) => {
     release = resolve;
   });
+  let holding = (_file: string) => {};
+  const heldFile = new Promise<string>((resolve) => {
+    holding = resolve;
+  });
   let first = true;
   return {
     release,
+    heldFile,
     writeFile: async (file, data) => {
       if (first) {
         first = false;
+        holding(file);
         await held;
       }
       await writeFile(file, data);
@@ -136,6 +146,51 @@ describe('background validation while images are relabeled', () => {
       await cleanup();
     }
   });
+
+  it('a file a refused relabel took away and put back is checked where it is back, not left pending', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await writeJpeg(path.join(dir, 'A', 'one.jpg'), color(1));
+      await writeJpeg(path.join(dir, 'A', 'two.jpg'), color(2));
+      await mkdir(path.join(dir, 'B'));
+      const cache = cacheHeldAtFirstWrite();
+      const faulty = new FaultyFs();
+      const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, fs: faulty.fs, thumbnails: { slots: 1, writeFile: cache.writeFile } });
+      try {
+        // Relabel the image whose check is still queued behind the held one.
+        const heldFile = path.basename(await cache.heldFile);
+        const queued = project.snapshot().items.find((item) => !heldFile.startsWith(project.thumbnails.cacheKey(item.version, 'thumb')));
+        if (!queued) throw new Error('no queued check');
+        // Each check that misses a file is seen here, so the test knows the queued one missed.
+        const service = project.thumbnails as unknown as { make: (...args: unknown[]) => Promise<Probe> };
+        const make = service.make.bind(service);
+        let missedOne = () => {};
+        const missed = new Promise<void>((resolve) => {
+          missedOne = resolve;
+        });
+        service.make = async (...args) => {
+          const probe = await make(...args);
+          if (!probe.ok && probe.missing) missedOne();
+          return probe;
+        };
+        // Writes of the relabel: begin (write, sync), the move (link, unlink), then the commit, which the full disk refuses.
+        faulty.arm(5, 'ENOSPC', false);
+        const commit = faulty.pauseAt(5);
+        const refused = project.relabel([queued.path], 'B');
+        await commit.reached;
+        cache.release();
+        await missed;
+        commit.resume();
+        await expect(refused).rejects.toThrow(/^The disk is full: nothing was moved$/);
+        await project.whenValidated();
+        expect(project.snapshot().items.find((item) => item.path === queued.path)).toMatchObject({ label: 'A', status: 'ok' });
+      } finally {
+        await project.close();
+      }
+    } finally {
+      await cleanup();
+    }
+  }, 60_000);
 
   it('a file missing at the path looked at is a miss, not a verdict: nothing is cached for its version', async () => {
     const { dir, cleanup } = await tempDir();
