@@ -234,6 +234,10 @@ export const SplitPreview = z.object({
 });
 export type SplitPreview = z.output<typeof SplitPreview>;
 
+/** The best model an interrupted run saved before its process died (epoch counts from 0, stage 2's after stage 1's). */
+export const KeptModel = z.object({ epoch: z.number().int(), stage: z.union([z.literal(1), z.literal(2)]), monitor: z.string(), value: z.number() });
+export type KeptModel = z.output<typeof KeptModel>;
+
 export const RunSummary = z.object({
   runId: z.string(),
   name: z.string().nullable(),
@@ -242,6 +246,8 @@ export const RunSummary = z.object({
   state: z.union([z.literal('running'), RunEndReason]),
   /** When an interrupted run was last seen alive (ISO time); null for every other state. */
   interruptedAt: z.string().nullable(),
+  /** What an interrupted run kept (Predict and Export use it); null for every other run. */
+  keptModel: KeptModel.nullable(),
   valAccuracy: z.number().nullable(),
   hasReport: z.boolean(),
 });

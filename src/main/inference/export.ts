@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { loadBackbone } from '../engine/backbone';
 import { reapplyLayers } from '../training/fineTune';
+import { runModelDir } from '../training/checkpoint';
+import { UserError } from '../common/errors';
 import { explainDecodeError } from '../project/imageDecode';
 import { decodeForModel, type Preprocessing, scalePixels } from '../engine/preprocess';
 import { type TF, tf } from '../engine/tf';
@@ -35,9 +37,10 @@ export async function loadLayersModelFromDir(dir: string, file: string): Promise
   );
 }
 
-/** Rebuilds the full image → probabilities model of a run from its model/ folder. */
+/** Rebuilds the full image → probabilities model of a run from its model/ folder (or the checkpoint an interrupted run kept). */
 export async function buildRunModel(runDir: string): Promise<ExportedModel> {
-  const modelDir = path.join(runDir, 'model');
+  const modelDir = await runModelDir(runDir);
+  if (!modelDir) throw new UserError('no-model', `${path.basename(runDir)} has no saved model: it was cancelled or failed before the end`);
   const info = JSON.parse(await readFile(path.join(modelDir, 'labelloop.json'), 'utf8')) as RunModelInfo;
   const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: 'mobilenet_v2' as const };
   const backbone = await loadBackbone(backboneSpec, info.preprocessing.inputSize, { scale: info.preprocessing.scale, resize: info.preprocessing.resize });

@@ -14,6 +14,7 @@ import { fitFileName } from '../project/fileNames';
 import { uploadBaseName, uploadProblem } from '../project/uploads';
 import type { PredictionOutcome } from './export';
 import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
+import { runModelDir } from '../training/checkpoint';
 
 /** Images predicted in one go: large enough to keep the backend busy, small enough to stream results. */
 const BATCH = 16;
@@ -152,6 +153,8 @@ export class PredictionService {
 }
 
 async function readOperatingPoint(runDir: string): Promise<OperatingPoint | null> {
-  const info = JSON.parse(await readFile(path.join(runDir, 'model', 'labelloop.json'), 'utf8')) as { operatingPoint?: OperatingPoint };
+  const modelDir = await runModelDir(runDir);
+  if (!modelDir) return null;
+  const info = JSON.parse(await readFile(path.join(modelDir, 'labelloop.json'), 'utf8')) as { operatingPoint?: OperatingPoint };
   return info.operatingPoint ?? null;
 }

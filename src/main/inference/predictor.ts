@@ -1,13 +1,14 @@
 // A loaded model that predicts image files: from a run folder (the window, `labelloop predict
 // <runDir|runId>`) or an export folder. In the app it lives in a worker thread, so loading the
 // backbone and running it never block the window's process.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { OperatingPoint } from '../../shared/report';
 import { UserError } from '../common/errors';
 import type { Preprocessing } from '../engine/preprocess';
 import type { PredictionOutcome } from './export';
+import { runModelDir } from '../training/checkpoint';
 
 export interface PredictorInfo {
   classes: string[];
@@ -19,8 +20,9 @@ export interface Predictor extends PredictorInfo {
   dispose(): Promise<void>;
 }
 
+/** A run folder with a model: model/ of a finished run, or the checkpoint an interrupted run kept. */
 export async function isRunFolder(dir: string): Promise<boolean> {
-  return (await stat(path.join(dir, 'model', 'labelloop.json')).catch(() => null)) !== null;
+  return (await runModelDir(dir)) !== null;
 }
 
 /** Loads a run folder (model/labelloop.json) or an export folder (preprocessing.json) in this thread. */

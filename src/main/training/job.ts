@@ -1,6 +1,6 @@
 // One training run, start to finish, as it runs inside the training worker: pick the backend,
 // load the backbone, embed only the images the cache lacks, train the head, evaluate, save.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineInfo, TrainingConfig, TrainingProgress } from '../../shared/contract';
 import type { Split, TrainingReport } from '../../shared/report';
@@ -15,6 +15,7 @@ import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
 import { allFinite, EmbeddingCache } from './embeddingCache';
+import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
@@ -104,6 +105,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const valRows = rowsOf('val');
 
   const trainStarted = performance.now();
+  const backboneInfo = { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
+  const checkpoints = new CheckpointWriter(job.runDir, { classes: job.classes, backbone: backboneInfo, preprocessing: backbone.preprocessing });
   const reporter = epochReporter('training', config.epochs, trainRows.length, config.batchSize, emit, memory);
   const result = await trainHead({
     features,
@@ -116,6 +119,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     config,
     callbacks: [reporter],
     isCancelled,
+    onBestEpoch: checkpoints.stage(0, null),
   });
   let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: [dim], cutLayer: null };
   let fineTuneBackbone: { dispose(): void } | null = null;
@@ -123,8 +127,9 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   let stopReason = result.stopReason;
   let bestEpoch = result.bestEpoch;
   try {
+    await checkpoints.settle(result.model);
     if (config.fineTuneBlocks > 0) {
-      const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length, notes);
+      const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length, notes, checkpoints);
       fineTuneBackbone = stage2.backbone;
       final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
       history = [...result.history, ...stage2.history];
@@ -195,7 +200,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         fromCache: job.samples.length + copies.length - missing.length,
       },
       preprocessing: backbone.preprocessing,
-      backbone: { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim },
+      backbone: backboneInfo,
       fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
       augmentedCopies: copyRows.length,
       notes,
@@ -224,6 +229,7 @@ async function fineTuneTop(
   memory: Memory,
   epochOffset: number,
   notes: string[],
+  checkpoints: CheckpointWriter,
 ) {
   const { config } = job;
   if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
@@ -250,7 +256,9 @@ async function fineTuneTop(
     samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * cutDim));
     const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
     const reporter = epochReporter('fine-tuning', stageConfig.epochs, trainRows.length, config.batchSize, emit, memory, epochOffset, { stage: 2 });
-    const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled });
+    const onBestEpoch = checkpoints.stage(epochOffset, { cutLayer, cutShape: split.cutShape });
+    const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled, onBestEpoch });
+    await checkpoints.settle(split.top);
     return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner };
   } catch (error) {
     backbone.dispose();
@@ -379,34 +387,7 @@ function predictProbabilities(model: TF.LayersModel, features: Float32Array, sam
 
 /** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
 async function saveRun(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
-  const modelDir = path.join(job.runDir, 'model');
-  await mkdir(modelDir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weights = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer[]);
-      await writeFile(path.join(modelDir, 'classifier.weights.bin'), Buffer.from(weights));
-      await writeFile(
-        path.join(modelDir, 'classifier.json'),
-        JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['classifier.weights.bin'], weights: artifacts.weightSpecs }], format: 'layers-model' }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  await writeFile(
-    path.join(modelDir, 'labelloop.json'),
-    JSON.stringify(
-      {
-        classes: job.classes,
-        backbone: report.backbone,
-        preprocessing: report.preprocessing,
-        classifier: 'classifier.json',
-        // Stage 1: the classifier reads the pooled backbone feature; stage 2: the backbone's output at fineTune.cutLayer.
-        input: report.fineTune ? { layer: report.fineTune.cutLayer, shape: report.fineTune.cutShape } : { layer: report.backbone.cutLayer, pooled: true, shape: [report.backbone.featureSize] },
-        output: 'logits (apply softmax)',
-      },
-      null,
-      2,
-    ),
-  );
+  const fineTune = report.fineTune ? { cutLayer: report.fineTune.cutLayer, cutShape: report.fineTune.cutShape } : null;
+  await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: report.preprocessing, fineTune });
   await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(report, null, 2));
 }

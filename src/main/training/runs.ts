@@ -1,12 +1,15 @@
 // Runs kept under .labelloop/runs/<id>/: config.json, progress.json (while it trains), report.json,
-// ended.json and model/. A run without ended.json whose trainer stopped giving signs of life was
-// interrupted (its process was killed or crashed): listing the runs says so, once and for good.
+// ended.json and model/ (checkpoint/ while it trains). A run without ended.json whose trainer stopped
+// giving signs of life was interrupted (its process was killed or crashed): listing the runs says so,
+// once and for good, and what its checkpoint kept.
 import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
 import { TrainingConfig } from '../../shared/contract';
+import { describeKeptModel } from '../../shared/keptModel';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../common/errors';
+import { keptCheckpoint, removeCheckpoint } from './checkpoint';
 
 export const RUN_ID = /^[0-9]{8}-[0-9]{6}-[0-9a-f]{4}$/;
 
@@ -50,7 +53,12 @@ export class RunStore {
 
   async report(runId: string): Promise<TrainingReport> {
     const text = await readFile(path.join(this.dir(runId), 'report.json'), 'utf8').catch(() => null);
-    if (!text) throw new UserError('no-report', `Run ${runId} has no report (it was cancelled, failed or is still running)`);
+    if (!text) {
+      const ended = await readJson(path.join(this.dir(runId), 'ended.json')).catch(() => ({}) as Record<string, unknown>);
+      const kept = ended.reason === 'interrupted' ? await keptCheckpoint(this.dir(runId)) : null;
+      if (kept) throw new UserError('no-report', `Run ${runId} was interrupted before its report was made: there is nothing to evaluate. It ${describeKeptModel(kept.kept)}, which Predict and Export model use`);
+      throw new UserError('no-report', `Run ${runId} has no report (it was cancelled, failed or is still running)`);
+    }
     return JSON.parse(text) as TrainingReport;
   }
 
@@ -103,12 +111,14 @@ export class RunStore {
     const [storedEnd, report, meta, progress] = await Promise.all([read('ended.json'), read('report.json'), read('meta.json'), read('progress.json')]);
     const ended = storedEnd ?? (runId === liveRunId ? null : await this.endIfAbandoned(dir, runId, report, progress as Partial<RunProgress> | null));
     const epochs = Array.isArray(report?.epochs) ? report.epochs : Array.isArray(progress?.epochs) ? progress.epochs : [];
+    const interrupted = ended?.reason === 'interrupted';
     return {
       runId,
       name: typeof meta?.name === 'string' ? meta.name : null,
       epochs: epochs as Record<string, number>[],
       state: (ended?.reason as RunSummary['state'] | undefined) ?? 'running',
-      interruptedAt: ended?.reason === 'interrupted' && typeof ended.interruptedAt === 'string' ? ended.interruptedAt : null,
+      interruptedAt: interrupted && typeof ended.interruptedAt === 'string' ? ended.interruptedAt : null,
+      keptModel: interrupted ? ((await keptCheckpoint(dir))?.kept ?? null) : null,
       valAccuracy: typeof report?.valAccuracy === 'number' ? report.valAccuracy : null,
       hasReport: report !== null,
     };
@@ -124,6 +134,9 @@ export class RunStore {
     const trainerAlive = Date.now() - lastSeen < SILENT_FOR_DEAD_MS && (typeof progress?.pid !== 'number' || processExists(progress.pid));
     if (trainerAlive) return null;
     const interruptedAt = new Date(lastSeen).toISOString();
+    // Killed between saving its model and saying it ended: the checkpoint is of no more use.
+    if (report) await removeCheckpoint(dir).catch(() => undefined);
+    const kept = report ? null : await keptCheckpoint(dir);
     const ended = report
       ? {
           runId,
@@ -135,7 +148,9 @@ export class RunStore {
       : {
           runId,
           reason: 'interrupted',
-          message: 'Interrupted: the app stopped while this run was training. A run saves its model only when it ends, so this one has none; earlier runs and their models are untouched',
+          message: kept
+            ? `Interrupted: the app stopped while this run was training. It ${describeKeptModel(kept.kept)}; earlier runs and their models are untouched`
+            : 'Interrupted: the app stopped while this run was training, before its first epoch ended, so it kept no model; earlier runs and their models are untouched',
           details: null,
           valAccuracy: null,
           interruptedAt,

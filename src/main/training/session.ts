@@ -21,6 +21,7 @@ import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
 import { finishMessage } from './endMessage';
 import { HEARTBEAT_MS, writeRunProgress } from './runs';
+import { removeCheckpoint } from './checkpoint';
 
 /** Thumbnails per class and split in the Data tab's strips: enough to spot a wrong image, cheap to send. */
 const EXAMPLES_PER_CLASS = 4;
@@ -257,7 +258,9 @@ export class TrainingService {
       status.state = ended.reason;
       status.ended = ended;
       // ended.json before anyone hears of the end: a listing in between would call the run interrupted.
+      // The checkpoint goes first: a run that ended keeps model/ (finished) or no model at all.
       void beating
+        .then(() => removeCheckpoint(job.runDir).catch(() => undefined))
         .then(() => writeFile(path.join(job.runDir, 'ended.json'), JSON.stringify(ended, null, 2)))
         .catch(() => undefined)
         .then(() => {

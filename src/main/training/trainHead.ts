@@ -36,6 +36,8 @@ export interface HeadTrainingInput {
   config: TrainingConfig;
   callbacks?: Callback[];
   isCancelled?: () => boolean;
+  /** Called when the monitored metric improves, with the model holding that epoch's weights (to save a checkpoint). */
+  onBestEpoch?: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
 }
 
 export interface HeadTrainingResult {
@@ -98,9 +100,10 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
     restoreWeights: (s) => restore(model, s as Snapshot),
   };
   const checkpoint = new BestCheckpoint(
-    () => {
+    async (epoch, logs) => {
       bestWeights?.dispose();
       bestWeights = snapshot(model);
+      await input.onBestEpoch?.(epoch, logs, checkpoint.monitor, model);
     },
     { monitor: input.valRows.length > 0 ? config.checkpointMonitor : 'loss' },
   );

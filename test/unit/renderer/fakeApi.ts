@@ -91,7 +91,7 @@ export class FakeApi implements LabelLoopApi {
       case 'project.recent':
         return { recent: [] };
       case 'runs.list':
-        return { runs: [...this.otherRuns, ...[...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, hasReport: true, valAccuracy: null, epochs: [] }))] };
+        return { runs: [...this.otherRuns, ...[...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, keptModel: null, hasReport: true, valAccuracy: null, epochs: [] }))] };
       case 'runs.report': {
         const report = this.reports.get((input as { runId?: string }).runId ?? '');
         if (!report) throw new Error('no such run');

@@ -102,9 +102,16 @@ describe('the Train view status', () => {
   it('says after a restart that the last run was interrupted, and not once a run is under way', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], []);
     api.engines = { auto: wasm };
-    api.otherRuns = [{ runId: '20260101-130000-abcd', name: null, epochs: [{ loss: 0.5 }], state: 'interrupted', interruptedAt: '2026-01-01T13:02:00.000Z', valAccuracy: null, hasReport: false }];
+    api.otherRuns = [{ runId: '20260101-130000-abcd', name: null, epochs: [{ loss: 0.5 }], state: 'interrupted', interruptedAt: '2026-01-01T13:02:00.000Z', keptModel: null, valAccuracy: null, hasReport: false }];
     const wrapper = await mountTrainView(api);
     expect(wrapper.get('[data-test=interrupted]').text()).toMatch(/^The last run, 20260101-130000-abcd, was interrupted: the app stopped while it trained \(last seen .+\)\. It saved no model; earlier runs keep theirs\.$/);
+    unmount?.();
+
+    api.otherRuns = [{ ...(api.otherRuns[0] as (typeof api.otherRuns)[number]), keptModel: { epoch: 6, stage: 1, monitor: 'val_loss', value: 0.21034 } }];
+    const kept = await mountTrainView(api);
+    expect(kept.get('[data-test=interrupted]').text()).toMatch(
+      /\(last seen .+\)\. It kept the model of epoch 7 \(val_loss 0\.21\), its best before the stop: Predict and Export model \(in Evaluate\) use it; it has no report to evaluate\.$/,
+    );
     unmount?.();
 
     api.trainingStatus = status({});

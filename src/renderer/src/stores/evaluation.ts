@@ -126,6 +126,14 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   }
 
   async function open(id: string): Promise<void> {
+    // An interrupted run kept a model but has no report: it can be exported, not evaluated.
+    if (runs.value.find((r) => r.runId === id && !r.hasReport && r.keptModel)) {
+      if (compareWith.value === id) compareWith.value = null;
+      runId.value = id;
+      report.value = null;
+      selection.value = null;
+      return;
+    }
     const loaded = await notices.guard(() => api.call('runs.report', { runId: id }));
     if (!loaded) return;
     // Evaluating the run that was being compared swaps the two: a run is never compared with itself.
