@@ -22,13 +22,19 @@ export class FaultyFs {
   private failAt = Infinity;
   private code: FaultCode = 'ENOSPC';
   private persistent = false;
+  private short = false;
 
-  /** Fail the `n`th write from now (1-based); `persistent`: and every write after it, as a full disk does. */
-  arm(n: number, code: FaultCode, persistent: boolean): void {
+  /**
+   * Fail the `n`th write from now (1-based); `persistent`: and every write after it, as a full disk
+   * does; `short`: a failing write into an open file first writes half its bytes, as a disk that
+   * fills up in the middle of a write does.
+   */
+  arm(n: number, code: FaultCode, persistent: boolean, options: { short?: boolean } = {}): void {
     this.writes = 0;
     this.failAt = n;
     this.code = code;
     this.persistent = persistent;
+    this.short = options.short ?? false;
   }
 
   /** Counts writes from now without failing any. */
@@ -105,17 +111,23 @@ export class FaultyFs {
   }
 
   private check(call: string): void {
-    if (!WRITES.has(call)) return;
+    const fault = this.fault(call);
+    if (fault) throw fault;
+  }
+
+  /** The error this call fails with, or null; counts the call as a write when it is one. */
+  private fault(call: string): Error | null {
+    if (!WRITES.has(call)) return null;
     this.writes++;
     const failing = this.writes === this.failAt || (this.persistent && this.writes > this.failAt);
-    if (!failing) return;
-    if (this.code === 'ENOSPC' && FREES_SPACE.has(call) && this.writes !== this.failAt) return;
+    if (!failing) return null;
+    if (this.code === 'ENOSPC' && FREES_SPACE.has(call) && this.writes !== this.failAt) return null;
     const messages: Record<FaultCode, string> = {
       ENOSPC: 'no space left on device',
       EIO: 'i/o error',
       EROFS: 'read-only file system',
     };
-    throw Object.assign(new Error(`${this.code}: ${messages[this.code]}, ${call} (injected)`), { code: this.code });
+    return Object.assign(new Error(`${this.code}: ${messages[this.code]}, ${call} (injected)`), { code: this.code });
   }
 
   private guard<A extends unknown[], R>(call: string, real: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
@@ -131,9 +143,16 @@ export class FaultyFs {
       get: (target, property, receiver) => {
         const value = Reflect.get(target, property, receiver) as unknown;
         if (typeof value !== 'function') return value;
-        const call = (...args: unknown[]) => {
-          if (typeof property === 'string' && property !== 'close' && property !== 'read' && property !== 'stat') this.check(property);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        const real = (...a: unknown[]) => (value as (...b: unknown[]) => unknown).apply(target, a);
+        const call = async (...args: unknown[]) => {
+          const fault = typeof property === 'string' && property !== 'close' && property !== 'read' && property !== 'stat' ? this.fault(property) : null;
+          if (!fault) return real(...args);
+          // handle.write(buffer, offset, length): half of it reaches the disk before the failure.
+          if (this.short && property === 'write' && Buffer.isBuffer(args[0])) {
+            const [buffer, offset = 0, length = (args[0] as Buffer).length - Number(offset)] = args as [Buffer, number?, number?];
+            await target.write(buffer, offset, Math.floor(length / 2));
+          }
+          throw fault;
         };
         return (...args: unknown[]) => (this.pause && typeof property === 'string' ? this.waitIfPaused(property).then(() => call(...args)) : call(...args));
       },

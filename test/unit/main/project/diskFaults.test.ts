@@ -271,6 +271,34 @@ describe('a full or failing disk at every write', () => {
     await project.close();
   });
 
+  it('a write the disk takes only half of (then ENOSPC or EIO) is cut back: the journal stays byte for byte as it was', async () => {
+    for (const code of ['ENOSPC', 'EIO'] as const) {
+      const root = await freshProject();
+      const faulty = new FaultyFs();
+      const project = await open(root, faulty.fs);
+      await project.relabel(['NG/d.jpg'], 'OK');
+      const journal = path.join(root, '.labelloop/journal.jsonl');
+      const journalBefore = await readFile(journal);
+      const before = await contentByPath(root);
+      // The first write of the relabel is its begin record: half of it lands, then the disk fails.
+      faulty.arm(1, code, code === 'ENOSPC', { short: true });
+      await expect(project.relabel(['OK/a.jpg', 'OK/b.jpg'], 'NG')).rejects.toThrow(code === 'ENOSPC' ? /^The disk is full: nothing was moved$/ : /nothing was moved/);
+      expect(await readFile(journal), code).toEqual(journalBefore);
+      expect(await contentByPath(root), code).toEqual(before);
+      faulty.heal();
+      await project.relabel(['OK/a.jpg'], 'NG');
+      await project.undo();
+      expect(await contentByPath(root), code).toEqual(before);
+      await project.close();
+      // A restart finds no torn line and the same history.
+      const reopened = await open(root);
+      expect(reopened.snapshot().recovered, code).toEqual([]);
+      await reopened.undo(); // the first relabel, NG/d.jpg → OK
+      expect((await contentByPath(root)).has('NG/d.jpg'), code).toBe(true);
+      await reopened.close();
+    }
+  });
+
   it('cuts a torn last record away on open, so the next record starts on a line of its own', async () => {
     const root = await freshProject();
     let project = await open(root);
