@@ -121,6 +121,14 @@ describe('a project that cannot be written', () => {
     expect(project.snapshot().readOnly).toBe('The disk is full');
     await expect(project.relabel(['OK/a.jpg'], 'NG')).rejects.toThrow(/^The disk is full: images cannot be relabeled/);
     await project.close();
+
+    // Through the app (what the web server and Electron call), opening answers, read-only, with no ENOSPC escaping.
+    const { dir: configDir, cleanup: cleanConfig } = await tempDir();
+    const app = new LabelLoopApp({ host: 'web', version: 'test', configDir, projectOptions: { watchIntervalMs: 0, fs: faulty.fs } });
+    expect(await app.handle('project.open', { path: root })).toMatchObject({ ok: true, result: { readOnly: 'The disk is full', items: expect.any(Array) } });
+    expect(await app.handle('dataset.relabel', { paths: ['OK/a.jpg'], to: 'NG' })).toMatchObject({ ok: false, error: { code: 'read-only', message: expect.stringMatching(/^The disk is full: images cannot be relabeled/) } });
+    await app.dispose();
+    await cleanConfig();
   });
 
   it('leaves an interrupted relabel for later, and rolls it back once the disk can be written', async () => {
