@@ -59,6 +59,16 @@ describe('non-finite features and metrics', () => {
     await expect(run).rejects.toThrow(/Training stopped: the loss became NaN at epoch 1, batch 1/);
   });
 
+  it('fails training with a clear message when a val metric is not finite, though the loss is', async () => {
+    const features = Float32Array.from({ length: 40 * 8 }, (_, i) => ((i * 7) % 11) / 11);
+    // One val image's features are infinite: training batches stay finite, val_loss does not.
+    features.fill(Infinity, 35 * 8, 36 * 8);
+    const labels = Int32Array.from({ length: 40 }, (_, i) => i % 2);
+    const rows = Array.from({ length: 40 }, (_, i) => i);
+    const run = trainHead({ features, dim: 8, labels, classCount: 2, trainRows: rows.slice(0, 30), valRows: rows.slice(30), config: TrainingConfig.parse({ epochs: 3, batchSize: 8 }) });
+    await expect(run).rejects.toThrow(/Training stopped: val_loss became NaN at epoch 1/);
+  });
+
   it('embeds again, and says so, when the cache file is full of NaN', async () => {
     const project = path.join(dir, 'project');
     await generateDemoProject(project, { perClass: 12, size: 96 });
@@ -96,7 +106,7 @@ describe('non-finite features and metrics', () => {
     const original: JobSample = { path: 'OK/' + (await readdir(path.join(project, 'OK')))[0], label: 0, hash: 'h', split: 'train' };
     const copy: JobSample = { ...original, hash: 'h|aug:k:0', augmentSeed: 'h:k:0' };
     // A backbone stand-in whose second row (the copy) is NaN: one value per image.
-    const runner: FrozenModelRunner = { engine: 'tfjs', description: 'stand-in', fallbackReason: null, run: async () => Float32Array.from([1, NaN]) };
+    const runner: FrozenModelRunner = { engine: 'tfjs', description: 'stand-in', notUsed: [], run: async () => Float32Array.from([1, NaN]) };
     const cache = await EmbeddingCache.open(path.join(dir, 'copies-cache'), 'k', 1);
     const skipped: { path: string; reason: string }[] = [];
     const augmentation = TrainingConfig.parse({}).augmentation;
