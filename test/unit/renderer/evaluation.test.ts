@@ -298,6 +298,33 @@ describe('evaluation confusion cells and galleries', () => {
     wrapper.unmount();
   });
 
+  it('opens the large view as a modal that takes focus, keeps Tab inside and gives focus back when it closes', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const wrapper = mountApp(api);
+    await openEvaluate(wrapper);
+    await wrapper.find('[data-cell="1-1"]').trigger('click');
+    await flushPromises();
+    const cell = wrapper.find<HTMLButtonElement>('[data-cell="1-1"]').element;
+    cell.focus();
+    await wrapper.find('[data-test=gallery] figure img').trigger('click');
+    await flushPromises();
+    const viewer = wrapper.find<HTMLElement>('[data-test=eval-viewer]').element;
+    expect(viewer.getAttribute('aria-modal')).toBe('true');
+    expect(document.activeElement).toBe(viewer);
+    const close = viewer.querySelector<HTMLElement>('button[aria-label=Close]') as HTMLElement;
+    // Close is the only control inside: Tab and Shift+Tab stay on it instead of reaching the page behind.
+    for (const shiftKey of [true, false, true, false]) {
+      (document.activeElement as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', shiftKey, bubbles: true, cancelable: true }));
+      expect(document.activeElement).toBe(close);
+    }
+    close.click();
+    await flushPromises();
+    expect(wrapper.find('[data-test=eval-viewer]').exists()).toBe(false);
+    expect(document.activeElement).toBe(cell);
+    wrapper.unmount();
+  });
+
   it('titles a cell\'s gallery ("OK predicted as NG · 1"), scrolls it into view and moves focus to it', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
     api.reports.set(runId, report(runId, [0.9, 0.3, 0.6, 0.1], 30));
