@@ -40,8 +40,17 @@ export async function startServer({ project, configDir } = {}) {
   });
   return {
     url,
+    token,
+    port: Number(new URL(url).port),
     configDir: config,
     output: () => output,
+    /** kill -9: no handler runs, nothing is flushed or closed. */
+    kill: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', resolve);
+        child.kill('SIGKILL');
+      }),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve();
