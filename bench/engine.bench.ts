@@ -10,7 +10,8 @@ import { selectBackend } from '../src/main/engine/backend';
 import { loadBackbone } from '../src/main/engine/backbone';
 import { convertLayersModel } from '../src/main/engine/onnx/convert';
 import { convertCached } from '../src/main/engine/onnx/modelCache';
-import { embedImageFiles, openOnnxModel, type OnnxModel } from '../src/main/engine/onnx/runtime';
+import { openOnnxModel, type OnnxModel } from '../src/main/engine/onnx/runtime';
+import { runImageFiles } from '../src/main/engine/imageBatches';
 import { decodeForModel, scalePixels } from '../src/main/engine/preprocess';
 import { tf } from '../src/main/engine/tf';
 import { generateDemoProject } from '../src/main/project/demo';
@@ -31,16 +32,20 @@ async function imageFiles(project: string): Promise<string[]> {
   return files;
 }
 
-/** Images/s of decode + forward over `files` on ONNX Runtime; also the peak RSS seen while it ran. */
-async function onnxImagesPerSecond(model: OnnxModel, files: string[]): Promise<{ perSecond: number; seconds: number; peakRss: number }> {
+/** Images/s of decode + forward over `files` on ONNX Runtime; also the peak RSS, and the RSS after each 2,000 images. */
+async function onnxImagesPerSecond(model: OnnxModel, files: string[]): Promise<{ perSecond: number; seconds: number; peakRss: number; rssEvery2000: number[] }> {
   let peakRss = process.memoryUsage().rss;
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
   const started = performance.now();
   let done = 0;
-  for await (const batch of embedImageFiles(model, files, PREP, { batchSize: BATCH })) done += batch.length;
+  const rssEvery2000: number[] = [];
+  for await (const batch of runImageFiles(model, files, PREP, { batchSize: BATCH })) {
+    done += batch.length;
+    if (Math.floor(done / 2000) > Math.floor((done - batch.length) / 2000)) rssEvery2000.push(process.memoryUsage().rss);
+  }
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  return { perSecond: done / seconds, seconds, peakRss };
+  return { perSecond: done / seconds, seconds, peakRss, rssEvery2000 };
 }
 
 function torchImagesPerSecond(project: string, cut: boolean): { perSecond: number; version: string } | string {
@@ -108,7 +113,10 @@ describe('engine benchmarks', () => {
 
       const before = process.memoryUsage().rss;
       const big = await onnxImagesPerSecond(features, await imageFiles(tenThousand));
-      report(`embedding 10,000 images: ${big.seconds.toFixed(1)} s (${big.perSecond.toFixed(1)} images/s); resident memory ${mib(before)} before, peak ${mib(big.peakRss)} during`);
+      report(
+        `embedding 10,000 images: ${big.seconds.toFixed(1)} s (${big.perSecond.toFixed(1)} images/s); resident memory ${mib(before)} before, peak ${mib(big.peakRss)} during; ` +
+          `after each 2,000 images: ${big.rssEvery2000.map(mib).join(', ')}`,
+      );
       if (typeof torch !== 'string') report(`PyTorch ${torch.version}, same images, same batch size`);
       await features.release();
     } finally {

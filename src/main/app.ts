@@ -76,7 +76,7 @@ export class LabelLoopApp {
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
       'training.start': async ({ config }) => ({ runId: await this.startTraining(config) }),
       'training.status': async () => this.training.status(),
-      'training.engine': async ({ backend }) => this.training.engine(backend),
+      'training.engine': async ({ backend, engine }) => this.training.engine(backend, engine),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
       'runs.list': async () => ({ runs: await this.runs().list(this.runningId()) }),
       'runs.report': async ({ runId }) => this.runs().report(runId),
@@ -95,7 +95,7 @@ export class LabelLoopApp {
       },
       'runs.export': async ({ runId }) => {
         const folder = this.exportFolder(runId);
-        return { folder, files: await exportRunInWorker(this.writableRuns('models cannot be exported into it').runDir(runId), folder, this.options.workerFile) };
+        return { folder, ...(await exportRunInWorker(this.writableRuns('models cannot be exported into it').runDir(runId), folder, this.options.workerFile)) };
       },
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),

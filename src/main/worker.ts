@@ -20,7 +20,7 @@ if ('kind' in request && request.kind === 'predict') {
     try {
       const [{ selectBackend }, { exportRun }] = await Promise.all([import('./engine/backend'), import('./inference/export')]);
       await selectBackend('auto');
-      port.postMessage({ type: 'exported', files: await exportRun(request.runDir, request.outDir) });
+      port.postMessage({ type: 'exported', result: await exportRun(request.runDir, request.outDir) });
     } catch (error) {
       port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
     }
@@ -54,7 +54,7 @@ async function servePredictions(source: string): Promise<void> {
         ),
       );
     });
-    port.postMessage({ type: 'ready', info: { classes: predictor.classes, preprocessing: predictor.preprocessing } });
+    port.postMessage({ type: 'ready', info: { classes: predictor.classes, preprocessing: predictor.preprocessing, engine: predictor.engine } });
   } catch (error) {
     port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
   }

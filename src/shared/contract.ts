@@ -101,6 +101,14 @@ export const AugmentationSettings = z
 
 export const BackendPreference = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
 
+/**
+ * What runs the frozen backbone (and predicts): `auto` is ONNX Runtime (its CUDA provider where
+ * installed, else the CPU) falling back to TF.js; `onnx` insists on ONNX Runtime on the CPU; the
+ * GPU routes fall back to the CPU; `tfjs` never converts. Training always runs on TF.js.
+ */
+export const FrozenEngine = z.enum(['auto', 'onnx', 'onnx-cuda', 'onnx-webgpu', 'tfjs']);
+export type FrozenEngine = z.output<typeof FrozenEngine>;
+
 /** Everything a run is configured by; defaults are what a practitioner would start with. */
 export const TrainingConfig = z
   .object({
@@ -142,6 +150,7 @@ export const TrainingConfig = z
       ])
       .default({ kind: 'mobilenet_v2' }),
     backend: BackendPreference.default('auto'),
+    engine: FrozenEngine.default('auto'),
     /** Augmented copies of each training image (0 = off), embedded once and cached. */
     augmentation: AugmentationSettings,
     /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
@@ -185,14 +194,29 @@ export const TrainingEnded = z.object({
   valAccuracy: z.number().nullable(),
 });
 
-/** The TensorFlow.js backend a run uses (or would use), and why no faster one does. */
+const NotUsed = z.array(z.object({ name: z.string(), reason: z.string() }));
+
+/** What runs a frozen model (a backbone, or a whole model predicting), and why no faster engine does. */
+export const ModelEngine = z.object({
+  engine: z.enum(['onnx', 'tfjs']),
+  /** "ONNX Runtime (CPU, 2 threads)", or "TensorFlow.js" / "TensorFlow.js (wasm)". */
+  label: z.string(),
+  notUsed: NotUsed,
+});
+export type ModelEngine = z.output<typeof ModelEngine>;
+
+/**
+ * The engines a run uses (or would use), and why no faster one does: the TensorFlow.js backend
+ * that trains, and what runs the frozen backbone.
+ */
 export const EngineInfo = z.object({
   name: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
   /** Short, for people: "WebAssembly (CPU)". */
   label: z.string(),
   /** Technical: "wasm (SIMD, 1 thread: …)". */
   description: z.string(),
-  notUsed: z.array(z.object({ name: z.string(), reason: z.string() })),
+  notUsed: NotUsed,
+  backbone: ModelEngine,
 });
 export type EngineInfo = z.output<typeof EngineInfo>;
 
@@ -261,6 +285,7 @@ export const PredictionSession = z.object({
   /** The run's saved operating point, applied to every prediction; null: the most probable class. */
   operatingPoint: z.object({ positiveClass: z.string(), threshold: z.number() }).nullable(),
   inputSize: z.number(),
+  engine: ModelEngine,
 });
 export type PredictionSession = z.output<typeof PredictionSession>;
 
@@ -306,7 +331,7 @@ export const routes = {
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
   /** The engine a run with this backend preference would use, without loading a model. */
-  'training.engine': route(z.object({ backend: BackendPreference }).strict(), EngineInfo),
+  'training.engine': route(z.object({ backend: BackendPreference, engine: FrozenEngine.default('auto') }).strict(), EngineInfo),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),
@@ -322,7 +347,7 @@ export const routes = {
   /** Trains again with exactly the run's configuration (only new bytes are embedded again). */
   'runs.retrain': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ runId: z.string() })),
   'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
-  'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()) })),
+  'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()), notes: z.array(z.string()) })),
   /**
    * Loads a run's model for the Predict view (another run's session closes; the same run's is
    * returned, operating point reread). Sessions also close with the project and when training starts.

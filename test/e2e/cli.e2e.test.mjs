@@ -26,6 +26,9 @@ test('demo + train write a report with every field the README names', async () =
   assert.equal(run.status, 0, run.stderr);
   assert.match(run.stdout, /epoch 3: loss/);
   assert.match(run.stdout, /backend: wasm/);
+  // Said before the run starts: what runs the backbone and what trains, and why no GPU.
+  assert.match(run.stdout.split('\n')[0], /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)$/);
+  assert.match(run.stdout, /ONNX Runtime CUDA not used: its CUDA provider is not installed/);
   const report = JSON.parse(await readFile(reportFile, 'utf8'));
   for (const key of ['backend', 'classes', 'counts', 'epochs', 'valAccuracy', 'confusion', 'perClass', 'samples', 'timing']) assert.ok(key in report, `report.${key}`);
   assert.deepEqual(report.classes, ['NG', 'OK']);
@@ -39,7 +42,7 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   const out = path.join(dir, 'export');
   const exported = cli('export', path.join(runsDir, runId), out);
   assert.equal(exported.status, 0, exported.stderr);
-  for (const file of ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(existsSync(path.join(out, file)), file);
+  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(existsSync(path.join(out, file)), file);
   const inbox = path.join(dir, 'inbox');
   await mkdir(inbox);
   for (const name of ['ok_0001.jpg', 'ok_0002.jpg']) await copyFile(path.join(dir, 'faces/OK', name), path.join(inbox, name));
@@ -51,10 +54,20 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   assert.equal(lines[0], 'file,predicted,p_NG,p_OK,error');
   assert.equal(lines.length, 4);
   assert.match(lines.find((l) => l.includes('broken.jpg')), /Not an image|unsupported|damaged/i);
+  assert.match(run.stderr, /^Model: ONNX Runtime \(CPU, \d+ threads?\)$/m, 'the export predicts on ONNX Runtime (its model.onnx)');
   const fromRun = cli('predict', path.join(runsDir, runId), path.join(inbox, 'ok_0001.jpg'));
   assert.equal(fromRun.status, 0, fromRun.stderr);
+  assert.match(fromRun.stderr, /^Model: ONNX Runtime/m);
   const exportedRow = lines.find((l) => l.includes('ok_0001.jpg')).split(',').slice(1, 4);
   assert.deepEqual(fromRun.stdout.trim().split('\n')[1].split(',').slice(1, 4), exportedRow, 'same predictions from the export and from the run');
+  // The TF.js model in the export gives the same probabilities (the CSV has 4 decimals).
+  const onTfjs = cli('predict', out, path.join(inbox, 'ok_0001.jpg'), '--engine', 'tfjs');
+  assert.equal(onTfjs.status, 0, onTfjs.stderr);
+  assert.match(onTfjs.stderr, /^Model: TensorFlow\.js \(wasm\)$/m);
+  const tfjsRow = onTfjs.stdout.trim().split('\n')[1].split(',');
+  assert.equal(tfjsRow[1], exportedRow[0]);
+  for (const k of [2, 3]) assert.ok(Math.abs(Number(tfjsRow[k]) - Number(exportedRow[k - 1])) <= 1.5e-4, `p column ${k}: ${tfjsRow[k]} vs ${exportedRow[k - 1]}`);
+  assert.match(cli('predict', out, inbox, '--engine', 'gpu').stderr, /Invalid option engine: expected one of auto, onnx, onnx-cuda, onnx-webgpu, tfjs/);
   // A run id names a run of the project (--project, or the current folder).
   const byId = cli('predict', runId, path.join(inbox, 'ok_0001.jpg'), '--project', path.join(dir, 'faces'));
   assert.equal(byId.status, 0, byId.stderr);
@@ -77,6 +90,9 @@ test('bad projects exit non-zero with a clear message', async () => {
   assert.equal(empty.status, 1);
   assert.match(empty.stderr, /Class "NG" has no readable images/);
   assert.match(cli('train', single, '--optimizer', 'adagrad').stderr, /Invalid option optimizer/);
+  const help = cli('train', '--help');
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--engine auto\|onnx\|onnx-cuda\|onnx-webgpu\|tfjs/);
 });
 
 test('scan prints each unreadable file on one line, whatever its name holds', async () => {

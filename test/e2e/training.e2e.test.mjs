@@ -55,7 +55,8 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   await page.selectOption('select[name=inputSize]', '96');
   await page.selectOption('select[name=backend]', 'wasm');
   // The engine is named before the run starts; the reasons stay behind a closed toggle.
-  await page.waitForSelector('[data-test=engine]:has-text("Engine: WebAssembly (CPU)")');
+  await page.waitForSelector('[data-test=engine]:has-text("Training: TensorFlow.js, WebAssembly (CPU)")');
+  assert.match(await page.locator('[data-test=engine] span').innerText(), /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)$/);
   await page.fill('input[name=learningRate]', '0.003');
   await page.click('[data-test=train]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
@@ -68,7 +69,7 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   await page.waitForSelector('[data-test=run]');
   await page.waitForSelector('[data-test=run-ended]', { timeout: 240_000 });
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
-  assert.match(await page.locator('[data-test=backend]').innerText(), /^Engine: WebAssembly \(CPU\)/);
+  assert.match(await page.locator('[data-test=backend]').innerText(), /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)/);
   // The finish message is for people; the diagnostics wait behind a collapsed Details.
   assert.match(await page.locator('[data-test=run-ended]').innerText(), /^(Finished in|Stopped early at epoch \d+ of 40 after) .+ · val accuracy \d+\.\d% · kept epoch \d+ of \d+ \(best val_loss\)$/);
   assert.equal(await page.locator('[data-test=run-details]').getAttribute('open'), null);
@@ -165,7 +166,7 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   assert.match(download.suggestedFilename(), /^labelloop-\d{8}-\d{6}-[0-9a-f]{4}\.zip$/);
   const zip = await readFile(await download.path());
   assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
-  for (const file of ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
+  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
 
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
@@ -220,6 +221,8 @@ test('predict: files, a folder and a drop go through the run\'s model into a tab
   await page.click('[data-tab=predict]');
   await page.waitForSelector('[data-test=predict-model]', { timeout: 60_000 });
   assert.match(await page.locator('[data-test=predict-model]').innerText(), /NG, OK/);
+  // The whole trained model predicts on ONNX Runtime, and the tab says so.
+  assert.match(await page.locator('[data-test=predict-engine]').innerText(), /^ONNX Runtime \(CPU, \d+ threads?\)$/);
   await page.setInputFiles('input[name=predictFiles]', [path.join(demo, 'OK', ok1), path.join(demo, 'NG', ng1), path.join(inbox, 'broken.jpg')]);
   await page.waitForSelector('[data-test=predictions] tbody tr:nth-child(3)', { timeout: 60_000 });
   await page.setInputFiles('input[name=predictFolder]', folder);

@@ -5,13 +5,13 @@ import { EventBus } from '../common/events';
 import { ProjectSession } from '../project/project';
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { isImageName } from '../../shared/images';
-import { selectBackend } from '../engine/backend';
+import { engineLine, selectBackend } from '../engine/backend';
 import { exportRun } from '../inference/export';
 import { isRunFolder, loadPredictor } from '../inference/predictor';
 import { RUN_ID } from '../training/runs';
 import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
-import { TrainingConfig } from '../../shared/contract';
+import { type EngineInfo, FrozenEngine, TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
 import { ProgressPrinter } from './progress';
@@ -27,16 +27,25 @@ Usage:
   labelloop train <projectDir> [--epochs N] [--batch N] [--lr X] [--optimizer sgd|adam|rmsprop]
                   [--val 0.2] [--test 0] [--seed N] [--input-size 96|128|160|192|224]
                   [--balancing none|oversample|class-weights] [--patience N]
-                  [--backend auto|tensorflow|wasm|cpu] [--report report.json]
+                  [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
+                  [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
                   [--backbone model.json|URL [--cut-layer NAME]] [--input-scale 0,1|-1,1]
                   [--resize stretch|center-crop|pad]
-  labelloop export <runDir> <outDir>                           a run as TF.js model.json + labels.json + preprocessing.json
+  labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
   labelloop predict <exportDir|runDir|runId> <files or folders…> [--csv out.csv] [--project DIR (for a run id; default .)]
+                  [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
+
+--backend picks the TensorFlow.js backend that trains; --engine what runs the frozen backbone and
+predicts (auto: ONNX Runtime, with its CUDA provider where installed, else TensorFlow.js).
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   switch (command) {
     case 'demo': {
       const { positional, values } = parseFlags(rest, { 'per-class': 'number', seed: 'number', size: 'number' });
@@ -74,8 +83,9 @@ async function main(argv: string[]): Promise<number> {
       const [runDir, outDir] = parseFlags(rest, {}).positional;
       if (!runDir || !outDir) throw new Error('export needs a run folder (.labelloop/runs/<id>) and an output folder');
       await selectBackend('auto');
-      const files = await exportRun(path.resolve(runDir), path.resolve(outDir));
+      const { files, notes } = await exportRun(path.resolve(runDir), path.resolve(outDir));
       console.log(`Exported ${files.join(', ')} to ${path.resolve(outDir)}`);
+      for (const note of notes) console.log(`note: ${printable(note)}`);
       return 0;
     }
     case 'predict':
@@ -107,6 +117,7 @@ async function train(argv: string[]): Promise<number> {
     balancing: 'string',
     patience: 'number',
     backend: 'string',
+    engine: 'string',
     'fine-tune-layers': 'number',
     'fine-tune-epochs': 'number',
     'fine-tune-lr': 'number',
@@ -129,6 +140,7 @@ async function train(argv: string[]): Promise<number> {
     inputSize: values['input-size'],
     balancing: values.balancing,
     backend: values.backend,
+    engine: values.engine,
     backbone: values.backbone ? { kind: 'keras', source: values.backbone, cutLayer: values['cut-layer'] } : undefined,
     scale: values['input-scale'],
     resize: values.resize,
@@ -148,6 +160,7 @@ async function train(argv: string[]): Promise<number> {
   events.subscribe((event, payload) => printer.onEvent(event, payload));
   try {
     project.requireWritable('training cannot start, as a run is saved in the project');
+    printEngine(await training.engine(parsed.data.backend, parsed.data.engine), (line) => console.log(line));
     const runId = await training.start(project, parsed.data);
     process.once('SIGINT', () => {
       printer.line('Cancelling…');
@@ -172,15 +185,20 @@ async function train(argv: string[]): Promise<number> {
 }
 
 async function predict(argv: string[]): Promise<number> {
-  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string' });
+  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string', engine: 'string' });
+  const engine = FrozenEngine.safeParse(values.engine ?? 'auto');
+  if (!engine.success) throw new Error(`Invalid option engine: expected one of ${FrozenEngine.options.join(', ')}`);
   const [source, ...inputs] = positional;
   if (!source || inputs.length === 0) throw new Error('predict needs a model (export folder, run folder or run id) and images or folders');
   const modelDir = await resolveModel(source, path.resolve(values.project ?? '.'));
   const files = (await Promise.all(inputs.map((input) => listImages(path.resolve(input))))).flat();
   if (files.length === 0) throw new Error('No images found (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
   await selectBackend('auto');
-  const predictor = await loadPredictor(modelDir);
+  const predictor = await loadPredictor(modelDir, { engine: engine.data });
   const { classes, preprocessing } = predictor;
+  // On stderr, so that the CSV on stdout stays clean.
+  console.error(`Model: ${predictor.engine.label}`);
+  for (const note of predictor.engine.notUsed) console.error(`  ${note.name} not used: ${printable(note.reason)}`);
   // predictFiles batches internally and keeps going past unreadable files.
   const outcomes = await predictor.predict(files);
   await predictor.dispose();
@@ -199,6 +217,12 @@ async function predict(argv: string[]): Promise<number> {
   const failed = lines.filter((l) => l.error);
   for (const line of failed) console.error(`unreadable: ${printable(line.file)}: ${printable(line.error ?? '')}`);
   return failed.length > 0 ? 2 : 0;
+}
+
+/** "Backbone: … · Training: …" before a run starts, and why each faster engine is not used. */
+function printEngine(info: EngineInfo, print: (line: string) => void): void {
+  print(engineLine(info));
+  for (const note of [...info.backbone.notUsed, ...info.notUsed]) print(`  ${note.name} not used: ${printable(note.reason)}`);
 }
 
 /** A folder as given, or a run id of the project (`--project`, default: the current folder). */

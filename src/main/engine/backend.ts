@@ -23,7 +23,7 @@ interface Candidate {
   load(loader: Loader): Promise<string>;
 }
 
-const NATIVE_HELP = 'see README "GPU and native TensorFlow"';
+const NATIVE_HELP = 'see README "GPU"';
 
 function nativeCandidate(name: 'tensorflow-gpu' | 'tensorflow', moduleName: string): Candidate {
   return {
@@ -101,9 +101,15 @@ const ENGINE_LABELS: Record<BackendName, string> = {
   cpu: 'Plain JavaScript (CPU, slow)',
 };
 
-/** The choice as the window shows it: a short label, with the reasons kept for a details toggle. */
-export function engineInfo(choice: BackendChoice): EngineInfo {
-  return { name: choice.name, label: ENGINE_LABELS[choice.name], description: choice.description, notUsed: choice.skipped };
+/** The choices as the window shows them: short labels, with the reasons kept for a details toggle. */
+export function engineInfo(choice: BackendChoice, backbone: EngineInfo['backbone']): EngineInfo {
+  return { name: choice.name, label: ENGINE_LABELS[choice.name], description: choice.description, notUsed: choice.skipped, backbone };
+}
+
+/** "Backbone: ONNX Runtime (CPU, 2 threads) · Training: TensorFlow.js, WebAssembly (CPU)". */
+export function engineLine(info: EngineInfo): string {
+  const backbone = info.backbone.engine === 'tfjs' ? `TensorFlow.js, ${info.label}` : info.backbone.label;
+  return `Backbone: ${backbone} · Training: TensorFlow.js, ${info.label}`;
 }
 
 /** One line for logs and the UI: what runs and why nothing faster does. */

@@ -1,6 +1,7 @@
 // Exporting a run as a self-describing folder: one TF.js LayersModel from preprocessed image to
-// class probabilities (backbone + the trained classifier, flattened into one graph), labels.json,
-// preprocessing.json (input size, scaling, resize, threshold) and a README on loading it.
+// class probabilities (backbone + the trained classifier, flattened into one graph), the same model
+// as model.onnx, labels.json, preprocessing.json (input size, scaling, resize, threshold) and a
+// README on loading either.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
@@ -8,8 +9,8 @@ import { loadBackbone } from '../engine/backbone';
 import { reapplyLayers } from '../training/fineTune';
 import { runModelDir } from '../training/checkpoint';
 import { UserError } from '../common/errors';
-import { explainDecodeError } from '../project/imageDecode';
-import { decodeForModel, type Preprocessing, scalePixels } from '../engine/preprocess';
+import type { Preprocessing } from '../engine/preprocess';
+import { convertLayersModel } from '../engine/onnx/convert';
 import { type TF, tf } from '../engine/tf';
 
 interface RunModelInfo {
@@ -20,6 +21,9 @@ interface RunModelInfo {
   input: { layer: string; pooled?: boolean; shape: number[] };
   operatingPoint?: OperatingPoint;
 }
+
+/** The whole model in ONNX beside the TF.js files: NHWC float input, class probabilities out. */
+export const EXPORTED_ONNX = 'model.onnx';
 
 export interface ExportedModel {
   model: TF.LayersModel;
@@ -54,9 +58,22 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   return { model, classes: info.classes, preprocessing: { ...info.preprocessing, threshold: info.operatingPoint ?? null } };
 }
 
-export async function exportRun(runDir: string, outDir: string): Promise<string[]> {
+export interface ExportResult {
+  files: string[];
+  /** What the export could not include, in words (a backbone with a layer ONNX cannot take). */
+  notes: string[];
+}
+
+export async function exportRun(runDir: string, outDir: string): Promise<ExportResult> {
   const { model, classes, preprocessing } = await buildRunModel(runDir);
   await mkdir(outDir, { recursive: true });
+  const notes: string[] = [];
+  let onnx: Uint8Array | null = null;
+  try {
+    onnx = convertLayersModel(model);
+  } catch (error) {
+    notes.push(`model.onnx was not written: ${error instanceof Error ? error.message : String(error)}`);
+  }
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const data = artifacts.weightData instanceof ArrayBuffer ? artifacts.weightData : tf.io.CompositeArrayBuffer.join(artifacts.weightData as ArrayBuffer[]);
@@ -66,41 +83,17 @@ export async function exportRun(runDir: string, outDir: string): Promise<string[
     }),
   );
   model.dispose();
+  if (onnx) await writeFile(path.join(outDir, EXPORTED_ONNX), onnx);
   await writeFile(path.join(outDir, 'labels.json'), JSON.stringify(classes, null, 2));
   await writeFile(
     path.join(outDir, 'preprocessing.json'),
     JSON.stringify({ ...preprocessing, layout: 'NHWC', channels: 'RGB', pixels: preprocessing.scale === '0,1' ? 'value / 255' : 'value / 127.5 - 1', output: 'probabilities in labels.json order' }, null, 2),
   );
-  await writeFile(path.join(outDir, 'README.md'), exportReadme(classes, preprocessing));
-  return ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md'];
+  await writeFile(path.join(outDir, 'README.md'), exportReadme(classes, preprocessing, onnx !== null));
+  return { files: ['model.json', 'weights.bin', ...(onnx ? [EXPORTED_ONNX] : []), 'labels.json', 'preprocessing.json', 'README.md'], notes };
 }
 
-export type PredictionOutcome = { probabilities: number[]; error: null } | { probabilities: null; error: string };
-
-/**
- * Class probabilities for image files, following preprocessing.json exactly as an export user would.
- * An unreadable file gets its reason and never stops the others.
- */
-export async function predictFiles(model: TF.LayersModel, preprocessing: Preprocessing, files: string[]): Promise<PredictionOutcome[]> {
-  const size = preprocessing.inputSize;
-  const pixelsPerImage = size * size * 3;
-  const outcomes: PredictionOutcome[] = [];
-  for (let i = 0; i < files.length; i += 16) {
-    const batch = files.slice(i, i + 16);
-    const decoded = await Promise.all(
-      batch.map((file) => decodeForModel(file, preprocessing).catch(async (error: unknown) => new Error(await explainDecodeError(file, error)))),
-    );
-    const readable = decoded.filter((d): d is Uint8Array => !(d instanceof Error));
-    const input = new Float32Array(readable.length * pixelsPerImage);
-    readable.forEach((pixels, k) => scalePixels(pixels, preprocessing, input, k * pixelsPerImage));
-    const probabilities = readable.length > 0 ? tf.tidy(() => (model.predict(tf.tensor4d(input, [readable.length, size, size, 3])) as TF.Tensor2D).arraySync()) : [];
-    let next = 0;
-    for (const d of decoded) outcomes.push(d instanceof Error ? { probabilities: null, error: d.message } : { probabilities: probabilities[next++] as number[], error: null });
-  }
-  return outcomes;
-}
-
-function exportReadme(classes: string[], prep: ExportedModel['preprocessing']): string {
+function exportReadme(classes: string[], prep: ExportedModel['preprocessing'], withOnnx: boolean): string {
   const scale = prep.scale === '0,1' ? 'x / 255' : 'x / 127.5 - 1';
   const threshold = prep.threshold ? `\nOperating point: "${prep.threshold.positiveClass}" when its probability ≥ ${prep.threshold.threshold}.\n` : '';
   return `# LabelLoop classifier
@@ -132,6 +125,38 @@ console.log(model.predict(x).dataSync()); // ${classes.join(', ')}
 const model = await tf.loadLayersModel('model.json'); // served next to weights.bin
 const x = tf.tidy(() => tf.browser.fromPixels(img).resizeBilinear([${prep.inputSize}, ${prep.inputSize}]).toFloat()${prep.scale === '0,1' ? '.div(255)' : '.div(127.5).sub(1)'}.expandDims());
 const probabilities = model.predict(x).dataSync();
+\`\`\`
+${withOnnx ? onnxReadme(classes, prep) : ''}`;
+}
+
+/** Loading model.onnx: the same pixels as the TF.js model (NHWC float32), probabilities out. */
+function onnxReadme(classes: string[], prep: ExportedModel['preprocessing']): string {
+  const size = prep.inputSize;
+  const fit = prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain';
+  return `
+## ONNX (\`model.onnx\`)
+
+The whole model (backbone, any fine-tuned blocks, classifier, softmax) for ONNX Runtime, opset 13.
+Input: float32 \`[N, ${size}, ${size}, 3]\` (NHWC, RGB, scaled as above); output: \`[N, ${classes.length}]\` probabilities.
+
+\`\`\`js
+const ort = require('onnxruntime-node');
+const session = await ort.InferenceSession.create('model.onnx');
+const { data } = await sharp('image.jpg').rotate().flatten().toColourspace('srgb')
+  .resize(${size}, ${size}, { fit: '${fit}' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+const x = new ort.Tensor('float32', Float32Array.from(data, (v) => ${prep.scale === '0,1' ? 'v / 255' : 'v / 127.5 - 1'}), [1, ${size}, ${size}, 3]);
+const out = await session.run({ [session.inputNames[0]]: x });
+console.log(out[session.outputNames[0]].data); // ${classes.join(', ')}
+\`\`\`
+
+\`\`\`python
+import numpy as np, onnxruntime as ort
+from PIL import Image, ImageOps
+session = ort.InferenceSession("model.onnx")
+image = ImageOps.exif_transpose(Image.open("image.jpg")).convert("RGB")
+image = ${prep.resize === 'stretch' ? `image.resize((${size}, ${size}), Image.LANCZOS)` : prep.resize === 'center-crop' ? `ImageOps.fit(image, (${size}, ${size}), Image.LANCZOS)` : `ImageOps.pad(image, (${size}, ${size}), Image.LANCZOS, color=(0, 0, 0))`}
+x = np.asarray(image, dtype=np.float32)[None]${prep.scale === '0,1' ? ' / 255' : ' / 127.5 - 1'}
+print(session.run(None, {session.get_inputs()[0].name: x})[0])  # ${classes.join(', ')}
 \`\`\`
 `;
 }

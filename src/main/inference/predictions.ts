@@ -12,8 +12,7 @@ import { UserError } from '../common/errors';
 import { DATA_DIR, fileVersion } from '../project/scan';
 import { fitFileName } from '../project/fileNames';
 import { uploadBaseName, uploadProblem } from '../project/uploads';
-import type { PredictionOutcome } from './export';
-import { isRunFolder, loadPredictor, type Predictor, startPredictorWorker } from './predictor';
+import { isRunFolder, loadPredictor, type PredictionOutcome, type Predictor, startPredictorWorker } from './predictor';
 import { runModelDir } from '../training/checkpoint';
 
 /** Images predicted in one go: large enough to keep the backend busy, small enough to stream results. */
@@ -74,6 +73,7 @@ export class PredictionService {
       classes: predictor.classes,
       operatingPoint: predictor.preprocessing.threshold,
       inputSize: predictor.preprocessing.inputSize,
+      engine: predictor.engine,
     };
     this.session = { info, predictor, dir, projectRoot, queue: [], busy: false, count: 0, broken: false };
     return info;

@@ -1,18 +1,26 @@
 // A loaded model that predicts image files: from a run folder (the window, `labelloop predict
-// <runDir|runId>`) or an export folder. In the app it lives in a worker thread, so loading the
-// backbone and running it never block the window's process.
+// <runDir|runId>`) or an export folder, on ONNX Runtime where it can. In the app it lives in a
+// worker thread, so loading the model and running it never block the window's process.
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { FrozenEngine, ModelEngine } from '../../shared/contract';
 import type { OperatingPoint } from '../../shared/report';
 import { UserError } from '../common/errors';
+import { userCacheDir } from '../common/userDirs';
+import { runImageFiles } from '../engine/imageBatches';
+import { type BatchRunner, convertedModelRunner, type FrozenModelRunner, frozenModelRunner } from '../engine/onnx/frozenRunner';
 import type { Preprocessing } from '../engine/preprocess';
-import type { PredictionOutcome } from './export';
+import type { TF } from '../engine/tf';
+import { buildRunModel, EXPORTED_ONNX, loadLayersModelFromDir } from './export';
 import { runModelDir } from '../training/checkpoint';
 
 export interface PredictorInfo {
   classes: string[];
   preprocessing: Preprocessing & { threshold: OperatingPoint | null };
+  /** What runs the model: "ONNX Runtime (CPU, 2 threads)", and why nothing faster does. */
+  engine: ModelEngine;
 }
 
 export interface Predictor extends PredictorInfo {
@@ -20,31 +28,72 @@ export interface Predictor extends PredictorInfo {
   dispose(): Promise<void>;
 }
 
+export type PredictionOutcome = { probabilities: number[]; error: null } | { probabilities: null; error: string };
+
 /** A run folder with a model: model/ of a finished run, or the checkpoint an interrupted run kept. */
 export async function isRunFolder(dir: string): Promise<boolean> {
   return (await runModelDir(dir)) !== null;
 }
 
-/** Loads a run folder (model/labelloop.json) or an export folder (preprocessing.json) in this thread. */
-export async function loadPredictor(source: string): Promise<Predictor> {
-  const { buildRunModel, loadLayersModelFromDir, predictFiles } = await import('./export');
-  let loaded: PredictorInfo & { model: Awaited<ReturnType<typeof loadLayersModelFromDir>> };
-  if (await isRunFolder(source)) {
-    loaded = await buildRunModel(source);
+/**
+ * Class probabilities for image files, following preprocessing.json exactly as an export user would.
+ * An unreadable file gets its reason and never stops the others.
+ */
+export async function predictFiles(runner: BatchRunner, preprocessing: Preprocessing, files: readonly string[]): Promise<PredictionOutcome[]> {
+  const outcomes: PredictionOutcome[] = [];
+  for await (const batch of runImageFiles(runner, files, preprocessing)) {
+    for (const result of batch) outcomes.push('output' in result ? { probabilities: Array.from(result.output), error: null } : { probabilities: null, error: result.error });
+  }
+  return outcomes;
+}
+
+/**
+ * Loads a run folder (model/labelloop.json) or an export folder (preprocessing.json) in this thread.
+ * The whole model (backbone, fine-tuned blocks, head) runs on ONNX Runtime where it can: a run's
+ * model is converted once into the run's model folder, an export brings its model.onnx.
+ */
+export async function loadPredictor(source: string, options: { engine?: FrozenEngine } = {}): Promise<Predictor> {
+  const engine = options.engine ?? 'auto';
+  let classes: string[];
+  let preprocessing: PredictorInfo['preprocessing'];
+  let runner: FrozenModelRunner;
+  let tfjsModel: TF.LayersModel | null;
+  const modelDir = await runModelDir(source);
+  if (modelDir) {
+    const built = await buildRunModel(source);
+    ({ classes, preprocessing } = built);
+    runner = await frozenModelRunner(built.model, engine, path.join(modelDir, 'onnx'));
+    tfjsModel = runner.engine === 'tfjs' ? built.model : null;
+    if (!tfjsModel) built.model.dispose();
   } else {
     const text = await readFile(path.join(source, 'preprocessing.json'), 'utf8').catch(() => null);
     if (text === null) throw new UserError('no-model', `${source} is neither an export folder (preprocessing.json) nor a run folder (model/labelloop.json)`);
-    const preprocessing = JSON.parse(text) as PredictorInfo['preprocessing'];
-    const classes = JSON.parse(await readFile(path.join(source, 'labels.json'), 'utf8')) as string[];
-    loaded = { model: await loadLayersModelFromDir(source, 'model.json'), classes, preprocessing: { ...preprocessing, threshold: preprocessing.threshold ?? null } };
+    const saved = JSON.parse(text) as PredictorInfo['preprocessing'];
+    classes = JSON.parse(await readFile(path.join(source, 'labels.json'), 'utf8')) as string[];
+    preprocessing = { ...saved, threshold: saved.threshold ?? null };
+    const loadTfjs = () => loadLayersModelFromDir(source, 'model.json');
+    const onnxFile = path.join(source, EXPORTED_ONNX);
+    const onnxBytes = await readFile(onnxFile).catch(() => null);
+    if (onnxBytes) {
+      const key = createHash('sha256').update(onnxBytes).digest('hex').slice(0, 32);
+      const converted = { file: onnxFile, key, inputShape: [preprocessing.inputSize, preprocessing.inputSize, 3], outputShape: [classes.length] };
+      ({ tfjsModel, ...runner } = await convertedModelRunner(converted, engine, loadTfjs));
+    } else {
+      // An export made before model.onnx existed: converted once into this user's cache.
+      const model = await loadTfjs();
+      runner = await frozenModelRunner(model, engine, path.join(userCacheDir(), 'labelloop', 'onnx'));
+      tfjsModel = runner.engine === 'tfjs' ? model : null;
+      if (!tfjsModel) model.dispose();
+    }
   }
-  const { model, classes, preprocessing } = loaded;
   return {
     classes,
     preprocessing,
-    predict: (files) => predictFiles(model, preprocessing, files),
+    engine: { engine: runner.engine, label: runner.description, notUsed: runner.notUsed },
+    predict: (files) => predictFiles(runner, preprocessing, files),
     dispose: async () => {
-      model.dispose();
+      // ONNX sessions stay open for the process (one per model); a worker's end frees them.
+      tfjsModel?.dispose();
     },
   };
 }

@@ -10,6 +10,7 @@ import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
+import { userCacheDir } from '../common/userDirs';
 import { partialPath, uniqueName } from './fileMove';
 import type { ApplyResult, CrashPoints } from './journal';
 import { LabelJournal } from './journal';
@@ -496,12 +497,4 @@ async function readOnlyThumbnailDir(root: string): Promise<{ dir: string; dispos
     /* no usable cache folder (a read-only home, say): fall through to a temporary one */
   }
   return { dir: await mkdtemp(path.join(os.tmpdir(), 'labelloop-thumbs-')), disposable: true };
-}
-
-/** This user's cache folder, as each platform names it. */
-function userCacheDir(): string {
-  if (process.platform === 'win32') return process.env.LOCALAPPDATA ?? path.join(os.homedir(), 'AppData', 'Local');
-  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Caches');
-  const xdg = process.env.XDG_CACHE_HOME;
-  return xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
 }

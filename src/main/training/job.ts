@@ -9,7 +9,7 @@ import { seededRandom } from '../project/demo';
 import { mapLimit } from '../common/concurrency';
 import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
 import { loadBackbone } from '../engine/backbone';
-import { type EnginePreference, type FrozenModelRunner, frozenModelRunner } from '../engine/onnx/frozenRunner';
+import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
@@ -42,8 +42,6 @@ export interface TrainingJob {
   classes: string[];
   samples: JobSample[];
   config: TrainingConfig;
-  /** Which engine runs the frozen backbone (default auto: ONNX Runtime where it can); TF.js trains. */
-  engine?: EnginePreference;
 }
 
 export type JobEvent =
@@ -59,16 +57,16 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const { config } = job;
   const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
   const backend = await selectBackend(config.backend);
-  const engine = engineInfo(backend);
   let backendSummary = summarizeBackend(backend);
-  emit({ type: 'backend', summary: backendSummary, engine });
+  emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, await probeFrozenEngine(config.engine)) });
 
   const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
-  const runner = await frozenModelRunner(backbone.extractor, job.engine ?? 'auto', onnxCacheDir(job)).catch((error: unknown) => {
+  const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
     backbone.dispose();
     throw error;
   });
   // Said again once the backbone's engine is known (converting it takes a moment the first time).
+  const engine = engineInfo(backend, runnerInfo(runner));
   backendSummary = `${backendSummary}. ${describeRunner('Backbone', runner)}`;
   emit({ type: 'backend', summary: backendSummary, engine });
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
@@ -243,7 +241,7 @@ async function fineTuneTop(
     noteDiscarded(cache, notes);
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
-    const runner = await frozenModelRunner(split.bottom, job.engine ?? 'auto', onnxCacheDir(job));
+    const runner = await frozenModelRunner(split.bottom, config.engine, onnxCacheDir(job));
     try {
       await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
@@ -272,9 +270,14 @@ function onnxCacheDir(job: TrainingJob): string {
   return path.join(job.cacheDir, 'onnx');
 }
 
-/** "Backbone: ONNX Runtime (CPU, 2 threads)." or the TF.js engine with why ONNX Runtime is not used. */
+/** "Backbone: ONNX Runtime (CPU, 2 threads)." with why each faster engine is not used. */
 function describeRunner(what: string, runner: FrozenModelRunner): string {
-  return runner.fallbackReason ? `${what}: ${runner.description}; ONNX Runtime not used: ${runner.fallbackReason}.` : `${what}: ${runner.description}.`;
+  const notUsed = runner.notUsed.map((n) => `${n.name} not used: ${n.reason}`).join('; ');
+  return notUsed ? `${what}: ${runner.description}; ${notUsed}.` : `${what}: ${runner.description}.`;
+}
+
+function runnerInfo(runner: FrozenModelRunner): EngineInfo['backbone'] {
+  return { engine: runner.engine, label: runner.engine === 'onnx' ? runner.description : 'TensorFlow.js', notUsed: runner.notUsed };
 }
 
 function noteDiscarded(cache: EmbeddingCache, notes: string[]): void {
@@ -364,7 +367,7 @@ export async function embedSamples(
         }
         return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
       });
-      const values = await runner.run(images);
+      const values = await runner.run((await images.data()) as Float32Array, ok.length);
       images.dispose();
       const dim = values.length / ok.length;
       ok.forEach((o, i) => {

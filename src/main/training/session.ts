@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { EngineInfo, SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
+import type { EngineInfo, FrozenEngine, SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
 import { UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
@@ -16,6 +16,7 @@ import type { Split, SplitSettings } from './splits';
 import { assignSplits, classWeights, readSplits, sampleByClass, writeSplits } from './splits';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
 import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
+import { probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { decodeForModel } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
@@ -84,10 +85,10 @@ export class TrainingService {
   }
 
   /** Which engine a run with this preference would use, and why not a faster one (no model is loaded). */
-  engine(preference: BackendPreference): Promise<EngineInfo> {
+  engine(preference: BackendPreference, frozen: FrozenEngine = 'auto'): Promise<EngineInfo> {
     return withProcessBackend(async () => {
       try {
-        return engineInfo(await selectBackend(preference));
+        return engineInfo(await selectBackend(preference), await probeFrozenEngine(frozen));
       } catch (error) {
         throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
       } finally {

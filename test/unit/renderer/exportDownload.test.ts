@@ -27,7 +27,7 @@ function exportingApi(download: boolean): FakeApi {
   api.reports.set(runId, report);
   const answer = api.call.bind(api);
   api.call = (async <R extends RouteName>(route: R, input: RouteInput<R>) => {
-    if (route === 'runs.export') return { folder: `/p/.labelloop/exports/${runId}`, files: ['model.json', 'weights.bin'] } as RouteOutput<R>;
+    if (route === 'runs.export') return { folder: `/p/.labelloop/exports/${runId}`, files: ['model.json', 'weights.bin'], notes: [] } as RouteOutput<R>;
     return answer(route, input);
   }) as FakeApi['call'];
   if (download) Object.assign(api, { exportDownloadUrl: (id: string) => `http://127.0.0.1:1234/export.zip?run=${id}` });

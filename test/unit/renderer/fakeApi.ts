@@ -51,8 +51,8 @@ export class FakeApi implements LabelLoopApi {
   }
 
   imports: { className: string | null; name: string }[] = [];
-  /** What training.engine answers per backend preference; a string is the error main gives. */
-  engines: Partial<Record<RouteInput<'training.engine'>['backend'], RouteOutput<'training.engine'> | string>> = {};
+  /** What training.engine answers per backend preference (and `backend/engine` where set); a string is the error main gives. */
+  engines: Partial<Record<string, RouteOutput<'training.engine'> | string>> = {};
   /** Runs listed before those with a report (interrupted, cancelled, …), newest first. */
   otherRuns: RouteOutput<'runs.list'>['runs'] = [];
   /** What training.status answers. */
@@ -67,7 +67,7 @@ export class FakeApi implements LabelLoopApi {
   /** Reports by run id, for runs.list and runs.report. */
   reports = new Map<string, TrainingReport>();
   /** What predict.open answers; tests set the operating point. */
-  predictionSession: PredictionSession = { sessionId: 's1', runId: 'r1', classes: ['NG', 'OK'], operatingPoint: null, inputSize: 160 };
+  predictionSession: PredictionSession = { sessionId: 's1', runId: 'r1', classes: ['NG', 'OK'], operatingPoint: null, inputSize: 160, engine: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [] } };
   /** Probabilities per file name in predictionSession.classes order; a missing name is unreadable. */
   predictions = new Map<string, number[]>();
   predicted: { sessionId: string; name: string; bytes: number }[] = [];
@@ -98,7 +98,8 @@ export class FakeApi implements LabelLoopApi {
         return report;
       }
       case 'training.engine': {
-        const engine = this.engines[(input as { backend: RouteInput<'training.engine'>['backend'] }).backend];
+        const asked = input as RouteInput<'training.engine'>;
+        const engine = this.engines[`${asked.backend}/${asked.engine}`] ?? this.engines[asked.backend];
         if (engine === undefined || typeof engine === 'string') throw new Error(engine ?? 'no engine');
         return engine;
       }

@@ -21,7 +21,7 @@ function apiWithInterruptedRun(): { api: FakeApi; calls: string[] } {
   const answer = api.call.bind(api);
   api.call = (async <R extends RouteName>(route: R, input: RouteInput<R>) => {
     calls.push(route);
-    if (route === 'runs.export') return { folder: `/p/.labelloop/exports/${runId}`, files: ['model.json', 'weights.bin'] } as RouteOutput<R>;
+    if (route === 'runs.export') return { folder: `/p/.labelloop/exports/${runId}`, files: ['model.json', 'weights.bin'], notes: [] } as RouteOutput<R>;
     return answer(route, input);
   }) as FakeApi['call'];
   return { api, calls };

@@ -19,8 +19,10 @@ const wasm: EngineInfo = {
     { name: 'tensorflow-gpu', reason: '@tensorflow/tfjs-node-gpu is not installed' },
     { name: 'tensorflow', reason: '@tensorflow/tfjs-node is not installed' },
   ],
+  backbone: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [{ name: 'ONNX Runtime CUDA', reason: 'its CUDA provider is not installed' }] },
 };
-const cpu: EngineInfo = { name: 'cpu', label: 'Plain JavaScript (CPU, slow)', description: 'pure JavaScript (slow)', notUsed: [] };
+const cpu: EngineInfo = { name: 'cpu', label: 'Plain JavaScript (CPU, slow)', description: 'pure JavaScript (slow)', notUsed: [], backbone: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [] } };
+const wasmOnly: EngineInfo = { ...wasm, backbone: { engine: 'tfjs', label: 'TensorFlow.js', notUsed: [{ name: 'ONNX Runtime', reason: 'the engine is set to tfjs' }] } };
 
 const finished: TrainingEnded = {
   runId: '20260101-120000-abcd',
@@ -61,25 +63,39 @@ async function mountTrainView(api: FakeApi) {
 }
 
 describe('the Train view status', () => {
-  it('shows the engine before a run starts, with the reasons behind a toggle, and follows the backend choice', async () => {
+  it('shows the engines before a run starts, with the reasons behind a toggle, and follows the backend and engine choices', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], []);
-    api.engines = { auto: wasm, cpu, tensorflow: 'No TensorFlow.js backend could start: tensorflow: not installed' };
+    api.engines = { auto: wasm, cpu, tensorflow: 'No TensorFlow.js backend could start: tensorflow: not installed', 'auto/tfjs': wasmOnly };
     const wrapper = await mountTrainView(api);
     const engine = wrapper.get('[data-test=engine]');
-    expect(engine.get('span').text()).toBe('Engine: WebAssembly (CPU)');
+    expect(engine.get('span').text()).toBe('Backbone: ONNX Runtime (CPU, 2 threads) · Training: TensorFlow.js, WebAssembly (CPU)');
     const details = engine.get('details');
     expect(details.attributes('open')).toBeUndefined();
     expect(details.get('summary').text()).toBe('Why not a faster engine?');
-    expect(details.findAll('li').map((li) => li.text())).toEqual(['tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed', 'tensorflow: @tensorflow/tfjs-node is not installed']);
+    expect(details.findAll('li').map((li) => li.text())).toEqual([
+      'ONNX Runtime CUDA: its CUDA provider is not installed',
+      'tensorflow-gpu: @tensorflow/tfjs-node-gpu is not installed',
+      'tensorflow: @tensorflow/tfjs-node is not installed',
+    ]);
 
     await wrapper.get('select[name=backend]').setValue('cpu');
     await flushPromises();
-    expect(wrapper.get('[data-test=engine] span').text()).toBe('Engine: Plain JavaScript (CPU, slow)');
+    expect(wrapper.get('[data-test=engine] span').text()).toBe('Backbone: ONNX Runtime (CPU, 2 threads) · Training: TensorFlow.js, Plain JavaScript (CPU, slow)');
     expect(wrapper.find('[data-test=engine] details').exists()).toBe(false);
     await wrapper.get('select[name=backend]').setValue('tensorflow');
     await flushPromises();
     expect(wrapper.get('[data-test=engine]').text()).toMatch(/^No TensorFlow\.js backend could start/);
-    expect(api.calls.filter((c) => c.route === 'training.engine').map((c) => c.input)).toEqual([{ backend: 'auto' }, { backend: 'cpu' }, { backend: 'tensorflow' }]);
+    await wrapper.get('select[name=backend]').setValue('auto');
+    await wrapper.get('select[name=engine]').setValue('tfjs');
+    await flushPromises();
+    expect(wrapper.get('[data-test=engine] span').text()).toBe('Backbone: TensorFlow.js, WebAssembly (CPU) · Training: TensorFlow.js, WebAssembly (CPU)');
+    expect(api.calls.filter((c) => c.route === 'training.engine').map((c) => c.input)).toEqual([
+      { backend: 'auto', engine: 'auto' },
+      { backend: 'cpu', engine: 'auto' },
+      { backend: 'tensorflow', engine: 'auto' },
+      { backend: 'auto', engine: 'auto' },
+      { backend: 'auto', engine: 'tfjs' },
+    ]);
   });
 
   it('shows the engine during a run, and after it the message with the diagnostics collapsed', async () => {
@@ -87,7 +103,7 @@ describe('the Train view status', () => {
     api.engines = { auto: wasm };
     api.trainingStatus = status({});
     const wrapper = await mountTrainView(api);
-    expect(wrapper.get('[data-test=backend] span').text()).toBe('Engine: WebAssembly (CPU)');
+    expect(wrapper.get('[data-test=backend] span').text()).toBe('Backbone: ONNX Runtime (CPU, 2 threads) · Training: TensorFlow.js, WebAssembly (CPU)');
 
     api.trainingStatus = status({ state: 'finished', ended: finished });
     api.emit('training.ended', finished);

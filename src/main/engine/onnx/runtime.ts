@@ -1,9 +1,9 @@
-// ONNX Runtime (onnxruntime-node, CPU) running converted models: one inference session per model
-// and process, its intra-op threads matched to the cores, fed by sharp decoding ahead.
+// ONNX Runtime (onnxruntime-node) running converted models: one inference session per model,
+// provider and process, its intra-op threads matched to the cores.
+import { existsSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
-import { mapLimit } from '../../common/concurrency';
-import { decodeForModel, scalePixels, type Preprocessing } from '../preprocess';
 import { nodeRequire } from '../tf';
 import type { ConvertedModel } from './modelCache';
 
@@ -15,8 +15,14 @@ export class OnnxRuntimeUnavailableError extends Error {
   }
 }
 
+/** Where ONNX Runtime computes: its CPU provider ships in the npm package; CUDA and WebGPU are the GPU routes. */
+export type OnnxProvider = 'cpu' | 'cuda' | 'webgpu';
+
+export const PROVIDER_LABELS: Record<OnnxProvider, string> = { cpu: 'CPU', cuda: 'CUDA', webgpu: 'WebGPU' };
+
 export interface OnnxModel {
   key: string;
+  provider: OnnxProvider;
   inputShape: number[];
   outputShape: number[];
   threads: number;
@@ -39,23 +45,41 @@ export function onnxRuntime(): typeof Ort {
   }
 }
 
-/** The session for `model`, created once per process. */
-export function openOnnxModel(model: ConvertedModel): Promise<OnnxModel> {
-  let session = sessions.get(model.key);
+/**
+ * Why `provider` cannot run here before ONNX Runtime is asked (so it logs nothing), or null. The
+ * CUDA provider's libraries are not in the npm package: onnxruntime-node's install step downloads
+ * them from outside the npm registry, which LabelLoop skips (README "GPU").
+ */
+export function providerUnavailable(provider: OnnxProvider): string | null {
+  if (provider !== 'cuda') return null;
+  const library = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  const binary = path.join(path.dirname(nodeRequire.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  if (process.platform === 'darwin') return 'ONNX Runtime has no CUDA provider for macOS';
+  return existsSync(path.join(binary, library))
+    ? null
+    : `its CUDA provider is not installed (${library}: see README "GPU", ONNXRUNTIME_NODE_INSTALL=cuda12)`;
+}
+
+/** The session for `model` on `provider`, created once per process. */
+export function openOnnxModel(model: ConvertedModel, provider: OnnxProvider = 'cpu'): Promise<OnnxModel> {
+  const key = `${provider}:${model.key}`;
+  let session = sessions.get(key);
   if (!session) {
-    session = createModel(model);
-    sessions.set(model.key, session);
+    session = createModel(model, provider);
+    sessions.set(key, session);
     // A failed creation is not cached: the caller falls back, and a later call may retry.
-    session.catch(() => sessions.delete(model.key));
+    session.catch(() => sessions.delete(key));
   }
   return session;
 }
 
-async function createModel(model: ConvertedModel): Promise<OnnxModel> {
+async function createModel(model: ConvertedModel, provider: OnnxProvider): Promise<OnnxModel> {
   const ort = onnxRuntime();
+  const missing = providerUnavailable(provider);
+  if (missing) throw new Error(missing);
   const threads = os.availableParallelism();
   const session = await ort.InferenceSession.create(model.file, {
-    executionProviders: ['cpu'],
+    executionProviders: [provider],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: threads,
@@ -65,6 +89,7 @@ async function createModel(model: ConvertedModel): Promise<OnnxModel> {
   const imageSize = model.inputShape.reduce((a, b) => a * b, 1);
   return {
     key: model.key,
+    provider,
     inputShape: model.inputShape,
     outputShape: model.outputShape,
     threads,
@@ -78,47 +103,8 @@ async function createModel(model: ConvertedModel): Promise<OnnxModel> {
       return data;
     },
     async release() {
-      sessions.delete(model.key);
+      sessions.delete(`${provider}:${model.key}`);
       await session.release();
     },
   };
-}
-
-export type EmbedResult = { file: string; features: Float32Array } | { file: string; error: string };
-
-/**
- * Embeds image files in batches, yielding each batch's results in file order: an unreadable
- * file gives its reason instead of features. The next batch decodes while this one runs.
- */
-export async function* embedImageFiles(
-  model: OnnxModel,
-  files: readonly string[],
-  prep: Preprocessing,
-  options: { batchSize?: number; decodeConcurrency?: number } = {},
-): AsyncGenerator<EmbedResult[]> {
-  const batchSize = options.batchSize ?? 16;
-  const expected = [prep.inputSize, prep.inputSize, 3];
-  if (model.inputShape.join() !== expected.join()) throw new Error(`The model takes [${model.inputShape}] images, the preprocessing gives [${expected}]`);
-  const pixelsPerImage = prep.inputSize * prep.inputSize * 3;
-  const decode = (batch: readonly string[]) =>
-    mapLimit(batch, options.decodeConcurrency ?? 4, async (file): Promise<{ file: string; pixels: Uint8Array } | { file: string; error: string }> => {
-      try {
-        return { file, pixels: await decodeForModel(file, prep) };
-      } catch (error) {
-        return { file, error: error instanceof Error ? error.message : String(error) };
-      }
-    });
-  let next = files.length > 0 ? decode(files.slice(0, batchSize)) : null;
-  for (let start = 0; next; start += batchSize) {
-    const decoded = await next;
-    const following = start + batchSize;
-    next = following < files.length ? decode(files.slice(following, following + batchSize)) : null;
-    const readable = decoded.flatMap((d) => ('pixels' in d ? [d] : []));
-    const input = new Float32Array(readable.length * pixelsPerImage);
-    readable.forEach((d, i) => scalePixels(d.pixels, prep, input, i * pixelsPerImage));
-    const output = readable.length > 0 ? await model.run(input, readable.length) : new Float32Array(0);
-    const size = output.length / Math.max(readable.length, 1);
-    const features = new Map(readable.map((d, i) => [d, output.slice(i * size, (i + 1) * size)]));
-    yield decoded.map((d) => ('pixels' in d ? { file: d.file, features: features.get(d) as Float32Array } : d));
-  }
 }

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, watch } from 'vue';
-import type { EngineInfo, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import type { EngineInfo, FrozenEngine, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -22,6 +22,8 @@ export interface TrainingForm {
   earlyStoppingPatience: number | null;
   reduceLrOnPlateau: boolean;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /** What runs the frozen backbone; TF.js (the backend above) always trains. */
+  engine: FrozenEngine;
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
@@ -50,6 +52,7 @@ export const DEFAULT_FORM: TrainingForm = {
   earlyStoppingPatience: 5,
   reduceLrOnPlateau: false,
   backend: 'auto',
+  engine: 'auto',
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
@@ -77,6 +80,7 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     test: form.test,
     seed: form.seed,
     backend: form.backend,
+    engine: form.engine,
     backbone: form.backboneSource.trim()
       ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
       : { kind: 'mobilenet_v2' },
@@ -142,19 +146,20 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   async function refreshEngine(): Promise<void> {
-    const backend = form.backend;
+    const asked = { backend: form.backend, engine: form.engine };
+    const stale = () => asked.backend !== form.backend || asked.engine !== form.engine;
     try {
-      const answer = await api.call('training.engine', { backend });
-      if (backend !== form.backend) return;
+      const answer = await api.call('training.engine', asked);
+      if (stale()) return;
       engine.value = answer;
       engineError.value = null;
     } catch (error) {
-      if (backend !== form.backend) return;
+      if (stale()) return;
       engine.value = null;
       engineError.value = error instanceof Error ? error.message : String(error);
     }
   }
-  watch(() => form.backend, () => void refreshEngine());
+  watch(() => [form.backend, form.engine], () => void refreshEngine());
 
   async function previewAugmentation(): Promise<void> {
     const result = await notices.guard(() => api.call('training.augmentationPreview', { augmentation: { ...form.augmentation }, inputSize: form.inputSize }));

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INPUT_SIZES, loadBackbone } from '../../../../src/main/engine/backbone';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { convertCached } from '../../../../src/main/engine/onnx/modelCache';
-import { embedImageFiles, openOnnxModel, type EmbedResult } from '../../../../src/main/engine/onnx/runtime';
+import { openOnnxModel } from '../../../../src/main/engine/onnx/runtime';
+import { type ImageFileResult, runImageFiles } from '../../../../src/main/engine/imageBatches';
 import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/engine/preprocess';
 import { tf, type TF } from '../../../../src/main/engine/tf';
 import { MOBILENET_FINE_TUNE_CUTS } from '../../../../src/main/training/fineTune';
@@ -76,8 +77,8 @@ describe('MobileNetV2 on ONNX Runtime', () => {
       }),
     );
     const prep = backbone.preprocessing;
-    const batches: EmbedResult[][] = [];
-    for await (const batch of embedImageFiles(onnx, files, prep, { batchSize: 2 })) batches.push(batch);
+    const batches: ImageFileResult[][] = [];
+    for await (const batch of runImageFiles(onnx, files, prep, { batchSize: 2 })) batches.push(batch);
     expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
     const results = batches.flat();
     expect(results.map((r) => r.file)).toEqual(files);
@@ -89,11 +90,11 @@ describe('MobileNetV2 on ONNX Runtime', () => {
     expect(reason).toEqual(expect.any(String));
     expect(results[2]).toEqual({ file: files[2], error: reason });
     for (const [i, result] of results.entries()) {
-      if (!('features' in result)) continue;
+      if (!('output' in result)) continue;
       const pixels = new Float32Array(prep.inputSize * prep.inputSize * 3);
       scalePixels(await decodeForModel(files[i] as string, prep), prep, pixels, 0);
       const expected = tf.tidy(() => (backbone.extractor.predict(tf.tensor4d(pixels, [1, prep.inputSize, prep.inputSize, 3])) as TF.Tensor).dataSync());
-      expect(maxAbsDiff(result.features, expected), result.file).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(result.output, expected), result.file).toBeLessThan(TOLERANCE);
     }
     await onnx.release();
     backbone.dispose();

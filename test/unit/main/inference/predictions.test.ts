@@ -21,6 +21,7 @@ describe('prediction sessions', () => {
     return {
       classes: ['NG', 'OK'],
       preprocessing: { inputSize: 96, scale: '0,1', resize: 'stretch', threshold: { positiveClass: 'NG', threshold: 0.7 } },
+      engine: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [] },
       predict: async (files) => {
         batches.push(files.map((f) => path.basename(f)));
         await new Promise((resolve) => setTimeout(resolve, 30));

@@ -38,7 +38,9 @@ describe('training the demo project', () => {
     const { status, report, runId } = await train({ backend: 'wasm', inputSize: 160, epochs: 60, learningRate: 0.003 });
     expect(status.state).toMatch(/finished|early-stopped/);
     expect(status.backend).toMatch(/^wasm/);
-    expect(status.backend).toMatch(/Backbone: ONNX Runtime \(CPU, \d+ threads?\)\./);
+    // Auto tries ONNX Runtime's CUDA provider first; it is not installed here, and the summary says so.
+    expect(status.backend).toMatch(/Backbone: ONNX Runtime \(CPU, \d+ threads?\); ONNX Runtime CUDA not used: its CUDA provider is not installed \(/);
+    expect(status.engine?.backbone).toMatchObject({ engine: 'onnx', label: expect.stringMatching(/^ONNX Runtime \(CPU, \d+ threads?\)$/) });
     const r = report as TrainingReport;
     expect(r.valAccuracy).toBeGreaterThanOrEqual(0.95);
     expect(r.classes).toEqual(['NG', 'OK']);
@@ -66,7 +68,7 @@ describe('training the demo project', () => {
     const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
     expect(status.state).toBe('finished');
     expect(report?.fineTune).toEqual({ blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] });
-    expect(status.backend).toMatch(/Stage-2 cut: ONNX Runtime \(CPU, \d+ threads?\)\.$/);
+    expect(status.backend).toMatch(/Stage-2 cut: ONNX Runtime \(CPU, \d+ threads?\); ONNX Runtime CUDA not used: [^;]+\.$/);
     expect(report?.epochs.map((e) => e.stage ?? 1)).toEqual([1, 1, 1, 2, 2]);
     expect(report?.valAccuracy).toBeGreaterThan(0.6);
     const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'model/labelloop.json'), 'utf8'));
@@ -128,7 +130,7 @@ describe('training the demo project', () => {
 
     expect(await app.handle('runs.rename', { runId: finished.runId, name: 'baseline 160px' })).toEqual({ ok: true, result: { renamed: true } });
     const exported = await app.handle('runs.export', { runId: finished.runId });
-    expect(exported).toMatchObject({ ok: true, result: { files: ['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md'] } });
+    expect(exported).toMatchObject({ ok: true, result: { files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] } });
     const preprocessing = JSON.parse(await readFile(path.join((exported as { result: { folder: string } }).result.folder, 'preprocessing.json'), 'utf8'));
     expect(preprocessing.threshold).toEqual({ positiveClass: 'NG', threshold: 0.3 });
     const cancelled = runs.find((r) => r.state === 'cancelled') as { runId: string };
@@ -149,6 +151,7 @@ describe('training the demo project', () => {
     expect(await app.handle('runs.setOperatingPoint', { runId, positiveClass: 'NG', threshold: 0.8 })).toMatchObject({ ok: true });
 
     const opened = await app.handle('predict.open', { runId });
+    expect(opened).toMatchObject({ ok: true, result: { engine: { engine: 'onnx', label: expect.stringMatching(/^ONNX Runtime \(CPU/) } } });
     if (!opened.ok) throw new Error(opened.error.message);
     const session = opened.result as PredictionSession;
     expect(session).toMatchObject({ runId, classes: ['NG', 'OK'], operatingPoint: { positiveClass: 'NG', threshold: 0.8 } });
@@ -190,8 +193,10 @@ describe('training the demo project', () => {
     expect(await app.handle('predict.open', { runId: '../../x' })).toMatchObject({ ok: false, error: { code: 'no-such-run' } });
   }, 120_000);
 
-  it('exports runs (stage 1 and stage 2) whose loaded model reproduces the app\'s probabilities', async () => {
-    const { exportRun, loadLayersModelFromDir, predictFiles } = await import('../../../../src/main/inference/export');
+  it('exports runs (stage 1 and stage 2) whose TF.js and ONNX models, and the run folder on either engine, reproduce the app\'s probabilities', async () => {
+    const { exportRun, loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
+    const { loadPredictor, predictFiles } = await import('../../../../src/main/inference/predictor');
+    const { tfjsRunner } = await import('../../../../src/main/engine/onnx/frozenRunner');
     const listed = await app.handle('runs.list', {});
     if (!listed.ok) throw new Error(listed.error.message);
     const runs = (listed.result as { runs: { runId: string; hasReport: boolean }[] }).runs.filter((r) => r.hasReport);
@@ -203,18 +208,33 @@ describe('training the demo project', () => {
       if (stages.has(report.fineTune ? 2 : 1)) continue;
       stages = new Set([...stages, report.fineTune ? 2 : 1]);
       const out = path.join(dir, 'exports', runId);
-      expect(await exportRun(path.join(runsDir, runId), out)).toEqual(['model.json', 'weights.bin', 'labels.json', 'preprocessing.json', 'README.md']);
-      const model = await loadLayersModelFromDir(out, 'model.json');
+      expect(await exportRun(path.join(runsDir, runId), out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
+      expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/onnxruntime-node[\s\S]*onnxruntime as ort/);
       const preprocessing = JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8'));
       expect(JSON.parse(await readFile(path.join(out, 'labels.json'), 'utf8'))).toEqual(['NG', 'OK']);
       const samples = report.samples.slice(0, 6);
-      const predicted = await predictFiles(model, preprocessing, samples.map((s) => path.join(dir, 'demo-project', s.path)));
-      samples.forEach((s, i) => {
-        expect(predicted[i]?.error).toBeNull();
-        expect(predicted[i]?.probabilities?.[0]).toBeCloseTo(s.probabilities.NG as number, 4);
-        expect(predicted[i]?.probabilities?.[1]).toBeCloseTo(s.probabilities.OK as number, 4);
-      });
+      const files = samples.map((s) => path.join(dir, 'demo-project', s.path));
+      const expectReportProbabilities = (predicted: { probabilities: number[] | null; error: string | null }[], where: string) =>
+        samples.forEach((s, i) => {
+          expect(predicted[i]?.error, where).toBeNull();
+          expect(Math.abs((predicted[i]?.probabilities?.[0] ?? NaN) - (s.probabilities.NG as number)), where).toBeLessThan(1e-4);
+          expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
+        });
+      // The TF.js export, loaded as its README says.
+      const model = await loadLayersModelFromDir(out, 'model.json');
+      expectReportProbabilities(await predictFiles(tfjsRunner(model), preprocessing, files), `stage ${[...stages].at(-1)}: TF.js export`);
       model.dispose();
+      // The ONNX export, the run folder on ONNX Runtime (the window and the CLI) and on TF.js.
+      for (const [source, engine, expected] of [
+        [out, 'auto', 'onnx'],
+        [path.join(runsDir, runId), 'auto', 'onnx'],
+        [path.join(runsDir, runId), 'tfjs', 'tfjs'],
+      ] as const) {
+        const predictor = await loadPredictor(source, { engine });
+        expect(predictor.engine.engine, `${source} on ${engine}`).toBe(expected);
+        expectReportProbabilities(await predictor.predict(files), `${source} on ${engine}`);
+        await predictor.dispose();
+      }
     }
     expect(stages).toEqual(new Set([1, 2]));
   }, 180_000);

@@ -29,6 +29,26 @@ describe('training.engine', () => {
     expect(await app.handle('training.engine', { backend: 'cpu' })).toMatchObject({ ok: true, result: { name: 'cpu', label: 'Plain JavaScript (CPU, slow)', notUsed: [] } });
   });
 
+  it('names what runs the backbone: ONNX Runtime on the CPU here, with why not its GPU providers, or TF.js when asked', async () => {
+    const onCpu = { engine: 'onnx', label: expect.stringMatching(/^ONNX Runtime \(CPU, \d+ threads?\)$/) };
+    // No CUDA provider libraries are installed here (the install step that downloads them is skipped).
+    expect(await app.handle('training.engine', { backend: 'auto' })).toMatchObject({
+      ok: true,
+      result: { backbone: { ...onCpu, notUsed: [{ name: 'ONNX Runtime CUDA', reason: expect.stringMatching(/^its CUDA provider is not installed \(libonnxruntime_providers_cuda\.so/) }] } },
+    });
+    expect(await app.handle('training.engine', { backend: 'auto', engine: 'onnx' })).toMatchObject({ ok: true, result: { backbone: { ...onCpu, notUsed: [] } } });
+    // No GPU adapter here: the WebGPU route falls back to the CPU and says why.
+    expect(await app.handle('training.engine', { backend: 'auto', engine: 'onnx-webgpu' })).toMatchObject({
+      ok: true,
+      result: { backbone: { ...onCpu, notUsed: [{ name: 'ONNX Runtime WebGPU', reason: expect.stringMatching(/WebGPU adapter/) }] } },
+    });
+    expect(await app.handle('training.engine', { backend: 'wasm', engine: 'tfjs' })).toMatchObject({
+      ok: true,
+      result: { backbone: { engine: 'tfjs', label: 'TensorFlow.js', notUsed: [{ name: 'ONNX Runtime', reason: 'the engine is set to tfjs' }] } },
+    });
+    expect(await app.handle('training.engine', { backend: 'auto', engine: 'gpu' })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
+  });
+
   it('says why a backend that cannot start is not available, and refuses unknown ones', async () => {
     expect(await app.handle('training.engine', { backend: 'tensorflow' })).toMatchObject({ ok: false, error: { code: 'no-backend', message: expect.stringMatching(/No TensorFlow\.js backend could start: tensorflow-gpu/) } });
     expect(await app.handle('training.engine', { backend: 'webgpu' })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
