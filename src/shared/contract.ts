@@ -101,6 +101,17 @@ export const AugmentationSettings = z
 
 export const BackendPreference = z.enum(['auto', 'tensorflow', 'wasm', 'cpu']);
 
+/** An accuracy with its 95% interval and what it was measured on (see shared/metrics.ts). */
+export const AccuracyEstimateSchema = z.object({
+  on: z.enum(['val', 'test', 'cv', 'train']),
+  value: z.number(),
+  low: z.number(),
+  high: z.number(),
+  images: z.number(),
+  folds: z.number().optional(),
+  honest: z.boolean(),
+});
+
 /**
  * What runs the frozen backbone (and predicts): `auto` is ONNX Runtime (its CUDA provider where
  * installed, else the CPU) falling back to TF.js; `onnx` insists on ONNX Runtime on the CPU; the
@@ -134,6 +145,12 @@ export const TrainingConfig = z
       .object({ ...monitorFields, patience: z.number().int().min(0).default(5), baseline: z.number().optional(), restoreBestWeights: z.boolean().default(true) })
       .nullable()
       .default({ monitor: 'val_loss', mode: 'auto', minDelta: 0, patience: 5, restoreBestWeights: true }),
+    /**
+     * Stage 1: `converged` fits the head (a softmax regression) to convergence with its L2 strength
+     * chosen by cross-validation on the train split, so val chooses nothing; `epochs` trains it
+     * Keras-style with the epochs, learning rate, schedule and callbacks below.
+     */
+    headFit: z.enum(['converged', 'epochs']).default('converged'),
     /** The run keeps the weights of the epoch that was best by this metric. */
     checkpointMonitor: z.string().min(1).default('val_loss'),
     balancing: z.enum(['none', 'oversample', 'class-weights']).default('none'),
@@ -237,6 +254,7 @@ export const TrainingStatus = z.object({
     .object({
       evaluatedOn: z.enum(['train', 'val', 'test']),
       valAccuracy: z.number().nullable(),
+      accuracy: AccuracyEstimateSchema.nullable(),
       confusion: z.array(z.array(z.number())),
       perClass: z.record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() })),
     })

@@ -34,6 +34,60 @@ export function accuracy(confusion: number[][]): number | null {
   return confusion.reduce((sum, row, c) => sum + (row[c] as number), 0) / total;
 }
 
+/**
+ * The Wilson score interval for a proportion (`hits` of `n`) at 95%: unlike the normal
+ * approximation it stays inside [0, 1] and is sound for small n and accuracies near 100%.
+ */
+export function wilsonInterval(hits: number, n: number, z = 1.959964): { low: number; high: number } {
+  if (n === 0) return { low: 0, high: 1 };
+  const p = hits / n;
+  const denominator = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / denominator;
+  const half = (z / denominator) * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+}
+
+/** An accuracy with what it was measured on and how much to trust it. */
+export interface AccuracyEstimate {
+  /** A split, or `cv`: k-fold cross-validation of the whole recipe over every labeled image. */
+  on: 'val' | 'test' | 'cv' | 'train';
+  value: number;
+  /** The 95% Wilson interval. */
+  low: number;
+  high: number;
+  images: number;
+  /** Cross-validation folds, when `on` is `cv`. */
+  folds?: number;
+  /** False when these images also chose something (the kept epoch, early stopping): then the figure is optimistic. */
+  honest: boolean;
+}
+
+export function accuracyEstimate(on: AccuracyEstimate['on'], hits: number, images: number, honest: boolean, folds?: number): AccuracyEstimate {
+  return { on, value: images > 0 ? hits / images : 0, ...wilsonInterval(hits, images), images, honest, ...(folds ? { folds } : {}) };
+}
+
+/**
+ * "97.5% (95% CI 94.2–99.0%) on the val split: 120 images that chose nothing", the same words in
+ * the window, the CLI and the report.
+ */
+export function describeAccuracy(estimate: AccuracyEstimate): string {
+  const number = (v: number) => (v * 100).toFixed(1);
+  const pct = (v: number) => `${number(v)}%`;
+  const where =
+    estimate.on === 'cv'
+      ? `${estimate.folds ?? 5}-fold cross-validation over all ${estimate.images} labeled images`
+      : `the ${estimate.on} split: ${estimate.images} image${estimate.images === 1 ? '' : 's'}`;
+  const trust =
+    estimate.on === 'train'
+      ? ' the model was trained on (optimistic: add a val split)'
+      : estimate.on === 'cv'
+        ? ', each judged by a model that never saw it'
+        : estimate.honest
+          ? ' that chose nothing'
+          : ' that also chose the kept epoch (optimistic)';
+  return `${pct(estimate.value)} (95% CI ${number(estimate.low)}–${pct(estimate.high)}) on ${where}${trust}`;
+}
+
 export interface CurvePoint {
   threshold: number;
   x: number;

@@ -1,5 +1,6 @@
 // The report every run writes (report.json), read by the CLI, the window and later runs.
 import type { TrainingConfig } from './contract';
+import type { AccuracyEstimate } from './metrics';
 
 export type Split = 'train' | 'val' | 'test';
 
@@ -19,6 +20,13 @@ export interface TrainingReport {
   stopReason: string | null;
   evaluatedOn: Split;
   valAccuracy: number | null;
+  /**
+   * The accuracy to trust, with its 95% interval: the test split, else val, else (small projects
+   * with a converged head) cross-validation of the whole recipe. Absent in reports of older runs.
+   */
+  accuracy?: AccuracyEstimate | null;
+  /** How stage 1 was fitted: to convergence with a cross-validated L2 strength, or Keras-style epochs. */
+  head?: { fit: 'converged'; l2: number; l2Scores: { l2: number; logLoss: number }[]; iterations: number; converged: boolean } | { fit: 'epochs' };
   confusion: number[][];
   perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   samples: {

@@ -51,13 +51,12 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   assert.ok(loaded, 'augmented previews decode as images');
 
   await page.click('[data-tab=train]');
-  await page.fill('input[name=epochs]', '40');
+  await page.selectOption('select[name=headFit]', 'converged');
   await page.selectOption('select[name=inputSize]', '96');
   await page.selectOption('select[name=backend]', 'wasm');
   // The engine is named before the run starts; the reasons stay behind a closed toggle.
   await page.waitForSelector('[data-test=engine]:has-text("Training: TensorFlow.js, WebAssembly (CPU)")');
   assert.match(await page.locator('[data-test=engine] span').innerText(), /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)$/);
-  await page.fill('input[name=learningRate]', '0.003');
   await page.click('[data-test=train]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');
   await page.waitForSelector('.run-progress:has-text("embedding")', { timeout: 60_000 });
@@ -71,13 +70,21 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   assert.match(await page.locator('[data-test=run-state]').innerText(), /finished|early-stopped/);
   assert.match(await page.locator('[data-test=backend]').innerText(), /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)/);
   // The finish message is for people; the diagnostics wait behind a collapsed Details.
-  assert.match(await page.locator('[data-test=run-ended]').innerText(), /^(Finished in|Stopped early at epoch \d+ of 40 after) .+ · val accuracy \d+\.\d% · kept epoch \d+ of \d+ \(best val_loss\)$/);
+  // The default stage 1 is fitted to convergence; a 120-image val split in a 600-image project is
+  // backed by cross-validating the whole recipe, and the message says so with its interval.
+  assert.match(
+    await page.locator('[data-test=run-ended]').innerText(),
+    /^Finished in .+ · accuracy \d+\.\d% \(95% CI \d+\.\d–\d+\.\d%\) on 5-fold cross-validation over all 600 labeled images, each judged by a model that never saw it · head fitted to convergence \(L2 [\d.e-]+ chosen by cross-validation on the train split\)$/,
+  );
+  assert.match(await page.locator('[data-test=result-estimate]').innerText(), /^Accuracy \d+\.\d% \(95% CI/);
   assert.equal(await page.locator('[data-test=run-details]').getAttribute('open'), null);
   assert.match(await page.locator('[data-test=run-details]').textContent(), /main event loop lag p99/);
   await page.waitForSelector('[data-test=chart-loss]');
-  for (const chart of ['chart-loss', 'chart-accuracy', 'chart-lr']) {
+  for (const chart of ['chart-loss', 'chart-accuracy']) {
     assert.ok((await paintedPixels(`[data-test=${chart}]`)) > 500, `${chart} is drawn`);
   }
+  // A converged fit has no learning rate to draw: no empty chart for it.
+  assert.equal(await page.locator('[data-test=chart-lr]').count(), 0);
   const accuracy = await page.locator('[data-test=result] strong').innerText();
   assert.ok(parseFloat(accuracy) >= 80, `validation accuracy ${accuracy}`);
   await page.screenshot({ path: path.join(server.configDir, 'training.png') });

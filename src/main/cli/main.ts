@@ -11,6 +11,7 @@ import { isRunFolder, loadPredictor } from '../inference/predictor';
 import { RUN_ID } from '../training/runs';
 import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
+import { describeAccuracy } from '../../shared/metrics';
 import { type EngineInfo, FrozenEngine, TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
@@ -27,6 +28,8 @@ Usage:
   labelloop train <projectDir> [--epochs N] [--batch N] [--lr X] [--optimizer sgd|adam|rmsprop]
                   [--val 0.2] [--test 0] [--seed N] [--input-size 96|128|160|192|224]
                   [--balancing none|oversample|class-weights] [--patience N]
+                  [--head-fit converged|epochs (default converged; epochs when --epochs, --lr, --optimizer,
+                   --batch or --patience is given)]
                   [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
@@ -118,6 +121,7 @@ async function train(argv: string[]): Promise<number> {
     patience: 'number',
     backend: 'string',
     engine: 'string',
+    'head-fit': 'string',
     'fine-tune-layers': 'number',
     'fine-tune-epochs': 'number',
     'fine-tune-lr': 'number',
@@ -129,7 +133,10 @@ async function train(argv: string[]): Promise<number> {
   });
   const dir = positional[0];
   if (!dir) throw new Error('train needs a project folder: labelloop train <projectDir>');
+  // The Keras-style settings mean the user wants epochs: they apply to stage 1 only then.
+  const kerasSettings = ['epochs', 'lr', 'optimizer', 'batch', 'patience'].some((name) => values[name as keyof typeof values] !== undefined);
   const parsed = TrainingConfig.safeParse({
+    headFit: values['head-fit'] ?? (kerasSettings ? 'epochs' : undefined),
     epochs: values.epochs,
     batchSize: values.batch,
     learningRate: values.lr,
@@ -173,6 +180,7 @@ async function train(argv: string[]): Promise<number> {
     if (status.ended?.details) console.log(`details: ${status.ended.details}`);
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
+    if (report.accuracy) console.log(`accuracy ${describeAccuracy(report.accuracy)}`);
     for (const skipped of report.skipped) console.log(`skipped ${printable(skipped.path)}: ${printable(skipped.reason)}`);
     if (typeof values.report === 'string') {
       await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));

@@ -1,7 +1,7 @@
 // What a finished run says: one line for people (time taken, accuracy, which epoch was kept)
 // and a details line with the diagnostics, which the window shows collapsed.
 import type { TrainingConfig } from '../../shared/contract';
-import { accuracy } from '../../shared/metrics';
+import { accuracy, describeAccuracy } from '../../shared/metrics';
 import type { TrainingReport } from '../../shared/report';
 
 export interface RunDiagnostics {
@@ -17,15 +17,25 @@ export function finishMessage(report: TrainingReport, config: TrainingConfig, di
   const monitor = totalOf(report.counts.val) > 0 ? config.checkpointMonitor : 'loss';
   const took = formatDuration(diagnostics.elapsedSeconds);
   const parts = [report.stopReason ? `Stopped early at epoch ${ran} of ${plannedEpochs} after ${took}` : `Finished in ${took}`];
-  parts.push(report.valAccuracy === null ? `no val split (${report.evaluatedOn} accuracy ${percent(accuracy(report.confusion))})` : `val accuracy ${percent(report.valAccuracy)}`);
-  if (report.evaluatedOn === 'test') parts.push(`test accuracy ${percent(accuracy(report.confusion))}`);
-  parts.push(report.bestEpoch >= 0 ? `kept epoch ${report.bestEpoch + 1} of ${ran} (best ${monitor})` : `kept the last epoch (${monitor} never improved)`);
+  if (report.accuracy) {
+    parts.push(`accuracy ${describeAccuracy(report.accuracy)}`);
+  } else {
+    // Reports written before accuracy estimates existed.
+    parts.push(report.valAccuracy === null ? `no val split (${report.evaluatedOn} accuracy ${percent(accuracy(report.confusion))})` : `val accuracy ${percent(report.valAccuracy)}`);
+    if (report.evaluatedOn === 'test') parts.push(`test accuracy ${percent(accuracy(report.confusion))}`);
+  }
+  if (report.head?.fit === 'converged' && !report.fineTune) {
+    parts.push(`head fitted to convergence (L2 ${report.head.l2} chosen by cross-validation on the train split)`);
+  } else {
+    parts.push(report.bestEpoch >= 0 ? `kept epoch ${report.bestEpoch + 1} of ${ran} (best ${monitor})` : `kept the last epoch (${monitor} never improved)`);
+  }
 
   const { timing } = report;
   const details = [
     `Engine: ${report.backend}`,
     `${timing.embedded} image(s) embedded${timing.embedded > 0 ? ` at ${timing.imagesPerSecond.toFixed(1)}/s` : ''}, ${timing.fromCache} from the cache`,
     `training ${formatDuration(timing.trainSeconds)}`,
+    ...(report.head?.fit === 'converged' ? [`stage 1: ${report.head.iterations} L-BFGS iteration(s)${report.head.converged ? ', converged' : ', stopped at the iteration limit'}`] : []),
     ...(report.stopReason ? [`stopped because ${report.stopReason}`] : []),
     ...(report.skipped.length > 0 ? [`${report.skipped.length} unreadable image(s) skipped`] : []),
     ...(report.notes ?? []),

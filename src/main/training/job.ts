@@ -10,13 +10,14 @@ import { mapLimit } from '../common/concurrency';
 import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
 import { loadBackbone } from '../engine/backbone';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
+import { crossValidate, fitConvergedHead } from './convergedHead';
 import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
 import { allFinite, EmbeddingCache } from './embeddingCache';
 import { CheckpointWriter, writeModelFiles } from './checkpoint';
-import { accuracy, confusionMatrix, perClassMetrics } from '../../shared/metrics';
+import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { decodeForModel, scalePixels, type Preprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
@@ -51,6 +52,15 @@ export type JobEvent =
 
 
 const EMBED_BATCH = 16;
+/** A val split smaller than this, in a project no larger than CV_MAX_IMAGES, is backed by cross-validation. */
+const CV_BELOW_VAL_IMAGES = 200;
+const CV_MAX_IMAGES = 2000;
+
+function argMax(probabilities: Float32Array, row: number, classCount: number): number {
+  let best = 0;
+  for (let c = 1; c < classCount; c++) if ((probabilities[row * classCount + c] as number) > (probabilities[row * classCount + best] as number)) best = c;
+  return best;
+}
 
 export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) => void, isCancelled: () => boolean): Promise<TrainingReport> {
   const started = performance.now();
@@ -105,25 +115,35 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const trainStarted = performance.now();
   const backboneInfo = { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
   const checkpoints = new CheckpointWriter(job.runDir, { classes: job.classes, backbone: backboneInfo, preprocessing: backbone.preprocessing });
-  const reporter = epochReporter('training', config.epochs, trainRows.length, config.batchSize, emit, memory);
-  const result = await trainHead({
-    features,
-    dim,
-    labels,
-    classCount: job.classes.length,
-    trainRows,
-    valRows,
-    classWeights: config.balancing === 'class-weights' ? classWeights(trainByClass.map((r) => r.length)) : undefined,
-    config,
-    callbacks: [reporter],
-    isCancelled,
-    onBestEpoch: checkpoints.stage(0, null),
-  });
+  const classWeightsUsed = config.balancing === 'class-weights' ? classWeights(trainByClass.map((r) => r.length)) : undefined;
+  // The image a row is, or is a copy of: an image and its copies always stay on one side of a fold.
+  const rowOfPath = new Map(samples.map((s, i) => [s.path, i]));
+  const imageOf = (row: number) => (row < samples.length ? row : (rowOfPath.get((rowsAll[row] as JobSample).path) as number));
+  const result =
+    config.headFit === 'converged'
+      ? await fitConvergedStage({ features, dim, labels, classCount: job.classes.length, trainRows, valRows, imageOf, classWeights: classWeightsUsed, config, emit, memory, isCancelled, onBestEpoch: checkpoints.stage(0, null) })
+      : {
+          ...(await trainHead({
+            features,
+            dim,
+            labels,
+            classCount: job.classes.length,
+            trainRows,
+            valRows,
+            classWeights: classWeightsUsed,
+            config,
+            callbacks: [epochReporter('training', config.epochs, trainRows.length, config.batchSize, emit, memory)],
+            isCancelled,
+            onBestEpoch: checkpoints.stage(0, null),
+          })),
+          head: { fit: 'epochs' as const },
+        };
   let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: [dim], cutLayer: null };
   let fineTuneBackbone: { dispose(): void } | null = null;
   let history = result.history;
   let stopReason = result.stopReason;
   let bestEpoch = result.bestEpoch;
+  let cutEmbedding = { computed: 0, fromCache: 0, seconds: 0 };
   try {
     await checkpoints.settle(result.model);
     if (config.fineTuneBlocks > 0) {
@@ -131,7 +151,9 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       fineTuneBackbone = stage2.backbone;
       final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
       history = [...result.history, ...stage2.history];
-      stopReason = stage2.stopReason ?? stopReason;
+      // Stage 2 ran on after stage 1, so stage 1's early stop is not how the run ended.
+      stopReason = stage2.stopReason;
+      cutEmbedding = stage2.embedding;
       bestEpoch = result.history.length + stage2.bestEpoch;
       backendSummary = `${backendSummary} ${describeRunner('Stage-2 cut', stage2.runner)}`;
       emit({ type: 'backend', summary: backendSummary, engine });
@@ -150,15 +172,43 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     // Label-error ranking over every image (train split included) from out-of-fold predictions
     // of classifiers fitted on the cached pooled features: cheap, and no image judges its own label.
-    const originals = features.subarray(0, samples.length * dim);
     const originalLabels = labels.subarray(0, samples.length);
-    const outOfFold = await outOfFoldProbabilities(originals, dim, originalLabels, job.classes.length, {
-      seed: config.seed,
-      isCancelled,
-      onFold: (done, total) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } }),
-    });
+    const foldProgress = (done: number, total: number) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
+    // Val chose nothing only when stage 1 was fitted to convergence and no stage 2 kept its best val epoch.
+    const valChoseNothing = config.headFit === 'converged' && !final.cutLayer;
+    const testRows = rowsOf('test');
+    const crossValidates = valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES;
+    let outOfFold: Float32Array;
+    let estimate: AccuracyEstimate | null;
+    if (crossValidates) {
+      // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.
+      const images = samples.map((_, i) => i);
+      const counts = job.classes.map((_, c) => images.filter((i) => labels[i] === c).length);
+      const cv = await crossValidate({
+        features,
+        dim,
+        labels,
+        classCount: job.classes.length,
+        trainRows: [...images, ...copyRows],
+        images,
+        imageOf,
+        // Oversampling is weighting in expectation; a converged fit takes the weights directly.
+        classWeights: config.balancing === 'none' ? undefined : classWeights(counts),
+        dropout: config.dropout,
+        seed: config.seed,
+        isCancelled,
+        onFold: foldProgress,
+      });
+      outOfFold = cv.probabilities;
+      estimate = accuracyEstimate('cv', images.filter((i) => argMax(outOfFold, i, job.classes.length) === labels[i]).length, images.length, true, cv.folds);
+    } else {
+      outOfFold = await outOfFoldProbabilities(features.subarray(0, samples.length * dim), dim, originalLabels, job.classes.length, { seed: config.seed, isCancelled, onFold: foldProgress });
+      const on: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
+      const rows = rowsOf(on);
+      estimate = rows.length > 0 ? accuracyEstimate(on, rows.filter((i) => predicted[i] === labels[i]).length, rows.length, on === 'test' || (on === 'val' && valChoseNothing)) : null;
+    }
     const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length);
-    const evaluatedOn: Split = rowsOf('test').length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
+    const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const evalRows = rowsOf(evaluatedOn);
     const confusion = confusionMatrix(evalRows.map((i) => labels[i] as number), evalRows.map((i) => predicted[i] as number), job.classes.length);
     const metrics = perClassMetrics(confusion);
@@ -176,6 +226,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       stopReason,
       evaluatedOn,
       valAccuracy: valRows.length > 0 ? accuracy(confusionMatrix(valRows.map((i) => labels[i] as number), valRows.map((i) => predicted[i] as number), job.classes.length)) : null,
+      accuracy: estimate,
+      head: result.head,
       confusion,
       perClass: Object.fromEntries(job.classes.map((name, c) => [name, metrics[c] as TrainingReport['perClass'][string]])),
       samples: samples.map((s, i) => ({
@@ -189,13 +241,14 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         likelyMislabeled: (issues[i] as LabelIssue).likelyWrong,
       })),
       skipped,
+      // Every pass through frozen layers counts: stage 1's features and stage 2's activations at the cut.
       timing: {
         totalSeconds: (performance.now() - started) / 1000,
-        embedSeconds,
-        trainSeconds,
-        imagesPerSecond: missing.length > 0 ? (missing.length - skipped.length) / Math.max(embedSeconds, 1e-6) : 0,
-        embedded: missing.length - skipped.length,
-        fromCache: job.samples.length + copies.length - missing.length,
+        embedSeconds: embedSeconds + cutEmbedding.seconds,
+        trainSeconds: trainSeconds - cutEmbedding.seconds,
+        imagesPerSecond: missing.length - skipped.length + cutEmbedding.computed > 0 ? (missing.length - skipped.length + cutEmbedding.computed) / Math.max(embedSeconds + cutEmbedding.seconds, 1e-6) : 0,
+        embedded: missing.length - skipped.length + cutEmbedding.computed,
+        fromCache: job.samples.length + copies.length - missing.length + cutEmbedding.fromCache,
       },
       preprocessing: backbone.preprocessing,
       backbone: backboneInfo,
@@ -210,6 +263,52 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     result.model.dispose();
     fineTuneBackbone?.dispose();
   }
+}
+
+/** Stage 1's default: the head fitted to convergence, its L2 strength chosen on the train split alone. */
+async function fitConvergedStage(input: {
+  features: Float32Array;
+  dim: number;
+  labels: Int32Array;
+  classCount: number;
+  trainRows: number[];
+  valRows: number[];
+  imageOf: (row: number) => number;
+  classWeights?: number[];
+  config: TrainingConfig;
+  emit: (event: JobEvent) => void;
+  memory: Memory;
+  isCancelled: () => boolean;
+  onBestEpoch: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
+}) {
+  const started = performance.now();
+  const fitted = await fitConvergedHead({
+    features: input.features,
+    dim: input.dim,
+    labels: input.labels,
+    classCount: input.classCount,
+    trainRows: input.trainRows,
+    imageOf: input.imageOf,
+    valRows: input.valRows,
+    classWeights: input.classWeights,
+    dropout: input.config.dropout,
+    seed: input.config.seed,
+    isCancelled: input.isCancelled,
+    onProgress: (done, total) => {
+      const seconds = (performance.now() - started) / 1000;
+      input.emit({ type: 'progress', progress: { phase: 'training', done, total, imagesPerSecond: (done * input.trainRows.length) / Math.max(seconds, 1e-6), etaSeconds: (seconds / done) * (total - done), memory: input.memory() } });
+    },
+    onLogs: (iteration, logs) => input.emit({ type: 'epoch', epoch: 0, logs: { ...logs, iteration } }),
+  });
+  const bestEpoch = fitted.history.length - 1;
+  await input.onBestEpoch(bestEpoch, fitted.history[bestEpoch] as Logs, 'loss', fitted.model);
+  return {
+    model: fitted.model,
+    history: fitted.history,
+    stopReason: null,
+    bestEpoch,
+    head: { fit: 'converged' as const, l2: fitted.l2, l2Scores: fitted.l2Scores, iterations: fitted.iterations, converged: fitted.converged },
+  };
 }
 
 /** Stage 2: cache the frozen part's output at the cut, then train the top blocks and the head. */
@@ -242,11 +341,13 @@ async function fineTuneTop(
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
     const runner = await frozenModelRunner(split.bottom, config.engine, onnxCacheDir(job));
+    const embedStarted = performance.now();
     try {
       await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
       await cache.save();
     }
+    const embedding = { computed: missing.length - skipped.length, fromCache: samples.length - missing.length, seconds: (performance.now() - embedStarted) / 1000 };
     // Stage 1 trained on exactly these images: stage 2 cannot leave one out.
     const lost = skipped[0];
     if (lost) throw new Error(`Fine-tuning could not compute ${lost.path} at the cut: ${lost.reason}`);
@@ -257,7 +358,7 @@ async function fineTuneTop(
     const onBestEpoch = checkpoints.stage(epochOffset, { cutLayer, cutShape: split.cutShape });
     const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled, onBestEpoch });
     await checkpoints.settle(split.top);
-    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner };
+    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner, embedding };
   } catch (error) {
     backbone.dispose();
     throw error;

@@ -12,6 +12,9 @@ export class Chart {
     this.data = config.data;
     charts.push(this);
   }
+  get options(): ChartConfiguration['options'] {
+    return this.config.options;
+  }
   update(): void {
     this.updates++;
   }

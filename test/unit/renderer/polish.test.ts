@@ -123,6 +123,17 @@ describe('internal names stay out of sight', () => {
     wrapper.unmount();
   });
 
+  it('draws a converged fit against its iterations, with no empty learning-rate chart', async () => {
+    const epochs = [5, 10, 13].map((iteration) => ({ loss: 1 / iteration, accuracy: 0.9, val_loss: 1.1 / iteration, val_accuracy: 0.88, iteration }));
+    const wrapper = mount(TrainingCharts, { props: { epochs: epochs.slice(0, 2) } });
+    expect(wrapper.findAll('canvas').map((c) => c.attributes('data-test'))).toEqual(['chart-loss', 'chart-accuracy']);
+    expect(charts.map((chart) => chart.data.labels)).toEqual([[5, 10], [5, 10]]);
+    expect((charts[0]?.options?.scales?.x as { title: { text: string } }).title.text).toBe('iteration (converged fit)');
+    await wrapper.setProps({ epochs });
+    expect(charts.map((chart) => chart.data.labels)).toEqual([[5, 10, 13], [5, 10, 13]]);
+    wrapper.unmount();
+  });
+
   it('names the two compared runs instead of other_ keys', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], []);
     const summary = { name: null, state: 'finished', hasReport: true, valAccuracy: 0.9, epochs: [{ val_loss: 0.5, val_accuracy: 0.8 }] };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, confusionMatrix, perClassMetrics } from '../../../src/shared/metrics';
+import { seededRandom } from '../../../src/main/project/demo';
+import { accuracy, accuracyEstimate, confusionMatrix, describeAccuracy, perClassMetrics, wilsonInterval } from '../../../src/shared/metrics';
 
 describe('metrics', () => {
   it('computes the confusion matrix and per-class precision/recall/F1 by hand', () => {
@@ -100,5 +101,44 @@ describe('two-class curves', () => {
     // Past the top score nothing is positive; at 0 everything is.
     expect(confusionAtThreshold(scores, positive, 0.95)).toEqual({ tp: 0, fp: 0, tn: 3, fn: 3 });
     expect(confusionAtThreshold(scores, positive, 1)).toEqual({ tp: 0, fp: 0, tn: 3, fn: 3 });
+  });
+});
+
+describe('accuracy with its interval', () => {
+  it('gives the Wilson interval by hand, inside [0, 1] even at 0 and n of n', () => {
+    // 45 of 50: p = 0.9, z = 1.96 → 0.7864–0.9565 (Wilson 1927, checked by hand).
+    const { low, high } = wilsonInterval(45, 50);
+    expect(low).toBeCloseTo(0.7864, 3);
+    expect(high).toBeCloseTo(0.9565, 3);
+    expect(wilsonInterval(20, 20).high).toBe(1);
+    expect(wilsonInterval(20, 20).low).toBeCloseTo(0.8389, 3);
+    expect(wilsonInterval(0, 10).low).toBe(0);
+  });
+
+  it('covers the true accuracy about 95% of the time on generated val splits', () => {
+    const random = seededRandom(9);
+    for (const [n, p] of [
+      [40, 0.9],
+      [120, 0.97],
+      [300, 0.75],
+    ] as const) {
+      let covered = 0;
+      const trials = 4000;
+      for (let t = 0; t < trials; t++) {
+        let hits = 0;
+        for (let i = 0; i < n; i++) if (random() < p) hits++;
+        const { low, high } = wilsonInterval(hits, n);
+        if (low <= p && p <= high) covered++;
+      }
+      expect(covered / trials, `n ${n}, p ${p}`).toBeGreaterThan(0.925);
+      expect(covered / trials, `n ${n}, p ${p}`).toBeLessThan(0.975);
+    }
+  });
+
+  it('says what an accuracy was measured on and whether it is optimistic', () => {
+    expect(describeAccuracy(accuracyEstimate('val', 117, 120, true))).toBe('97.5% (95% CI 92.9–99.1%) on the val split: 120 images that chose nothing');
+    expect(describeAccuracy(accuracyEstimate('val', 19, 20, false))).toMatch(/on the val split: 20 images that also chose the kept epoch \(optimistic\)$/);
+    expect(describeAccuracy(accuracyEstimate('cv', 570, 600, true, 5))).toMatch(/on 5-fold cross-validation over all 600 labeled images, each judged by a model that never saw it$/);
+    expect(describeAccuracy(accuracyEstimate('train', 80, 80, false))).toMatch(/the train split: 80 images the model was trained on \(optimistic: add a val split\)$/);
   });
 });

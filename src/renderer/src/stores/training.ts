@@ -24,6 +24,8 @@ export interface TrainingForm {
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
   /** What runs the frozen backbone; TF.js (the backend above) always trains. */
   engine: FrozenEngine;
+  /** Stage 1: fitted to convergence (default) or trained with the Keras-style epoch settings. */
+  headFit: 'converged' | 'epochs';
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
@@ -53,6 +55,7 @@ export const DEFAULT_FORM: TrainingForm = {
   reduceLrOnPlateau: false,
   backend: 'auto',
   engine: 'auto',
+  headFit: 'converged',
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
@@ -81,6 +84,7 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     seed: form.seed,
     backend: form.backend,
     engine: form.engine,
+    headFit: form.headFit,
     backbone: form.backboneSource.trim()
       ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
       : { kind: 'mobilenet_v2' },

@@ -32,7 +32,7 @@ describe('balancing in a real run', () => {
     const preview = await service.previewSplits(project, { val: 0.2, test: 0, seed: 1, balancing: 'oversample' });
     expect(preview.counts).toEqual({ train: { NG: 8, OK: 32 }, val: { NG: 2, OK: 8 }, test: { NG: 0, OK: 0 } });
     expect(preview.balancedTrain).toEqual({ NG: 32, OK: 32 });
-    const runId = await service.start(project, TrainingConfig.parse({ backend: 'wasm', inputSize: 96, epochs: 1, batchSize: 8, balancing: 'oversample', earlyStopping: null, seed: 1 }));
+    const runId = await service.start(project, TrainingConfig.parse({ backend: 'wasm', inputSize: 96, headFit: 'epochs', epochs: 1, batchSize: 8, balancing: 'oversample', earlyStopping: null, seed: 1 }));
     const { report } = await service.whenDone(runId);
     expect(report?.counts).toEqual(preview.counts);
     // 32 OK + 32 NG (8 real, repeated) = 64 train rows: 8 batches of 8 in the one epoch.

@@ -158,7 +158,7 @@ describe('training a small demo project', () => {
         markKilled(path.join(runsDir, killedId));
       }
     });
-    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, learningRate: 0.003 } });
+    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, headFit: 'epochs', epochs: 3, earlyStopping: null, learningRate: 0.003 } });
     if (!started.ok) throw new Error(started.error.message);
     const { runId } = started.result as { runId: string };
     const { status } = await app.training.whenDone(runId);

@@ -51,6 +51,13 @@ describe('training the demo project', () => {
     expect(r.samples[0]).toMatchObject({ path: expect.stringMatching(/^(OK|NG)\//), split: expect.stringMatching(/train|val/) });
     expect(Object.keys(r.samples[0]?.probabilities ?? {})).toEqual(['NG', 'OK']);
     expect(r.timing.embedded).toBe(600);
+    // The default head: fitted to convergence, L2 chosen on the train split; with a 120-image val
+    // split, the accuracy to trust comes from cross-validating the whole recipe over all 600.
+    expect(r.head).toMatchObject({ fit: 'converged', converged: true, l2: expect.any(Number) });
+    expect(r.accuracy).toMatchObject({ on: 'cv', images: 600, folds: 5, honest: true });
+    expect(r.accuracy?.low).toBeGreaterThan(0.9);
+    expect(r.accuracy?.value).toBeGreaterThanOrEqual(r.accuracy?.low as number);
+    expect(status.result?.accuracy).toEqual(r.accuracy);
     expect(events).toEqual(expect.arrayContaining(['training.progress', 'training.epoch', 'training.ended']));
     const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'report.json'), 'utf8')) as TrainingReport;
     expect(saved.valAccuracy).toBe(r.valAccuracy);
@@ -65,8 +72,13 @@ describe('training the demo project', () => {
   });
 
   it('fine-tunes the top blocks in stage 2 and saves a classifier that starts at the cut', async () => {
-    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
+    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, headFit: 'epochs', epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
     expect(status.state).toBe('finished');
+    // Both passes through frozen layers count: 600 features for stage 1, 600 activations at the cut.
+    expect(report?.timing).toMatchObject({ embedded: 1200, fromCache: 0 });
+    expect(report?.timing.embedSeconds).toBeGreaterThan(1);
+    // Stage 2 kept its best val epoch, so the val figure is flagged as optimistic.
+    expect(report?.accuracy).toMatchObject({ on: 'val', images: 120, honest: false });
     expect(report?.fineTune).toEqual({ blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] });
     expect(status.backend).toMatch(/Stage-2 cut: ONNX Runtime \(CPU, \d+ threads?\); ONNX Runtime CUDA not used: [^;]+\.$/);
     expect(report?.epochs.map((e) => e.stage ?? 1)).toEqual([1, 1, 1, 2, 2]);

@@ -64,6 +64,25 @@ describe('finishMessage', () => {
     expect(details).toContain('1 unreadable image(s) skipped · 3 cached feature row(s) held NaN');
   });
 
+  it('gives the accuracy with its interval and what it was measured on, and how a converged head was fitted', () => {
+    const converged = report({
+      accuracy: { on: 'cv', value: 0.975, low: 0.9588, high: 0.985, images: 600, folds: 5, honest: true },
+      head: { fit: 'converged', l2: 0.001, l2Scores: [], iterations: 37, converged: true },
+      epochs: report().epochs.slice(0, 8),
+      bestEpoch: 7,
+    });
+    const { message, details } = finishMessage(converged, TrainingConfig.parse({}), diagnostics);
+    expect(message).toBe(
+      'Finished in 41 s · accuracy 97.5% (95% CI 95.9–98.5%) on 5-fold cross-validation over all 600 labeled images, each judged by a model that never saw it · head fitted to convergence (L2 0.001 chosen by cross-validation on the train split)',
+    );
+    expect(details).toContain('stage 1: 37 L-BFGS iteration(s), converged');
+    // Keras-style epochs: val chose the kept epoch, and the message says the figure is optimistic.
+    const optimistic = report({ accuracy: { on: 'val', value: 0.95, low: 0.7639, high: 0.9911, images: 20, honest: false }, head: { fit: 'epochs' } });
+    expect(finishMessage(optimistic, TrainingConfig.parse({ epochs: 20, headFit: 'epochs' }), diagnostics).message).toBe(
+      'Finished in 41 s · accuracy 95.0% (95% CI 76.4–99.1%) on the val split: 20 images that also chose the kept epoch (optimistic) · kept epoch 12 of 20 (best val_loss)',
+    );
+  });
+
   it('formats durations people read', () => {
     expect([0.4, 41.2, 60, 185, 3600, 3725].map(formatDuration)).toEqual(['0 s', '41 s', '1 min 00 s', '3 min 05 s', '1 h 00 min', '1 h 02 min']);
   });

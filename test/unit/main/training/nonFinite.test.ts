@@ -94,7 +94,10 @@ describe('non-finite features and metrics', () => {
       expect(status.ended?.details).toMatch(/24 cached feature row\(s\) held NaN/);
       // The live run's status carries the engine and a finish message for people (item 24's wiring).
       expect(status.engine).toMatchObject({ name: 'wasm', label: 'WebAssembly (CPU)' });
-      expect(status.ended?.message).toMatch(/^Finished in \d+ s · val accuracy \d+\.\d% · kept epoch [12] of 2 \(best val_loss\)$/);
+      // A small project with a converged head: the accuracy comes from cross-validation over all its images.
+      expect(status.ended?.message).toMatch(
+        /^Finished in \d+ s · accuracy \d+\.\d% \(95% CI \d+\.\d–\d+\.\d%\) on \d-fold cross-validation over all 24 labeled images, each judged by a model that never saw it · head fitted to convergence \(L2 [\d.e-]+ chosen by cross-validation on the train split\)$/,
+      );
     } finally {
       await app.dispose();
     }
