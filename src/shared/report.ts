@@ -40,6 +40,8 @@ export interface TrainingReport {
     suggestedLabel: string;
     likelyMislabeled: boolean;
   }[];
+  /** How many labels look wrong (the confident joint of the out-of-fold predictions); about that many are flagged. */
+  labelErrorEstimate?: { count: number; share: number };
   skipped: { path: string; reason: string }[];
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
   preprocessing: { inputSize: number; scale: '0,1' | '-1,1'; resize: 'stretch' | 'center-crop' | 'pad' };

@@ -181,6 +181,7 @@ async function train(argv: string[]): Promise<number> {
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
     if (report.accuracy) console.log(`accuracy ${describeAccuracy(report.accuracy)}`);
+    if (report.labelErrorEstimate) console.log(`label errors: about ${(report.labelErrorEstimate.share * 100).toFixed(1)}% of labels look wrong (${report.labelErrorEstimate.count} of ${report.samples.length}); ${report.samples.filter((s) => s.likelyMislabeled).length} flagged in report.samples`);
     for (const skipped of report.skipped) console.log(`skipped ${printable(skipped.path)}: ${printable(skipped.reason)}`);
     if (typeof values.report === 'string') {
       await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));

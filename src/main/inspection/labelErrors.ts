@@ -106,10 +106,36 @@ function gatherRows(x: TF.Tensor2D, y: TF.Tensor2D, rows: number[]): [TF.Tensor2
   });
 }
 
-/** Scores every row from its out-of-fold probabilities. */
-export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array, classCount: number): LabelIssue[] {
-  // Per-class thresholds: the mean probability the model gives a class on rows labelled with it.
-  const thresholds = Array.from({ length: classCount }, (_, c) => {
+/**
+ * How many labels look wrong, from the confident joint (Northcutt et al. 2021): each row counts
+ * in cell (given, j) for the class j it is confidently predicted as (probability at least class j's
+ * own mean self-confidence, the highest such class); each row of the joint is then scaled to the
+ * number of rows with that label, and the off-diagonal mass is the estimate.
+ */
+export function estimateLabelErrors(probabilities: Float32Array, labels: Int32Array, classCount: number): { count: number; share: number; joint: number[][] } {
+  const thresholds = selfConfidenceThresholds(probabilities, labels, classCount);
+  const counted = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
+  const labelCounts = new Array<number>(classCount).fill(0);
+  labels.forEach((label, row) => {
+    labelCounts[label] = (labelCounts[label] as number) + 1;
+    let confident = -1;
+    for (let c = 0; c < classCount; c++) {
+      const p = probabilities[row * classCount + c] as number;
+      if (p >= (thresholds[c] as number) && (confident < 0 || p > (probabilities[row * classCount + confident] as number))) confident = c;
+    }
+    if (confident >= 0) (counted[label] as number[])[confident] = ((counted[label] as number[])[confident] as number) + 1;
+  });
+  const joint = counted.map((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return row.map((v) => (total > 0 ? (v / total) * (labelCounts[i] as number) : 0));
+  });
+  const count = Math.round(joint.reduce((sum, row, i) => sum + row.reduce((a, v, j) => a + (i === j ? 0 : v), 0), 0));
+  return { count, share: labels.length > 0 ? count / labels.length : 0, joint };
+}
+
+/** Per class, the mean probability the model gives it on rows labelled with it. */
+function selfConfidenceThresholds(probabilities: Float32Array, labels: Int32Array, classCount: number): number[] {
+  return Array.from({ length: classCount }, (_, c) => {
     let sum = 0;
     let count = 0;
     labels.forEach((label, row) => {
@@ -120,7 +146,15 @@ export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array,
     });
     return count > 0 ? sum / count : 1;
   });
-  return Array.from(labels, (label, row) => {
+}
+
+/**
+ * Scores every row from its out-of-fold probabilities, and flags about as many as the confident
+ * joint estimates are wrong: the highest-scoring rows whose label another class confidently beats.
+ */
+export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array, classCount: number): LabelIssue[] {
+  const thresholds = selfConfidenceThresholds(probabilities, labels, classCount);
+  const scored = Array.from(labels, (label, row) => {
     const p = probabilities.subarray(row * classCount, (row + 1) * classCount);
     let other = -1;
     for (let c = 0; c < classCount; c++) if (c !== label && (other < 0 || (p[c] as number) > (p[other] as number))) other = c;
@@ -129,7 +163,15 @@ export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array,
     return {
       mislabelScore: (1 - (given - best)) / 2,
       suggested: best > given ? other : label,
-      likelyWrong: other >= 0 && best > given && best >= (thresholds[other] as number),
+      candidate: other >= 0 && best > given && best >= (thresholds[other] as number),
     };
   });
+  const { count } = estimateLabelErrors(probabilities, labels, classCount);
+  const flagged = new Set(
+    [...scored.keys()]
+      .filter((row) => scored[row]?.candidate)
+      .sort((a, b) => (scored[b]?.mislabelScore as number) - (scored[a]?.mislabelScore as number))
+      .slice(0, count),
+  );
+  return scored.map(({ mislabelScore, suggested }, row) => ({ mislabelScore, suggested, likelyWrong: flagged.has(row) }));
 }

@@ -11,7 +11,7 @@ import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } fr
 import { loadBackbone } from '../engine/backbone';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
-import { type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
+import { estimateLabelErrors, type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
@@ -208,6 +208,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       estimate = rows.length > 0 ? accuracyEstimate(on, rows.filter((i) => predicted[i] === labels[i]).length, rows.length, on === 'test' || (on === 'val' && valChoseNothing)) : null;
     }
     const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length);
+    const { count: labelErrorCount, share: labelErrorShare } = estimateLabelErrors(outOfFold, originalLabels, job.classes.length);
     const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const evalRows = rowsOf(evaluatedOn);
     const confusion = confusionMatrix(evalRows.map((i) => labels[i] as number), evalRows.map((i) => predicted[i] as number), job.classes.length);
@@ -240,6 +241,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         suggestedLabel: job.classes[(issues[i] as LabelIssue).suggested] as string,
         likelyMislabeled: (issues[i] as LabelIssue).likelyWrong,
       })),
+      labelErrorEstimate: { count: labelErrorCount, share: labelErrorShare },
       skipped,
       // Every pass through frozen layers counts: stage 1's features and stage 2's activations at the cut.
       timing: {

@@ -354,9 +354,11 @@ describe('evaluation confusion cells and galleries', () => {
   it('lists the flagged images first, says how many, and marks where they end', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], evaluationItems);
     // NG/1 scores higher than the flagged OK/2 but the run does not flag it.
-    api.reports.set(runId, flaggedReport(runId, [0.9, 0.6, 0.5, 0.1], [true, false, true, false]));
+    api.reports.set(runId, { ...flaggedReport(runId, [0.9, 0.6, 0.5, 0.1], [true, false, true, false]), labelErrorEstimate: { count: 2, share: 0.5 } });
     const wrapper = mountApp(api);
     await openEvaluate(wrapper);
+    // The confident joint's estimate, said before the queue opens.
+    expect(wrapper.find('[data-test=label-error-estimate]').text()).toBe('About 50% of labels look wrong (an estimated 2 of 4); the queue flags that many first.');
     await wrapper.find('[data-test=mislabeled]').trigger('click');
     await flushPromises();
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../src/main/project/demo';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { assignFolds, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
+import { assignFolds, estimateLabelErrors, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
 import { tf } from '../../../../src/main/engine/tf';
 import { CancelledError } from '../../../../src/main/training/trainHead';
 
@@ -34,8 +34,8 @@ describe('label-error ranking', () => {
    * dimension 1 also carries: only a converged classifier learns to subtract it (a class-mean
    * direction, which a barely trained one is, ranks poorly).
    */
-  function noisySet() {
-    const random = seededRandom(5);
+  function noisySet(flips = 15, seed = 5) {
+    const random = seededRandom(seed);
     const n = 300;
     const dim = 8;
     const features = new Float32Array(n * dim);
@@ -48,7 +48,7 @@ describe('label-error ranking', () => {
     }
     const labels = truth.slice();
     const flipped = new Set<number>();
-    while (flipped.size < 15) flipped.add(Math.floor(random() * n));
+    while (flipped.size < flips) flipped.add(Math.floor(random() * n));
     for (const i of flipped) labels[i] = 1 - (labels[i] as number);
     return { features, dim, truth, labels, flipped };
   }
@@ -66,6 +66,23 @@ describe('label-error ranking', () => {
       for (const i of top.filter((i) => flipped.has(i))) expect(issues[i]?.suggested).toBe(truth[i]);
     }, 60_000);
   }
+
+  it('estimates how many labels are wrong within a few points of the truth, and flags about that many', async () => {
+    for (const [flips, seed] of [
+      [0, 6],
+      [15, 5],
+      [30, 7],
+    ] as const) {
+      const { features, dim, labels, flipped } = noisySet(flips, seed);
+      const probabilities = await outOfFoldProbabilities(features, dim, labels, 2, { seed: 1 });
+      const estimate = estimateLabelErrors(probabilities, labels, 2);
+      expect(Math.abs(estimate.share - flips / labels.length), `${flips} flipped: estimated ${estimate.count}`).toBeLessThanOrEqual(0.03);
+      const flagged = rankLabelIssues(probabilities, labels, 2).flatMap((issue, i) => (issue.likelyWrong ? [i] : []));
+      expect(flagged.length).toBeLessThanOrEqual(estimate.count);
+      expect(flagged.length).toBeGreaterThanOrEqual(Math.floor(estimate.count * 0.8));
+      if (flips > 0) expect(flagged.filter((i) => flipped.has(i)).length / flagged.length, `${flips} flipped`).toBeGreaterThanOrEqual(0.8);
+    }
+  }, 60_000);
 
   it('stops when cancelled, without leaking tensors', async () => {
     const { features, dim, labels } = noisySet();
