@@ -109,3 +109,24 @@ test('scan prints each unreadable file on one line, whatever its name holds', as
   );
   assert.doesNotMatch(run.stdout, /[\r\u001b]/);
 });
+
+test('scan on a read-only disk lists the images and says plainly what cannot be done', async (t) => {
+  const source = path.join(dir, 'ro-source');
+  const mounted = path.join(dir, 'ro-mounted');
+  await mkdir(path.join(source, 'OK'), { recursive: true });
+  await mkdir(mounted);
+  await copyFile(path.join(dir, 'faces/OK/ok_0001.jpg'), path.join(source, 'OK', 'a.jpg'));
+  // A read-only bind mount is a real EROFS disk; it needs root (CI and these machines run as root).
+  const bind = spawnSync('mount', ['--bind', source, mounted], { encoding: 'utf8' });
+  if (bind.status !== 0) return t.skip(`needs a read-only bind mount, which this user may not make: ${(bind.stderr || bind.error?.message || '').trim()}`);
+  try {
+    assert.equal(spawnSync('mount', ['-o', 'remount,bind,ro', mounted]).status, 0);
+    const run = cli('scan', mounted);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^read-only: The project is on a read-only disk: nothing was saved in \.labelloop; relabeling, import and training need a writable disk$/m);
+    assert.match(run.stdout, /OK\s+1/);
+    assert.doesNotMatch(run.stdout + run.stderr, /EROFS/);
+  } finally {
+    spawnSync('umount', [mounted]);
+  }
+});

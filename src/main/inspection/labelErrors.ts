@@ -3,7 +3,7 @@
 // the cached features, so no image is judged by a model that saw its own label. The ranking score is
 // the normalised margin between the given label and the strongest other class.
 import { seededRandom } from '../project/demo';
-import { shuffled } from '../training/splits';
+import { assignFolds, shuffled } from '../training/splits';
 import { CancelledError } from '../training/trainHead';
 import { type TF, tf } from '../engine/tf';
 
@@ -14,16 +14,6 @@ export interface LabelIssue {
   suggested: number;
   /** Confident-learning verdict: another class beats both the given label and its own threshold. */
   likelyWrong: boolean;
-}
-
-/** Stratified fold number for every row. */
-export function assignFolds(labels: Int32Array, folds: number, seed: number): Int32Array {
-  const fold = new Int32Array(labels.length);
-  const random = seededRandom(seed);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((label, row) => byClass.set(label, [...(byClass.get(label) ?? []), row]));
-  for (const rows of byClass.values()) shuffled(rows, random).forEach((row, i) => (fold[row] = i % folds));
-  return fold;
 }
 
 export interface OutOfFoldOptions {
@@ -65,30 +55,22 @@ export async function outOfFoldProbabilities(
     for (let f = 0; f < folds; f++) {
       const held = [...fold.keys()].filter((row) => fold[row] === f);
       const rest = [...fold.keys()].filter((row) => fold[row] !== f);
-      // Variables made inside tidy, so the zeros they start from are freed.
-      const weights = tf.tidy(() => tf.variable(tf.zeros([dim, classCount])));
-      const bias = tf.tidy(() => tf.variable(tf.zeros([classCount])));
-      const optimizer = tf.train.adam(0.01);
-      // Small enough folds are gathered once; larger ones sample MAX_BATCH rows per step.
+      // Small enough folds are gathered (and transposed) once; larger ones sample MAX_BATCH rows per step.
       const whole = rest.length <= maxBatch ? gatherRows(x, y, rest) : null;
+      const adam = new AdamRegression(dim, classCount, 0.01, 1e-4);
       try {
         for (let step = 0; step < steps; step++) {
           if (step % 25 === 0) {
             if (options.isCancelled?.()) throw new CancelledError();
             await tf.nextFrame(); // lets the worker hear a cancel between chunks
           }
-          tf.tidy(() => {
-            const [xb, yb] = whole ?? gatherRows(x, y, shuffled(rest, random).slice(0, maxBatch));
-            optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(yb, tf.add(tf.matMul(xb, weights), bias)), tf.mul(1e-4, tf.sum(tf.square(weights)))) as TF.Scalar);
-          });
+          tf.tidy(() => adam.step(...(whole ?? gatherRows(x, y, shuffled(rest, random).slice(0, maxBatch)))));
         }
-        const predicted = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.gather(x, tf.tensor1d(held, 'int32')), weights), bias)).dataSync());
+        const predicted = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.gather(x, tf.tensor1d(held, 'int32')), adam.weights), adam.bias)).dataSync());
         held.forEach((row, i) => probabilities.set(predicted.subarray(i * classCount, (i + 1) * classCount), row * classCount));
       } finally {
         whole?.forEach((t) => t.dispose());
-        weights.dispose();
-        bias.dispose();
-        optimizer.dispose();
+        adam.dispose();
       }
       options.onFold?.(f + 1, folds);
     }
@@ -99,11 +81,56 @@ export async function outOfFoldProbabilities(
   return probabilities;
 }
 
-function gatherRows(x: TF.Tensor2D, y: TF.Tensor2D, rows: number[]): [TF.Tensor2D, TF.Tensor2D] {
+/** The rows' features, the same transposed (the gradient's matMul is much faster without a transpose flag), and labels. */
+function gatherRows(x: TF.Tensor2D, y: TF.Tensor2D, rows: number[]): [TF.Tensor2D, TF.Tensor2D, TF.Tensor2D] {
   return tf.tidy(() => {
     const index = tf.tensor1d(rows, 'int32');
-    return [tf.gather(x, index), tf.gather(y, index)];
+    const xb = tf.gather(x, index);
+    return [xb, tf.transpose(xb), tf.gather(y, index)];
   });
+}
+
+/**
+ * A softmax regression trained with Adam on mean cross-entropy + l2·|W|², its gradient written out
+ * (X^T(P − Y)/n + 2·l2·W) instead of taken by autodiff: the same steps as tf.train.adam, a few
+ * times faster. TF.js's Adam: bias-corrected moments, epsilon 1e-7.
+ */
+class AdamRegression {
+  readonly weights: TF.Variable;
+  readonly bias: TF.Variable;
+  private readonly moments: TF.Variable[];
+  private t = 0;
+
+  constructor(
+    dim: number,
+    classCount: number,
+    private readonly learningRate: number,
+    private readonly l2: number,
+  ) {
+    // Variables made inside tidy, so the zeros they start from are freed.
+    [this.weights, this.bias, ...this.moments] = tf.tidy(() => [[dim, classCount], [classCount], [dim, classCount], [dim, classCount], [classCount], [classCount]].map((shape) => tf.variable(tf.zeros(shape))));
+  }
+
+  step(x: TF.Tensor2D, xT: TF.Tensor2D, y: TF.Tensor2D): void {
+    this.t++;
+    const residual = tf.div(tf.sub(tf.softmax(tf.add(tf.matMul(x, this.weights), this.bias)), y), x.shape[0]);
+    const gradients = [tf.add(tf.matMul(xT, residual), tf.mul(2 * this.l2, this.weights)), tf.sum(residual, 0)];
+    const [mW, vW, mB, vB] = this.moments as [TF.Variable, TF.Variable, TF.Variable, TF.Variable];
+    [
+      [this.weights, mW, vW],
+      [this.bias, mB, vB],
+    ].forEach(([value, m, v], k) => {
+      const g = gradients[k] as TF.Tensor;
+      m.assign(tf.add(tf.mul(0.9, m), tf.mul(0.1, g)));
+      v.assign(tf.add(tf.mul(0.999, v), tf.mul(0.001, tf.square(g))));
+      const corrected = tf.div(m, 1 - 0.9 ** this.t);
+      value.assign(tf.sub(value, tf.div(tf.mul(this.learningRate, corrected), tf.add(tf.sqrt(tf.div(v, 1 - 0.999 ** this.t)), 1e-7))));
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([this.weights, this.bias, ...this.moments]);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // convergence (full-batch L-BFGS on the L2-regularised cross-entropy) rather than for a fixed
 // number of epochs, with its L2 strength chosen by k-fold cross-validation on the train rows
 // alone. Nothing here looks at the val split except to report it, so val accuracy stays honest.
-import { assignFolds } from '../inspection/labelErrors';
+import { assignFolds } from './splits';
 import { tf, type TF } from '../engine/tf';
 import type { Logs } from './callbacks';
 import { buildHead, CancelledError, NonFiniteError } from './trainHead';
@@ -11,7 +11,7 @@ import { buildHead, CancelledError, NonFiniteError } from './trainHead';
  * L2 strengths tried on standardised features, strongest first (each fit starts from the previous
  * one's solution): for a few hundred images, from heavy smoothing to nearly none.
  */
-export const L2_GRID = [1e-1, 1e-2, 1e-3, 1e-4] as const;
+export const L2_GRID = [1, 1e-1, 1e-2, 1e-3, 1e-4] as const;
 
 /** Inner-fold fits only rank the L2 strengths: fewer iterations are plenty for that. */
 const INNER_MAX_ITERATIONS = 150;
@@ -190,6 +190,15 @@ export function logLoss(data: FitData, theta: Float64Array): number {
   return objective(data, theta, 0).loss;
 }
 
+/** Class probabilities of `rows` of `all` under `theta`, back to back. */
+export function softmaxAt(all: TF.Tensor2D, rows: readonly number[], theta: Float64Array, dim: number, classCount: number): Float32Array {
+  return tf.tidy(() => {
+    const W = tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]);
+    const b = tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)));
+    return tf.softmax(tf.add(tf.matMul(tf.gather(all, tf.tensor1d(Int32Array.from(rows), 'int32')), W), b)).dataSync() as Float32Array;
+  });
+}
+
 /** Share of the rows whose most probable class is their label. */
 export function accuracyOf(data: FitData, theta: Float64Array): number {
   const { dim, classCount } = data;
@@ -352,19 +361,13 @@ export async function crossValidate(input: CrossValidationInput): Promise<{ prob
       const all = standardize(raw, inner.trainRows).scaled;
       const held = input.images.flatMap((image, i) => (foldOfImage.get(image) === f ? [i] : []));
       const fitSet = fitData(all, labels, classCount, inner.trainRows, weightOf(inner));
-      const heldSet = fitData(all, labels, classCount, held.map((i) => input.images[i] as number));
       try {
         const { l2 } = await chooseL2(all, inner, { done: 0, total: 0 });
         const fit = await fitSoftmaxRegression(fitSet, { l2, isCancelled: input.isCancelled });
-        const predicted = tf.tidy(() => {
-          const W = tf.tensor2d(Float32Array.from(fit.theta.subarray(0, dim * classCount)), [dim, classCount]);
-          const b = tf.tensor1d(Float32Array.from(fit.theta.subarray(dim * classCount)));
-          return tf.softmax(tf.add(tf.matMul(heldSet.x, W), b)).dataSync() as Float32Array;
-        });
+        const predicted = softmaxAt(all, held.map((i) => input.images[i] as number), fit.theta, dim, classCount);
         held.forEach((i, k) => probabilities.set(predicted.subarray(k * classCount, (k + 1) * classCount), i * classCount));
       } finally {
         fitSet.dispose();
-        heldSet.dispose();
         all.dispose();
       }
       input.onFold?.(f + 1, folds);

@@ -6,6 +6,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { Split } from '../../shared/report';
+import { seededRandom } from '../project/demo';
 
 export type { Split };
 
@@ -133,4 +134,18 @@ export function sampleByClass<T extends { label: string }>(items: readonly T[], 
     }
   }
   return sample.slice(0, limit);
+}
+
+/** Stratified fold number for every row. */
+export function assignFolds(labels: Int32Array, folds: number, seed: number): Int32Array {
+  const fold = new Int32Array(labels.length);
+  const random = seededRandom(seed);
+  const byClass = new Map<number, number[]>();
+  labels.forEach((label, row) => {
+    const rows = byClass.get(label);
+    if (rows) rows.push(row);
+    else byClass.set(label, [row]);
+  });
+  for (const rows of byClass.values()) shuffled(rows, random).forEach((row, i) => (fold[row] = i % folds));
+  return fold;
 }

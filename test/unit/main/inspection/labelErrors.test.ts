@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../src/main/project/demo';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { assignFolds, estimateLabelErrors, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
-import { tf } from '../../../../src/main/engine/tf';
+import { estimateLabelErrors, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
+import { assignFolds } from '../../../../src/main/training/splits';
+import { type TF, tf } from '../../../../src/main/engine/tf';
 import { CancelledError } from '../../../../src/main/training/trainHead';
 
 describe('label-error ranking', () => {
@@ -83,6 +84,27 @@ describe('label-error ranking', () => {
       if (flips > 0) expect(flagged.filter((i) => flipped.has(i)).length / flagged.length, `${flips} flipped`).toBeGreaterThanOrEqual(0.8);
     }
   }, 60_000);
+
+  it('takes the same steps as tf.train.adam on the same objective (its gradient written out, not taken by autodiff)', async () => {
+    const { features, dim, labels } = noisySet();
+    const probabilities = await outOfFoldProbabilities(features, dim, labels, 2, { seed: 1, folds: 2, steps: 60 });
+    // The reference: TF.js's own Adam minimising the same loss on the same folds.
+    const fold = assignFolds(labels, 2, 1 + 7);
+    const reference = new Float32Array(probabilities.length);
+    for (let f = 0; f < 2; f++) {
+      const rest = [...fold.keys()].filter((row) => fold[row] !== f);
+      const held = [...fold.keys()].filter((row) => fold[row] === f);
+      const x = tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(rest, 'int32'));
+      const y = tf.oneHot(tf.tensor1d(Int32Array.from(rest, (r) => labels[r] as number), 'int32'), 2).toFloat();
+      const weights = tf.variable(tf.zeros([dim, 2]));
+      const bias = tf.variable(tf.zeros([2]));
+      const optimizer = tf.train.adam(0.01);
+      for (let step = 0; step < 60; step++) optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, weights), bias)), tf.mul(1e-4, tf.sum(tf.square(weights)))) as TF.Scalar);
+      const p = tf.softmax(tf.add(tf.matMul(tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(held, 'int32')), weights), bias)).dataSync();
+      held.forEach((row, i) => reference.set(p.subarray(i * 2, i * 2 + 2), row * 2));
+    }
+    expect(Math.max(...probabilities.map((v, i) => Math.abs(v - (reference[i] as number))))).toBeLessThan(1e-4);
+  });
 
   it('stops when cancelled, without leaking tensors', async () => {
     const { features, dim, labels } = noisySet();
