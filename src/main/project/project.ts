@@ -461,7 +461,7 @@ async function writeSynced(fs: ProjectFs, file: string, data: Uint8Array): Promi
 async function probeWritable(fs: ProjectFs, dataDir: string): Promise<string | null> {
   const probe = path.join(dataDir, `.write-check-${process.pid}`);
   try {
-    await fs.mkdir(path.join(dataDir, 'thumbs'), { recursive: true });
+    await mkdirSayingWhy(fs, dataDir, path.join(dataDir, 'thumbs'));
     const handle = await fs.open(probe, 'w');
     try {
       await handle.write(Buffer.alloc(4096));
@@ -475,6 +475,24 @@ async function probeWritable(fs: ProjectFs, dataDir: string): Promise<string | n
     await fs.unlink(probe).catch(() => undefined);
     if (!isUnwritable(error)) throw new UserError('cannot-open', `Cannot write LabelLoop's data folder: ${describeFsError(error, dataDir)}`);
     return unwritableReason(error);
+  }
+}
+
+/**
+ * mkdir -p that reports why it failed: Node's recursive mkdir answers ENOENT on a read-only disk,
+ * so the first missing folder is made on its own to get the disk's real answer (EROFS, EACCES).
+ */
+async function mkdirSayingWhy(fs: ProjectFs, dataDir: string, dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (error) {
+    if (errnoCode(error) !== 'ENOENT') throw error;
+    let missing = dir;
+    while (missing !== dataDir && !(await fs.stat(path.dirname(missing)).catch(() => null))) missing = path.dirname(missing);
+    // The project folder itself gone is a real ENOENT: it is reported, never made again.
+    if (missing === dataDir && !(await fs.stat(path.dirname(dataDir)).catch(() => null))) throw error;
+    await fs.mkdir(missing);
+    throw error;
   }
 }
 
