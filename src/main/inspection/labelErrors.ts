@@ -179,7 +179,7 @@ function selfConfidenceThresholds(probabilities: Float32Array, labels: Int32Arra
  * Scores every row from its out-of-fold probabilities, and flags about as many as the confident
  * joint estimates are wrong: the highest-scoring rows whose label another class confidently beats.
  */
-export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array, classCount: number): LabelIssue[] {
+export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array, classCount: number, flagCount = estimateLabelErrors(probabilities, labels, classCount).count): LabelIssue[] {
   const thresholds = selfConfidenceThresholds(probabilities, labels, classCount);
   const scored = Array.from(labels, (label, row) => {
     const p = probabilities.subarray(row * classCount, (row + 1) * classCount);
@@ -193,12 +193,11 @@ export function rankLabelIssues(probabilities: Float32Array, labels: Int32Array,
       candidate: other >= 0 && best > given && best >= (thresholds[other] as number),
     };
   });
-  const { count } = estimateLabelErrors(probabilities, labels, classCount);
   const flagged = new Set(
     [...scored.keys()]
       .filter((row) => scored[row]?.candidate)
       .sort((a, b) => (scored[b]?.mislabelScore as number) - (scored[a]?.mislabelScore as number))
-      .slice(0, count),
+      .slice(0, flagCount),
   );
   return scored.map(({ mislabelScore, suggested }, row) => ({ mislabelScore, suggested, likelyWrong: flagged.has(row) }));
 }

@@ -170,14 +170,14 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
     if (!probabilities.every((p) => p.every(Number.isFinite))) throw new Error("The trained model's predictions are not finite numbers: the run keeps no model");
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
-    // Label-error ranking over every image (train split included) from out-of-fold predictions
-    // of classifiers fitted on the cached pooled features: cheap, and no image judges its own label.
     const originalLabels = labels.subarray(0, samples.length);
     const foldProgress = (done: number, total: number) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
     // Val chose nothing only when stage 1 was fitted to convergence and no stage 2 kept its best val epoch.
     const valChoseNothing = config.headFit === 'converged' && !final.cutLayer;
     const testRows = rowsOf('test');
-    const crossValidates = valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES;
+    const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
+    const smallestClass = Math.min(...job.classes.map((_, c) => samples.filter((_, i) => labels[i] === c).length));
+    const crossValidates = valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
     let estimate: AccuracyEstimate | null;
     if (crossValidates) {
       // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.
@@ -200,16 +200,15 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       });
       estimate = accuracyEstimate('cv', images.filter((i) => argMax(cv.probabilities, i, job.classes.length) === labels[i]).length, images.length, true, cv.folds);
     } else {
-      const on: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
-      const rows = rowsOf(on);
-      estimate = rows.length > 0 ? accuracyEstimate(on, rows.filter((i) => predicted[i] === labels[i]).length, rows.length, on === 'test' || (on === 'val' && valChoseNothing)) : null;
+      const rows = rowsOf(evaluatedOn);
+      estimate = rows.length > 0 ? accuracyEstimate(evaluatedOn, rows.filter((i) => predicted[i] === labels[i]).length, rows.length, evaluatedOn === 'test' || (evaluatedOn === 'val' && valChoseNothing)) : null;
     }
-    // Label errors are ranked by their own out-of-fold regressions (a fixed, mild L2 on the raw
-    // features): on the benchmark sets they rank flipped labels better than the accuracy recipe's folds.
+    // Label-error ranking over every image (train split included) from out-of-fold predictions of
+    // their own regressions (a fixed, mild L2 on the raw features: on the benchmark sets they rank
+    // flipped labels better than the accuracy recipe's folds); no image judges its own label.
     const outOfFold = await outOfFoldProbabilities(features.subarray(0, samples.length * dim), dim, originalLabels, job.classes.length, { seed: config.seed, isCancelled, onFold: foldProgress });
-    const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length);
-    const { count: labelErrorCount, share: labelErrorShare } = estimateLabelErrors(outOfFold, originalLabels, job.classes.length);
-    const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
+    const labelErrors = estimateLabelErrors(outOfFold, originalLabels, job.classes.length);
+    const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length, labelErrors.count);
     const evalRows = rowsOf(evaluatedOn);
     const confusion = confusionMatrix(evalRows.map((i) => labels[i] as number), evalRows.map((i) => predicted[i] as number), job.classes.length);
     const metrics = perClassMetrics(confusion);
@@ -241,7 +240,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         suggestedLabel: job.classes[(issues[i] as LabelIssue).suggested] as string,
         likelyMislabeled: (issues[i] as LabelIssue).likelyWrong,
       })),
-      labelErrorEstimate: { count: labelErrorCount, share: labelErrorShare },
+      labelErrorEstimate: { count: labelErrors.count, share: labelErrors.share },
       skipped,
       // Every pass through frozen layers counts: stage 1's features and stage 2's activations at the cut.
       timing: {

@@ -40,4 +40,32 @@ describe('balancing in a real run', () => {
     expect(report?.samples.filter((s) => s.split === 'val')).toHaveLength(10);
     await project.close();
   }, 120_000);
+
+  it('with the converged default, oversampling and class weights both train, and a one-image class does not break cross-validation', async () => {
+    const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+    const service = new TrainingService(new EventBus());
+    try {
+      for (const balancing of ['oversample', 'class-weights'] as const) {
+        const { report } = await service.whenDone(await service.start(project, TrainingConfig.parse({ backend: 'wasm', inputSize: 96, balancing, seed: 1 })));
+        // 50 images with a 10-image val split: a small project, so the whole recipe is cross-validated.
+        expect(report?.accuracy, balancing).toMatchObject({ on: 'cv', images: 50, honest: true });
+        expect(report?.head, balancing).toMatchObject({ fit: 'converged' });
+      }
+    } finally {
+      await project.close();
+    }
+    // One NG image left: too few to fold, so the val split carries the accuracy instead.
+    const { dir: lonely, cleanup: cleanLonely } = await tempDir();
+    await generateDemoProject(lonely, { perClass: 12, seed: 22, size: 64 });
+    for (let i = 2; i <= 12; i++) await rm(path.join(lonely, 'NG', `ng_${String(i).padStart(4, '0')}.jpg`));
+    const small = await ProjectSession.open(lonely, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+    try {
+      const { status, report } = await service.whenDone(await service.start(small, TrainingConfig.parse({ backend: 'wasm', inputSize: 96, seed: 1 })));
+      expect(status.state, status.ended?.message).toBe('finished');
+      expect(report?.accuracy?.on).toBe('val');
+    } finally {
+      await small.close();
+      await cleanLonely();
+    }
+  }, 120_000);
 });
