@@ -62,7 +62,10 @@ export async function loadPredictor(source: string, options: { engine?: FrozenEn
   if (modelDir) {
     const built = await buildRunModel(source);
     ({ classes, preprocessing } = built);
-    runner = await frozenModelRunner(built.model, engine, path.join(modelDir, 'onnx'));
+    runner = await frozenModelRunner(built.model, engine, path.join(modelDir, 'onnx')).catch((error: unknown) => {
+      built.model.dispose();
+      throw error;
+    });
     tfjsModel = runner.engine === 'tfjs' ? built.model : null;
     if (!tfjsModel) built.model.dispose();
   } else {
@@ -81,7 +84,10 @@ export async function loadPredictor(source: string, options: { engine?: FrozenEn
     } else {
       // An export made before model.onnx existed: converted once into this user's cache.
       const model = await loadTfjs();
-      runner = await frozenModelRunner(model, engine, path.join(userCacheDir(), 'labelloop', 'onnx'));
+      runner = await frozenModelRunner(model, engine, path.join(userCacheDir(), 'labelloop', 'onnx')).catch((error: unknown) => {
+        model.dispose();
+        throw error;
+      });
       tfjsModel = runner.engine === 'tfjs' ? model : null;
       if (!tfjsModel) model.dispose();
     }

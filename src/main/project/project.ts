@@ -491,8 +491,11 @@ async function mkdirSayingWhy(fs: ProjectFs, dataDir: string, dir: string): Prom
     while (missing !== dataDir && !(await fs.stat(path.dirname(missing)).catch(() => null))) missing = path.dirname(missing);
     // The project folder itself gone is a real ENOENT: it is reported, never made again.
     if (missing === dataDir && !(await fs.stat(path.dirname(dataDir)).catch(() => null))) throw error;
-    await fs.mkdir(missing);
-    throw error;
+    // The disk's own answer (EROFS, EACCES) comes from here; if it works after all, go on.
+    await fs.mkdir(missing).catch((reason: unknown) => {
+      if (errnoCode(reason) !== 'EEXIST') throw reason;
+    });
+    await fs.mkdir(dir, { recursive: true });
   }
 }
 

@@ -2,7 +2,7 @@
 // convergence (full-batch L-BFGS on the L2-regularised cross-entropy) rather than for a fixed
 // number of epochs, with its L2 strength chosen by k-fold cross-validation on the train rows
 // alone. Nothing here looks at the val split except to report it, so val accuracy stays honest.
-import { assignFolds } from './splits';
+import { assignFolds, classWeights } from './splits';
 import { tf, type TF } from '../engine/tf';
 import type { Logs } from './callbacks';
 import { buildHead, CancelledError, NonFiniteError } from './trainHead';
@@ -166,7 +166,11 @@ export async function fitSoftmaxRegression(data: FitData, options: FitOptions): 
       }
       step /= 2;
     }
-    if (!next) break; // no decrease left to find at float32 precision: as good as it gets
+    if (!next) {
+      // No decrease left to find at float32 precision: as good as it gets.
+      converged = maxAbs(gradient) < tolerance * 100;
+      break;
+    }
     const s = candidate.map((v, i) => v - (theta[i] as number));
     const y = next.gradient.map((v, i) => v - (gradient[i] as number));
     const sy = dot(s, y);
@@ -293,6 +297,8 @@ async function chooseL2(all: TF.Tensor2D, input: ConvergedHeadInput, progress: {
       heldSet.dispose();
     }
   }
+  const broken = sums.findIndex((v) => !Number.isFinite(v));
+  if (broken >= 0) throw new NonFiniteError(`the held-out loss at L2 ${L2_GRID[broken]} became ${sums[broken]}`);
   // The strongest regularisation within a hair of the best score (the grid runs strongest first).
   const best = Math.min(...sums);
   return { l2: L2_GRID[sums.findIndex((s) => s <= best + 1e-6)] as number, l2Scores: L2_GRID.map((l2, k) => ({ l2, logLoss: sums[k] as number })) };
@@ -319,9 +325,18 @@ async function fitFinal(
     await input.onLogs?.(iteration, logs);
   };
   try {
-    const fit = await fitSoftmaxRegression(trainSet, { l2, isCancelled: input.isCancelled, onIteration: (iteration, _loss, theta) => log(iteration, theta) });
+    let logged = -1;
+    const fit = await fitSoftmaxRegression(trainSet, {
+      l2,
+      isCancelled: input.isCancelled,
+      onIteration: (iteration, _loss, theta) => {
+        logged = iteration;
+        return log(iteration, theta);
+      },
+    });
     input.onProgress?.(++progress.done, progress.total);
-    if (history.length === 0) await log(0, fit.theta);
+    // The last point is the model kept, whichever way the fit ended.
+    if (logged !== fit.iterations) await log(fit.iterations, fit.theta);
     const model = buildHead(dim, classCount, input.dropout, input.seed);
     const theta = toRawWeights(fit.theta);
     tf.tidy(() => model.getLayer('head_dense').setWeights([tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]), tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)))]));
@@ -332,10 +347,12 @@ async function fitFinal(
   }
 }
 
-export interface CrossValidationInput extends Omit<ConvergedHeadInput, 'valRows' | 'onLogs' | 'onProgress' | 'folds'> {
+export interface CrossValidationInput extends Omit<ConvergedHeadInput, 'valRows' | 'onLogs' | 'onProgress' | 'folds' | 'classWeights'> {
   /** The images judged (each an image's own row); `trainRows` holds every row that may be fitted on. */
   images: number[];
   folds?: number;
+  /** Weight classes inversely to their rows in each fold's fit, as a balanced run's head is weighted. */
+  balanced?: boolean;
   onFold?: (done: number, total: number) => void;
 }
 
@@ -356,7 +373,9 @@ export async function crossValidate(input: CrossValidationInput): Promise<{ prob
   const raw = tf.tensor2d(input.features, [input.features.length / dim, dim]);
   try {
     for (let f = 0; f < folds; f++) {
-      const inner: ConvergedHeadInput = { ...input, trainRows: input.trainRows.filter((r) => foldOfImage.get(input.imageOf(r)) !== f), valRows: [] };
+      const fitRows = input.trainRows.filter((r) => foldOfImage.get(input.imageOf(r)) !== f);
+      const rowsPerClass = Array.from({ length: classCount }, (_, c) => fitRows.filter((r) => labels[r] === c).length);
+      const inner: ConvergedHeadInput = { ...input, trainRows: fitRows, valRows: [], folds: undefined, classWeights: input.balanced ? classWeights(rowsPerClass) : undefined };
       // Scaled by this fold's fitted rows alone, as the shipped head is by its train split.
       const all = standardize(raw, inner.trainRows).scaled;
       const held = input.images.flatMap((image, i) => (foldOfImage.get(image) === f ? [i] : []));

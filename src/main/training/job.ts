@@ -182,7 +182,6 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     if (crossValidates) {
       // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.
       const images = samples.map((_, i) => i);
-      const counts = job.classes.map((_, c) => images.filter((i) => labels[i] === c).length);
       const cv = await crossValidate({
         features,
         dim,
@@ -192,7 +191,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
         images,
         imageOf,
         // Oversampling is weighting in expectation; a converged fit takes the weights directly.
-        classWeights: config.balancing === 'none' ? undefined : classWeights(counts),
+        balanced: config.balancing !== 'none',
         dropout: config.dropout,
         seed: config.seed,
         isCancelled,
@@ -469,8 +468,9 @@ export async function embedSamples(
         }
         return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
       });
-      const values = await runner.run((await images.data()) as Float32Array, ok.length);
+      const pixels = (await images.data()) as Float32Array;
       images.dispose();
+      const values = await runner.run(pixels, ok.length);
       const dim = values.length / ok.length;
       ok.forEach((o, i) => {
         const row = values.slice(i * dim, (i + 1) * dim);
