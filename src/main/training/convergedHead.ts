@@ -88,12 +88,16 @@ export function fitData(all: TF.Tensor2D, labels: Int32Array, classCount: number
   return { x, xT, y, w, dim, classCount, dispose: () => tf.dispose([x, xT, y, w]) };
 }
 
+/** `theta` as the Dense layer's kernel [dim, classes] and bias [classes]. */
+function thetaTensors(theta: Float64Array, dim: number, classCount: number): [TF.Tensor2D, TF.Tensor1D] {
+  return [tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]), tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)))];
+}
+
 /** Weighted mean cross-entropy + l2·|W|², and its gradient, at `theta`. */
 function objective(data: FitData, theta: Float64Array, l2: number): { loss: number; gradient: Float64Array } {
   const { dim, classCount } = data;
   const [loss, gradW, gradB] = tf.tidy(() => {
-    const W = tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]);
-    const b = tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)));
+    const [W, b] = thetaTensors(theta, dim, classCount);
     const logits = tf.add(tf.matMul(data.x, W), b);
     const logP = tf.logSoftmax(logits);
     const crossEntropy = tf.neg(tf.sum(tf.mul(tf.mul(data.y, logP), data.w)));
@@ -197,8 +201,7 @@ export function logLoss(data: FitData, theta: Float64Array): number {
 /** Class probabilities of `rows` of `all` under `theta`, back to back. */
 export function softmaxAt(all: TF.Tensor2D, rows: readonly number[], theta: Float64Array, dim: number, classCount: number): Float32Array {
   return tf.tidy(() => {
-    const W = tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]);
-    const b = tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)));
+    const [W, b] = thetaTensors(theta, dim, classCount);
     return tf.softmax(tf.add(tf.matMul(tf.gather(all, tf.tensor1d(Int32Array.from(rows), 'int32')), W), b)).dataSync() as Float32Array;
   });
 }
@@ -207,8 +210,7 @@ export function softmaxAt(all: TF.Tensor2D, rows: readonly number[], theta: Floa
 export function accuracyOf(data: FitData, theta: Float64Array): number {
   const { dim, classCount } = data;
   return tf.tidy(() => {
-    const W = tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]);
-    const b = tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)));
+    const [W, b] = thetaTensors(theta, dim, classCount);
     return tf.mean(tf.cast(tf.equal(tf.argMax(tf.add(tf.matMul(data.x, W), b), 1), tf.argMax(data.y, 1)), 'float32')).dataSync()[0] as number;
   });
 }
@@ -339,7 +341,7 @@ async function fitFinal(
     if (logged !== fit.iterations) await log(fit.iterations, fit.theta);
     const model = buildHead(dim, classCount, input.dropout, input.seed);
     const theta = toRawWeights(fit.theta);
-    tf.tidy(() => model.getLayer('head_dense').setWeights([tf.tensor2d(Float32Array.from(theta.subarray(0, dim * classCount)), [dim, classCount]), tf.tensor1d(Float32Array.from(theta.subarray(dim * classCount)))]));
+    tf.tidy(() => model.getLayer('head_dense').setWeights(thetaTensors(theta, dim, classCount)));
     return { model, iterations: fit.iterations, converged: fit.converged, history };
   } finally {
     trainSet.dispose();

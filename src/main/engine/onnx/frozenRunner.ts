@@ -70,14 +70,20 @@ async function chooseOnnx(preference: FrozenEngine, convert: () => Promise<Conve
     notUsed.push({ name: 'ONNX Runtime', reason: error instanceof Error ? error.message : String(error) });
     return failOrFallBack(preference, notUsed);
   }
+  const model = await firstProvider(preference, (provider) => openOnnxModel(converted, provider), notUsed);
+  return model ? { model, notUsed } : failOrFallBack(preference, notUsed);
+}
+
+/** `open` on each provider of `preference` in turn, noting why each one that fails is not used; null when none starts. */
+async function firstProvider<T>(preference: FrozenEngine, open: (provider: OnnxProvider) => Promise<T>, notUsed: EngineChoiceNote[]): Promise<T | null> {
   for (const provider of providersFor(preference)) {
     try {
-      return { model: await openOnnxModel(converted, provider), notUsed };
+      return await open(provider);
     } catch (error) {
       notUsed.push({ name: `ONNX Runtime ${PROVIDER_LABELS[provider]}`, reason: readableOrtError(error) });
     }
   }
-  return failOrFallBack(preference, notUsed);
+  return null;
 }
 
 function failOrFallBack(preference: FrozenEngine, notUsed: EngineChoiceNote[]): { model: null; notUsed: EngineChoiceNote[] } {
@@ -140,17 +146,18 @@ const PROBE_MODEL = encodeModel(
 export async function probeFrozenEngine(preference: FrozenEngine): Promise<{ engine: 'onnx' | 'tfjs'; label: string; notUsed: EngineChoiceNote[] }> {
   const notUsed: EngineChoiceNote[] = [];
   if (preference === 'tfjs') return { engine: 'tfjs', label: 'TensorFlow.js', notUsed: [{ name: 'ONNX Runtime', reason: 'the engine is set to tfjs' }] };
-  for (const provider of providersFor(preference)) {
-    try {
+  const label = await firstProvider(
+    preference,
+    async (provider) => {
       const missing = providerUnavailable(provider);
       if (missing) throw new Error(missing);
       const session = await onnxRuntime().InferenceSession.create(PROBE_MODEL, { executionProviders: [provider], intraOpNumThreads: 1 });
       await session.release();
-      return { engine: 'onnx', label: describeOnnx({ provider, threads: os.availableParallelism() }), notUsed };
-    } catch (error) {
-      notUsed.push({ name: `ONNX Runtime ${PROVIDER_LABELS[provider]}`, reason: readableOrtError(error) });
-    }
-  }
+      return describeOnnx({ provider, threads: os.availableParallelism() });
+    },
+    notUsed,
+  );
+  if (label) return { engine: 'onnx', label, notUsed };
   if (preference === 'onnx') throw new Error(`ONNX Runtime was asked for but cannot start: ${notUsed.map((n) => n.reason).join('; ')}`);
   return { engine: 'tfjs', label: 'TensorFlow.js', notUsed };
 }
