@@ -19,7 +19,7 @@ import { MOBILENET_FINE_TUNE_CUTS } from '../src/main/training/fineTune';
 
 const INPUT_SIZE = 224;
 const BATCH = 16;
-const PREP = { inputSize: INPUT_SIZE, scale: '0,1', resize: 'stretch' } as const;
+const PREP = { inputSize: INPUT_SIZE, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' } as const;
 const lines: string[] = [];
 const report = (line: string) => {
   lines.push(line);

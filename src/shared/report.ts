@@ -44,7 +44,7 @@ export interface TrainingReport {
   labelErrorEstimate?: { count: number; share: number };
   skipped: { path: string; reason: string }[];
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
-  preprocessing: { inputSize: number; scale: '0,1' | '-1,1'; resize: 'stretch' | 'center-crop' | 'pad' };
+  preprocessing: { inputSize: number; scale: '0,1' | '-1,1'; resize: 'stretch' | 'center-crop' | 'pad'; /** Absent in runs from before it was stored: Lanczos 3. */ interpolation?: 'bilinear' | 'lanczos3' };
   backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
   /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
   fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;

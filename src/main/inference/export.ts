@@ -9,7 +9,7 @@ import { loadBackbone } from '../engine/backbone';
 import { reapplyLayers } from '../training/fineTune';
 import { runModelDir } from '../training/checkpoint';
 import { UserError } from '../common/errors';
-import type { Preprocessing } from '../engine/preprocess';
+import { savedPreprocessing, sharpKernel, type Preprocessing } from '../engine/preprocess';
 import { convertLayersModel } from '../engine/onnx/convert';
 import { type TF, tf } from '../engine/tf';
 
@@ -47,7 +47,8 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   if (!modelDir) throw new UserError('no-model', `${path.basename(runDir)} has no saved model: it was cancelled or failed before the end`);
   const info = JSON.parse(await readFile(path.join(modelDir, 'labelloop.json'), 'utf8')) as RunModelInfo;
   const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: 'mobilenet_v2' as const };
-  const backbone = await loadBackbone(backboneSpec, info.preprocessing.inputSize, { scale: info.preprocessing.scale, resize: info.preprocessing.resize });
+  const preprocessing = savedPreprocessing(info.preprocessing);
+  const backbone = await loadBackbone(backboneSpec, preprocessing.inputSize, preprocessing);
   const classifier = await loadLayersModelFromDir(modelDir, info.classifier);
   const layers = classifier.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const logits = info.input.pooled
@@ -55,7 +56,7 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
     : reapplyLayers(layers, classifier.layers[0]?.name ?? null, backbone.extractor.getLayer(info.input.layer).output as TF.SymbolicTensor);
   const probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as TF.SymbolicTensor;
   const model = tf.model({ inputs: backbone.extractor.inputs, outputs: probabilities, name: 'labelloop_classifier' });
-  return { model, classes: info.classes, preprocessing: { ...info.preprocessing, threshold: info.operatingPoint ?? null } };
+  return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold: info.operatingPoint ?? null } };
 }
 
 export interface ExportResult {
@@ -99,7 +100,7 @@ function exportReadme(classes: string[], prep: ExportedModel['preprocessing'], w
   return `# LabelLoop classifier
 
 Classes (output order): ${classes.map((c) => `\`${c}\``).join(', ')}.
-Input: RGB, ${prep.inputSize}×${prep.inputSize} (${prep.resize}), NHWC float32, pixels scaled as \`${scale}\`.
+Input: RGB, ${prep.inputSize}×${prep.inputSize} (${prep.resize}, ${prep.interpolation} resampling), NHWC float32, pixels scaled as \`${scale}\`.
 Output: class probabilities (softmax). Everything is also in \`preprocessing.json\` and \`labels.json\`.
 ${threshold}
 ## Node
@@ -114,7 +115,7 @@ const model = await tf.loadLayersModel(tf.io.fromMemory({
   modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights,
   weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }));
 const { data } = await sharp('image.jpg').rotate().flatten().toColourspace('srgb')
-  .resize(${prep.inputSize}, ${prep.inputSize}, { fit: '${prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain'}' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  .resize(${prep.inputSize}, ${prep.inputSize}, { fit: '${prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain'}', kernel: '${sharpKernel(prep)}' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
 const x = tf.tensor4d(Float32Array.from(data, (v) => ${prep.scale === '0,1' ? 'v / 255' : 'v / 127.5 - 1'}), [1, ${prep.inputSize}, ${prep.inputSize}, 3]);
 console.log(model.predict(x).dataSync()); // ${classes.join(', ')}
 \`\`\`
@@ -133,6 +134,7 @@ ${withOnnx ? onnxReadme(classes, prep) : ''}`;
 function onnxReadme(classes: string[], prep: ExportedModel['preprocessing']): string {
   const size = prep.inputSize;
   const fit = prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain';
+  const filter = prep.interpolation === 'bilinear' ? 'Image.BILINEAR' : 'Image.LANCZOS';
   return `
 ## ONNX (\`model.onnx\`)
 
@@ -143,7 +145,7 @@ Input: float32 \`[N, ${size}, ${size}, 3]\` (NHWC, RGB, scaled as above); output
 const ort = require('onnxruntime-node');
 const session = await ort.InferenceSession.create('model.onnx');
 const { data } = await sharp('image.jpg').rotate().flatten().toColourspace('srgb')
-  .resize(${size}, ${size}, { fit: '${fit}' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  .resize(${size}, ${size}, { fit: '${fit}', kernel: '${sharpKernel(prep)}' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
 const x = new ort.Tensor('float32', Float32Array.from(data, (v) => ${prep.scale === '0,1' ? 'v / 255' : 'v / 127.5 - 1'}), [1, ${size}, ${size}, 3]);
 const out = await session.run({ [session.inputNames[0]]: x });
 console.log(out[session.outputNames[0]].data); // ${classes.join(', ')}
@@ -154,7 +156,7 @@ import numpy as np, onnxruntime as ort
 from PIL import Image, ImageOps
 session = ort.InferenceSession("model.onnx")
 image = ImageOps.exif_transpose(Image.open("image.jpg")).convert("RGB")
-image = ${prep.resize === 'stretch' ? `image.resize((${size}, ${size}), Image.LANCZOS)` : prep.resize === 'center-crop' ? `ImageOps.fit(image, (${size}, ${size}), Image.LANCZOS)` : `ImageOps.pad(image, (${size}, ${size}), Image.LANCZOS, color=(0, 0, 0))`}
+image = ${prep.resize === 'stretch' ? `image.resize((${size}, ${size}), ${filter})` : prep.resize === 'center-crop' ? `ImageOps.fit(image, (${size}, ${size}), ${filter})` : `ImageOps.pad(image, (${size}, ${size}), ${filter}, color=(0, 0, 0))`}
 x = np.asarray(image, dtype=np.float32)[None]${prep.scale === '0,1' ? ' / 255' : ' / 127.5 - 1'}
 print(session.run(None, {session.get_inputs()[0].name: x})[0])  # ${classes.join(', ')}
 \`\`\`

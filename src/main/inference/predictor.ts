@@ -11,7 +11,7 @@ import { UserError } from '../common/errors';
 import { userCacheDir } from '../common/userDirs';
 import { runImageFiles } from '../engine/imageBatches';
 import { type BatchRunner, convertedModelRunner, type FrozenModelRunner, frozenModelRunner } from '../engine/onnx/frozenRunner';
-import type { Preprocessing } from '../engine/preprocess';
+import { savedPreprocessing, type Preprocessing } from '../engine/preprocess';
 import type { TF } from '../engine/tf';
 import { buildRunModel, EXPORTED_ONNX, loadLayersModelFromDir } from './export';
 import { runModelDir } from '../training/checkpoint';
@@ -73,7 +73,7 @@ export async function loadPredictor(source: string, options: { engine?: FrozenEn
     if (text === null) throw new UserError('no-model', `${source} is neither an export folder (preprocessing.json) nor a run folder (model/labelloop.json)`);
     const saved = JSON.parse(text) as PredictorInfo['preprocessing'];
     classes = JSON.parse(await readFile(path.join(source, 'labels.json'), 'utf8')) as string[];
-    preprocessing = { ...saved, threshold: saved.threshold ?? null };
+    preprocessing = { ...savedPreprocessing(saved), threshold: saved.threshold ?? null };
     const loadTfjs = () => loadLayersModelFromDir(source, 'model.json');
     const onnxFile = path.join(source, EXPORTED_ONNX);
     const onnxBytes = await readFile(onnxFile).catch(() => null);

@@ -18,7 +18,7 @@ import { ProgressReporter } from './callbacks';
 import { allFinite, EmbeddingCache } from './embeddingCache';
 import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
-import { decodeForModel, scalePixels, type Preprocessing } from '../engine/preprocess';
+import { decodeForModel, DEFAULT_PREPROCESSING, savedPreprocessing, scalePixels, type Preprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { CancelledError, predictInBatches, trainHead } from './trainHead';
@@ -70,7 +70,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   let backendSummary = summarizeBackend(backend);
   emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, await probeFrozenEngine(config.engine)) });
 
-  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
+  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
   const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
     backbone.dispose();
     throw error;
@@ -332,7 +332,7 @@ async function fineTuneTop(
   if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
   if (backendName === 'wasm') registerWasmGradients();
   const cutLayer = MOBILENET_FINE_TUNE_CUTS[config.fineTuneBlocks] as string;
-  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize });
+  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
   try {
     const split = splitForFineTuning(backbone.extractor, cutLayer, head);
     const cutDim = split.cutShape.reduce((a, b) => a * b, 1);
@@ -408,7 +408,7 @@ function epochReporter(phase: 'training' | 'fine-tuning', epochs: number, trainR
   });
 }
 
-const UNIT_SCALE: Preprocessing = { inputSize: 0, scale: '0,1', resize: 'stretch' };
+const UNIT_SCALE: Preprocessing = { inputSize: 0, ...DEFAULT_PREPROCESSING };
 const IDENTITY_DRAW = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };
 
 /** `copies` augmented variants of every train image, keyed so that the cache can hold them. */
@@ -493,6 +493,6 @@ function predictProbabilities(model: TF.LayersModel, features: Float32Array, sam
 /** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
 async function saveRun(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
   const fineTune = report.fineTune ? { cutLayer: report.fineTune.cutLayer, cutShape: report.fineTune.cutShape } : null;
-  await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: report.preprocessing, fineTune });
+  await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: savedPreprocessing(report.preprocessing), fineTune });
   await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(report, null, 2));
 }

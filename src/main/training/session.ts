@@ -17,7 +17,7 @@ import { assignSplits, classWeights, readSplits, sampleByClass, writeSplits } fr
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
 import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
 import { probeFrozenEngine } from '../engine/onnx/frozenRunner';
-import { decodeForModel } from '../engine/preprocess';
+import { decodeForModel, DEFAULT_PREPROCESSING } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
 import { finishMessage } from './endMessage';
@@ -140,7 +140,7 @@ export class TrainingService {
     // Two images of each class (at most six in all), so the preview shows what every class will look like.
     const chosen = sampleByClass(labeled, 2, 6);
     const size = Math.min(inputSize, 160);
-    const prep = { inputSize: size, scale: '0,1' as const, resize: 'stretch' as const };
+    const prep = { inputSize: size, ...DEFAULT_PREPROCESSING };
     const images = [];
     for (const item of chosen) {
       const pixels = await decodeForModel(path.join(project.root, item.path), prep);

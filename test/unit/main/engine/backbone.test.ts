@@ -3,9 +3,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { defaultCutLayer, loadBackbone, readKerasModel } from '../../../../src/main/engine/backbone';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/engine/preprocess';
+import { decodeForModel, DEFAULT_PREPROCESSING, savedPreprocessing, scalePixels } from '../../../../src/main/engine/preprocess';
 import { tf, type TF } from '../../../../src/main/engine/tf';
 import { tempDir, writeAwkwardImages } from '../../../helpers/fixtures';
 
@@ -97,15 +98,48 @@ describe('backbones', () => {
     expect(() => defaultCutLayer([{ name: 'd', class_name: 'Dense' }])).toThrow(/pick a cut layer/);
   });
 
-  it('decodes awkward images to RGB at the input size, and scales to either range', async () => {
+  it('decodes awkward images to 8-bit sRGB at the input size: alpha on black, CMYK and 16-bit converted, EXIF rotation applied', async () => {
     const files = await writeAwkwardImages(path.join(dir, 'awkward'));
-    for (const name of ['alpha.png', 'cmyk.jpg', 'deep16.png', 'gray.png', 'rotated.jpg']) {
-      const pixels = await decodeForModel(files[name] as string, { inputSize: 16, scale: '0,1', resize: 'center-crop' });
+    const prep = { inputSize: 16, scale: '0,1', resize: 'center-crop', interpolation: 'bilinear' } as const;
+    const centre = async (name: string) => {
+      const pixels = await decodeForModel(files[name] as string, prep);
       expect(pixels.length).toBe(16 * 16 * 3);
-    }
-    await expect(decodeForModel(files['truncated.jpg'] as string, { inputSize: 16, scale: '0,1', resize: 'stretch' })).rejects.toThrow();
+      const at = (8 * 16 + 8) * 3;
+      return [...pixels.subarray(at, at + 3)];
+    };
+    const near = (actual: number[], expected: number[], tolerance: number) => actual.forEach((v, i) => expect(Math.abs(v - (expected[i] as number)), `${actual} vs ${expected}`).toBeLessThanOrEqual(tolerance));
+    near(await centre('alpha.png'), [5, 100, 15], 2); // rgb(10, 200, 30) at half opacity over black
+    near(await centre('cmyk.jpg'), [0xcc, 0x88, 0x44], 20); // CMYK without a profile does not round-trip exactly
+    near(await centre('deep16.png'), [0xcc, 0x88, 0x44], 1);
+    near(await centre('gray.png'), [128, 128, 128], 1);
+    // Stored 64×32, red on the left and blue on the right, with EXIF orientation 6 (turn 90° clockwise to view):
+    // upright it is red at the top and blue at the bottom.
+    const halves = Buffer.alloc(64 * 32 * 3);
+    for (let i = 0; i < 64 * 32; i++) halves.set((i % 64) < 32 ? [255, 0, 0] : [0, 0, 255], i * 3);
+    const rotated = path.join(dir, 'awkward', 'halves-rotated.jpg');
+    await writeFile(rotated, await sharp(halves, { raw: { width: 64, height: 32, channels: 3 } }).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer());
+    const upright = await decodeForModel(rotated, { ...prep, resize: 'stretch' });
+    near([...upright.subarray(0, 3)], [255, 0, 0], 40);
+    near([...upright.subarray(15 * 16 * 3, 15 * 16 * 3 + 3)], [0, 0, 255], 40);
+    await expect(decodeForModel(files['truncated.jpg'] as string, { ...prep, resize: 'stretch' })).rejects.toThrow();
     const out = new Float32Array(4);
-    scalePixels(new Uint8Array([0, 255]), { inputSize: 1, scale: '-1,1', resize: 'stretch' }, out, 1);
+    scalePixels(new Uint8Array([0, 255]), { ...prep, inputSize: 1, scale: '-1,1' }, out, 1);
     expect([...out]).toEqual([0, -1, 1, 0]);
+  });
+
+  it('resizes with the saved filter: bilinear for new runs, Lanczos 3 for runs saved before the filter was stored', async () => {
+    const checker = Buffer.alloc(8 * 8 * 3);
+    for (let i = 0; i < 64; i++) checker.fill(((i >> 3) + i) % 2 ? 255 : 0, i * 3, i * 3 + 3);
+    const file = path.join(dir, 'checker.png');
+    await writeFile(file, await sharp(checker, { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer());
+    const saved = { inputSize: 20, scale: '0,1' as const, resize: 'stretch' as const };
+    expect(savedPreprocessing(saved).interpolation).toBe('lanczos3');
+    expect(savedPreprocessing({ ...saved, interpolation: 'bilinear' }).interpolation).toBe('bilinear');
+    const bilinear = await decodeForModel(file, { ...saved, interpolation: 'bilinear' });
+    const lanczos = await decodeForModel(file, savedPreprocessing(saved));
+    const expected = await sharp(file).resize(20, 20, { fit: 'fill', kernel: 'linear' }).removeAlpha().raw().toBuffer();
+    expect(Buffer.from(bilinear).equals(expected)).toBe(true);
+    expect(Buffer.from(lanczos).equals(Buffer.from(bilinear))).toBe(false);
+    expect(DEFAULT_PREPROCESSING.interpolation).toBe('bilinear');
   });
 });

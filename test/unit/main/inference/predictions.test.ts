@@ -20,7 +20,7 @@ describe('prediction sessions', () => {
     loads++;
     return {
       classes: ['NG', 'OK'],
-      preprocessing: { inputSize: 96, scale: '0,1', resize: 'stretch', threshold: { positiveClass: 'NG', threshold: 0.7 } },
+      preprocessing: { inputSize: 96, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' as const, threshold: { positiveClass: 'NG', threshold: 0.7 } },
       engine: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [] },
       predict: async (files) => {
         batches.push(files.map((f) => path.basename(f)));

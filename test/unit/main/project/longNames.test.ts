@@ -68,7 +68,7 @@ describe('file names at the file-system limit', () => {
     const service = new PredictionService({
       loadPredictor: async () => ({
         classes: ['NG', 'OK'],
-        preprocessing: { inputSize: 96, scale: '0,1', resize: 'stretch', threshold: null },
+        preprocessing: { inputSize: 96, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' as const, threshold: null },
         engine: { engine: 'onnx', label: 'ONNX Runtime (CPU, 2 threads)', notUsed: [] },
         predict: async (files) => files.map(() => ({ probabilities: [0.9, 0.1], error: null })),
         dispose: async () => undefined,

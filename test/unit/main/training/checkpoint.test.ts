@@ -38,7 +38,7 @@ async function listRuns(app: LabelLoopApp): Promise<RunSummary[]> {
 const DESCRIPTION = {
   classes: ['NG', 'OK'],
   backbone: { kind: 'mobilenet_v2' as const, cutLayer: 'global_average_pooling2d_1', id: 'test', featureSize: 8 },
-  preprocessing: { inputSize: 96, scale: '0,1' as const, resize: 'stretch' as const },
+  preprocessing: { inputSize: 96, scale: '0,1' as const, resize: 'stretch' as const, interpolation: 'bilinear' as const },
 };
 
 describe('the checkpoint writer', () => {
