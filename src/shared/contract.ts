@@ -113,6 +113,13 @@ export const AccuracyEstimateSchema = z.object({
 });
 
 /**
+ * The backbones that ship with the app (inside nsfwjs, offline): MobileNetV2's top features,
+ * MobileNetV2 pooled at three depths (its middle blocks are plain ImageNet), InceptionV3 up to mixed5.
+ */
+export const BundledBackbone = z.enum(['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']);
+export type BundledBackbone = z.infer<typeof BundledBackbone>;
+
+/**
  * What runs the frozen backbone (and predicts): `auto` is ONNX Runtime (its CUDA provider where
  * installed, else the CPU) falling back to TF.js; `onnx` insists on ONNX Runtime on the CPU; the
  * GPU routes fall back to the CPU; `tfjs` never converts. Training always runs on TF.js.
@@ -162,7 +169,7 @@ export const TrainingConfig = z
     resize: z.enum(['stretch', 'center-crop', 'pad']).default('stretch'),
     backbone: z
       .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('mobilenet_v2') }),
+        z.object({ kind: BundledBackbone }),
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
       ])
       .default({ kind: 'mobilenet_v2' }),
@@ -177,7 +184,8 @@ export const TrainingConfig = z
     fineTuneOptimizer: z.enum(['sgd', 'adam', 'rmsprop']).default('sgd'),
   })
   .strict()
-  .refine((c) => c.val + c.test < 1, 'val + test must leave images to train on');
+  .refine((c) => c.val + c.test < 1, 'val + test must leave images to train on')
+  .refine((c) => c.fineTuneBlocks === 0 || c.backbone.kind === 'mobilenet_v2', 'Fine-tuning (stage 2) needs the MobileNetV2 backbone with its top features');
 
 export type TrainingConfig = z.output<typeof TrainingConfig>;
 export type TrainingConfigInput = z.input<typeof TrainingConfig>;

@@ -12,7 +12,7 @@ import { RUN_ID } from '../training/runs';
 import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
 import { describeAccuracy } from '../../shared/metrics';
-import { type EngineInfo, FrozenEngine, TrainingConfig } from '../../shared/contract';
+import { BundledBackbone, type EngineInfo, FrozenEngine, TrainingConfig, type TrainingConfigInput } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
 import { ProgressPrinter } from './progress';
@@ -33,7 +33,8 @@ Usage:
                   [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
-                  [--backbone model.json|URL [--cut-layer NAME]] [--input-scale 0,1|-1,1]
+                  [--backbone mobilenet_v2|mobilenet_v2_depths|inception_v3|model.json|URL]
+                  [--cut-layer NAME] [--input-scale 0,1|-1,1] (these two for a model.json only)
                   [--resize stretch|center-crop|pad]
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
   labelloop predict <exportDir|runDir|runId> <files or folders…> [--csv out.csv] [--project DIR (for a run id; default .)]
@@ -148,7 +149,7 @@ async function train(argv: string[]): Promise<number> {
     balancing: values.balancing,
     backend: values.backend,
     engine: values.engine,
-    backbone: values.backbone ? { kind: 'keras', source: values.backbone, cutLayer: values['cut-layer'] } : undefined,
+    backbone: backboneOption(values.backbone, values['cut-layer']),
     scale: values['input-scale'],
     resize: values.resize,
     fineTuneBlocks: values['fine-tune-layers'],
@@ -264,3 +265,10 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** `--backbone`: a bundled backbone by name, else a Keras model.json path or URL. */
+function backboneOption(value: string | undefined, cutLayer: string | undefined): TrainingConfigInput['backbone'] {
+  if (value === undefined) return undefined;
+  const bundled = BundledBackbone.safeParse(value);
+  return bundled.success ? { kind: bundled.data } : { kind: 'keras', source: value, cutLayer };
+}

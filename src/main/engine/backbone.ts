@@ -1,15 +1,16 @@
-// Pretrained feature extractors. The default is the Keras MobileNetV2 that ships inside
-// nsfwjs@4.3.0 (MIT), loaded offline; any Keras-converted model.json (file or URL) also works,
-// cut at a layer the user picks. The cut output is global-average-pooled to one vector per image.
+// Pretrained feature extractors. Three ship inside nsfwjs@4.3.0 (MIT) and load offline: its Keras
+// MobileNetV2 (top features, or features pooled from three depths) and the ImageNet trunk of its
+// InceptionV3 up to mixed5. Any Keras-converted model.json (file or URL) also works, cut at a layer
+// the user picks. Each cut output is global-average-pooled to one vector per image.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { INPUT_SIZES } from '../../shared/contract';
+import { INPUT_SIZES, type BundledBackbone } from '../../shared/contract';
 import type { Preprocessing } from './preprocess';
 import { nodeRequire, tf, type TF } from './tf';
 
 export type BackboneSpec =
-  | { kind: 'mobilenet_v2' }
+  | { kind: BundledBackbone }
   /** `source`: a path to model.json or an http(s) URL; `cutLayer`: where features are taken. */
   | { kind: 'keras'; source: string; cutLayer?: string };
 
@@ -20,6 +21,7 @@ export interface Backbone {
   extractor: TF.LayersModel;
   featureSize: number;
   preprocessing: Preprocessing;
+  /** Where the features are taken: one layer, or several joined by "+" (each pooled, then concatenated). */
   cutLayer: string;
   /** Layer names of the full model, for the UI's cut-layer picker. */
   layerNames: string[];
@@ -28,6 +30,18 @@ export interface Backbone {
 
 export const MOBILENET_CUT = 'out_relu';
 export { INPUT_SIZES } from '../../shared/contract';
+
+/**
+ * The bundled backbones: which nsfwjs model, the layers whose pooled outputs are the features, and
+ * the pixel range its weights expect (a property of the weights, so it is not the user's to set).
+ * nsfwjs retrained MobileNetV2 from block_11 on for its own task, so its middle blocks are plain
+ * ImageNet features; its InceptionV3 was retrained from conv2d_56 on, so up to mixed5 it is ImageNet.
+ */
+const BUNDLED: Record<BundledBackbone, { folder: string; outputs: string[]; scale: Preprocessing['scale'] }> = {
+  mobilenet_v2: { folder: 'mobilenet_v2', outputs: [MOBILENET_CUT], scale: '0,1' },
+  mobilenet_v2_depths: { folder: 'mobilenet_v2', outputs: ['block_6_expand_relu', 'block_10_expand_relu', MOBILENET_CUT], scale: '0,1' },
+  inception_v3: { folder: 'inception_v3', outputs: ['mixed5'], scale: '-1,1' },
+};
 
 type ModelJson = {
   modelTopology: { model_config?: { config: KerasConfig }; config?: KerasConfig; [key: string]: unknown };
@@ -39,24 +53,39 @@ type KerasLayer = { name?: string; class_name: string; config: Record<string, un
 const layerName = (layer: KerasLayer): string => layer.name ?? String(layer.config.name);
 type KerasConfig = { layers: KerasLayer[]; input_layers?: unknown[]; output_layers?: unknown[]; name?: string };
 
-/** The MobileNetV2 model.json and weights bundled in nsfwjs (UMD modules, resolved past its exports map). */
-export function nsfwjsMobileNetFiles(): { modelJson: ModelJson; weights: ArrayBuffer } {
-  const dir = path.join(path.dirname(nodeRequire.resolve('nsfwjs')), '../models/mobilenet_v2');
+/**
+ * A model.json and its weights bundled in nsfwjs (UMD modules, resolved past its exports map). The
+ * shards are read as text, not required, so their base64 does not stay in the module cache.
+ */
+export async function nsfwjsModelFiles(folder: string): Promise<{ modelJson: ModelJson; weights: ArrayBuffer }> {
+  const dir = path.join(path.dirname(nodeRequire.resolve('nsfwjs')), '../models', folder);
   const modelJson = nodeRequire(path.join(dir, 'model.min.js')) as ModelJson;
-  const weights = Buffer.from(nodeRequire(path.join(dir, 'group1-shard1of1.min.js')) as string, 'base64');
-  return { modelJson, weights: toArrayBuffer(weights) };
+  const shards = await Promise.all(
+    modelJson.weightsManifest.flatMap((group) =>
+      group.paths.map(async (name) => {
+        const text = await readFile(path.join(dir, `${name}.min.js`), 'utf8');
+        // The weights are the module's one long string literal, its last one (base64 holds no quotes).
+        const end = text.lastIndexOf('"');
+        const base64 = text.slice(text.lastIndexOf('"', end - 1) + 1, end);
+        if (base64.length < 64 || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64.slice(-64))) throw new Error(`nsfwjs ${folder}/${name}.min.js holds no weights: is the nsfwjs package damaged?`);
+        return Buffer.from(base64, 'base64');
+      }),
+    ),
+  );
+  return { modelJson, weights: toArrayBuffer(Buffer.concat(shards)) };
 }
 
 export async function loadBackbone(spec: BackboneSpec, inputSize: number, preprocessing: Omit<Preprocessing, 'inputSize'>): Promise<Backbone> {
-  if (spec.kind === 'mobilenet_v2') {
+  if (spec.kind !== 'keras') {
     if (!(INPUT_SIZES as readonly number[]).includes(inputSize)) throw new Error(`Input size must be one of ${INPUT_SIZES.join(', ')}`);
-    const { modelJson, weights } = nsfwjsMobileNetFiles();
-    return build(modelJson, weights, MOBILENET_CUT, inputSize, { ...preprocessing, inputSize }, 'nsfwjs-4.3.0/mobilenet_v2');
+    const bundled = BUNDLED[spec.kind];
+    const { modelJson, weights } = await nsfwjsModelFiles(bundled.folder);
+    return build(modelJson, weights, bundled.outputs, inputSize, { ...preprocessing, scale: bundled.scale, inputSize }, `nsfwjs-4.3.0/${bundled.folder}`);
   }
   const { modelJson, weights, origin } = await readKerasModel(spec.source);
   const layers = kerasConfig(modelJson).layers.map((l) => ({ name: layerName(l), class_name: l.class_name }));
   const cut = spec.cutLayer ?? defaultCutLayer(layers);
-  return build(modelJson, weights, cut, inputSize, { ...preprocessing, inputSize }, origin);
+  return build(modelJson, weights, [cut], inputSize, { ...preprocessing, inputSize }, origin);
 }
 
 /** Reads model.json and its weight shards from a file path or an http(s) URL. */
@@ -107,7 +136,7 @@ export function defaultCutLayer(layers: { name: string; class_name: string }[]):
 async function build(
   modelJson: ModelJson,
   weights: ArrayBuffer,
-  cutLayer: string,
+  outputs: string[],
   inputSize: number,
   preprocessing: Preprocessing,
   origin: string,
@@ -115,25 +144,56 @@ async function build(
   const topology = structuredClone(modelJson.modelTopology);
   const config = kerasConfig({ ...modelJson, modelTopology: topology });
   const layerNames = config.layers.map(layerName);
-  const cutIndex = layerNames.indexOf(cutLayer);
-  if (cutIndex < 0) throw new Error(`The model has no layer "${cutLayer}". Layers: ${layerNames.slice(-12).join(', ')}, …`);
-  // Keep the layers up to the cut and resize the input: the convolutions do not depend on it,
+  const indices = outputs.map((name) => layerNames.indexOf(name));
+  const missing = outputs.find((_, i) => (indices[i] as number) < 0);
+  if (missing !== undefined) throw new Error(`The model has no layer "${missing}". Layers: ${layerNames.slice(-12).join(', ')}, …`);
+  // Keep the layers up to the last cut and resize the input: the convolutions do not depend on it,
   // but fixed-size heads (MobileNetV2's 7×7 pool) do, so they must go.
-  config.layers = config.layers.slice(0, cutIndex + 1);
+  config.layers = config.layers.slice(0, Math.max(...indices) + 1);
+  const dropped = new Set(layerNames.slice(config.layers.length));
   // Functional models name their outputs; a Sequential model ends at its last layer.
-  if (Array.isArray(config.output_layers)) config.output_layers = [[cutLayer, 0, 0]];
+  if (Array.isArray(config.output_layers)) config.output_layers = outputs.map((name) => [name, 0, 0]);
   const first = config.layers[0]?.config;
   const shape = first?.batch_input_shape as (number | null)[] | undefined;
   if (first && shape?.length === 4) first.batch_input_shape = [null, inputSize, inputSize, shape[3] ?? 3];
-  const specs = modelJson.weightsManifest.flatMap((g) => g.weights);
-  const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: weights }), { strict: false });
-  const output = full.outputs[0] as TF.SymbolicTensor;
-  const pooled = output.shape.length === 4 ? (tf.layers.globalAveragePooling2d({ name: 'labelloop_gap' }).apply(output) as TF.SymbolicTensor) : output;
-  if (pooled.shape.length !== 2) throw new Error(`Layer "${cutLayer}" gives shape [${output.shape}]: pick a layer with an image-like or vector output`);
-  const extractor = tf.model({ inputs: full.inputs, outputs: pooled });
-  const featureSize = pooled.shape[1] as number;
+  const keptWeights = weightsWithout(modelJson.weightsManifest.flatMap((g) => g.weights), weights, dropped);
+  const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, ...keptWeights }), { strict: false });
+  const pooled = full.outputs.map((output, i) => {
+    const name = outputs.length === 1 ? 'labelloop_gap' : `labelloop_gap_${i}`;
+    const vector = output.shape.length === 4 ? (tf.layers.globalAveragePooling2d({ name }).apply(output) as TF.SymbolicTensor) : output;
+    if (vector.shape.length !== 2) throw new Error(`Layer "${outputs[i]}" gives shape [${output.shape}]: pick a layer with an image-like or vector output`);
+    return vector;
+  });
+  const features = pooled.length === 1 ? (pooled[0] as TF.SymbolicTensor) : (tf.layers.concatenate({ name: 'labelloop_depths' }).apply(pooled) as TF.SymbolicTensor);
+  const extractor = tf.model({ inputs: full.inputs, outputs: features });
+  const featureSize = features.shape[1] as number;
+  const cutLayer = outputs.join('+');
   const id = createHash('sha1').update(`${origin}|${cutLayer}|${inputSize}`).digest('hex').slice(0, 16);
   return { id, extractor, featureSize, preprocessing, cutLayer, layerNames, dispose: () => full.dispose() };
+}
+
+/**
+ * The weight entries and bytes of all but the dropped layers, so a trunk cut early (InceptionV3 at
+ * mixed5 keeps a fifth of its weights) never dequantises the rest.
+ */
+function weightsWithout(specs: TF.io.WeightsManifestEntry[], data: ArrayBuffer, droppedLayers: Set<string>): { weightSpecs: TF.io.WeightsManifestEntry[]; weightData: ArrayBuffer } {
+  const bytesPerValue = { float32: 4, int32: 4, uint16: 2, float16: 2, uint8: 1, bool: 1 } as Record<string, number>;
+  const keptSpecs: TF.io.WeightsManifestEntry[] = [];
+  const pieces: Uint8Array[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const values = spec.shape.reduce((a, b) => a * b, 1);
+    const dtype = spec.quantization?.dtype ?? spec.dtype;
+    const bytes = values * (bytesPerValue[dtype] ?? 4);
+    // Weight names start with their layer's name ("conv2d_1/kernel"); anything else is kept, to be safe.
+    if (!droppedLayers.has(spec.name.split('/')[0] as string)) {
+      keptSpecs.push(spec);
+      pieces.push(new Uint8Array(data, offset, bytes));
+    }
+    offset += bytes;
+  }
+  if (offset !== data.byteLength) return { weightSpecs: specs, weightData: data };
+  return { weightSpecs: keptSpecs, weightData: toArrayBuffer(Buffer.concat(pieces)) };
 }
 
 function toArrayBuffer(buffer: Buffer): ArrayBuffer {

@@ -46,7 +46,7 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   const modelDir = await runModelDir(runDir);
   if (!modelDir) throw new UserError('no-model', `${path.basename(runDir)} has no saved model: it was cancelled or failed before the end`);
   const info = JSON.parse(await readFile(path.join(modelDir, 'labelloop.json'), 'utf8')) as RunModelInfo;
-  const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: 'mobilenet_v2' as const };
+  const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: info.backbone.kind };
   const preprocessing = savedPreprocessing(info.preprocessing);
   const backbone = await loadBackbone(backboneSpec, preprocessing.inputSize, preprocessing);
   const classifier = await loadLayersModelFromDir(modelDir, info.classifier);

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
 import { computed, reactive, ref, watch } from 'vue';
-import type { EngineInfo, FrozenEngine, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
+import type { BundledBackbone, EngineInfo, FrozenEngine, RouteOutput, RunSummary, SplitPreview, TrainingConfigInput, TrainingEnded, TrainingProgress, TrainingStatus } from '../../../shared/contract';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -30,6 +30,8 @@ export interface TrainingForm {
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
   /** Empty: the bundled MobileNetV2; else a Keras-converted model.json path or URL. */
+  /** A bundled backbone, or `keras`: the model.json at `backboneSource`. */
+  backbone: BundledBackbone | 'keras';
   backboneSource: string;
   cutLayer: string;
   scale: '0,1' | '-1,1';
@@ -59,6 +61,7 @@ export const DEFAULT_FORM: TrainingForm = {
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
+  backbone: 'mobilenet_v2',
   backboneSource: '',
   cutLayer: '',
   scale: '0,1',
@@ -85,13 +88,15 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     backend: form.backend,
     engine: form.engine,
     headFit: form.headFit,
-    backbone: form.backboneSource.trim()
-      ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
-      : { kind: 'mobilenet_v2' },
+    backbone:
+      form.backbone === 'keras'
+        ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
+        : { kind: form.backbone },
     scale: form.scale,
     resize: form.resize,
     augmentation: { ...form.augmentation },
-    fineTuneBlocks: form.fineTuneBlocks,
+    // Stage 2 needs MobileNetV2's top features; the select is disabled for the others.
+    fineTuneBlocks: form.backbone === 'mobilenet_v2' ? form.fineTuneBlocks : 0,
     fineTuneEpochs: form.fineTuneEpochs,
     fineTuneLearningRate: form.fineTuneLearningRate,
     schedule:

@@ -34,8 +34,8 @@ describe('backbones', () => {
 
   it('at 224, the pooled out_relu equals the old head\'s flatten_1 feature', async () => {
     const backbone = await loadBackbone({ kind: 'mobilenet_v2' }, 224, DEFAULT_PREPROCESSING);
-    const { nsfwjsMobileNetFiles } = await import('../../../../src/main/engine/backbone');
-    const files = nsfwjsMobileNetFiles();
+    const { nsfwjsModelFiles } = await import('../../../../src/main/engine/backbone');
+    const files = await nsfwjsModelFiles('mobilenet_v2');
     const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: files.modelJson.modelTopology, weightSpecs: files.modelJson.weightsManifest[0]?.weights, weightData: files.weights }));
     const flatten = tf.model({ inputs: full.inputs, outputs: full.getLayer('flatten_1').output as TF.SymbolicTensor });
     const input = tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', 3);

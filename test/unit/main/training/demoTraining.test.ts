@@ -250,4 +250,19 @@ describe('training the demo project', () => {
     }
     expect(stages).toEqual(new Set([1, 2]));
   }, 180_000);
+
+  it('trains on the InceptionV3 trunk, stores the backbone and its [-1, 1] scale with the run, and predicts the run\'s probabilities from its folder', async () => {
+    const { loadPredictor } = await import('../../../../src/main/inference/predictor');
+    const { report, runId } = await train({ backend: 'wasm', inputSize: 96, backbone: { kind: 'inception_v3' } });
+    const r = report as TrainingReport;
+    expect(r.backbone).toMatchObject({ kind: 'inception_v3', cutLayer: 'mixed5', featureSize: 768 });
+    expect(r.preprocessing).toEqual({ inputSize: 96, scale: '-1,1', resize: 'stretch', interpolation: 'bilinear' });
+    expect(r.accuracy?.value).toBeGreaterThan(0.8);
+    const predictor = await loadPredictor(path.join(dir, 'demo-project/.labelloop/runs', runId));
+    expect(predictor.preprocessing.scale).toBe('-1,1');
+    const samples = r.samples.slice(0, 4);
+    const predicted = await predictor.predict(samples.map((s) => path.join(dir, 'demo-project', s.path)));
+    samples.forEach((s, i) => expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number))).toBeLessThan(1e-4));
+    await predictor.dispose();
+  }, 180_000);
 });

@@ -1,0 +1,101 @@
+// The backbones besides MobileNetV2's top features: MobileNetV2 pooled at three depths, and the
+// InceptionV3 trunk up to mixed5. Each is checked against the nsfwjs model loaded with every weight
+// it ships (so loading only the kept layers' weights loses nothing), and on ONNX Runtime against TF.js.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadBackbone, nsfwjsModelFiles } from '../../../../src/main/engine/backbone';
+import { selectBackend } from '../../../../src/main/engine/backend';
+import { convertCached } from '../../../../src/main/engine/onnx/modelCache';
+import { openOnnxModel } from '../../../../src/main/engine/onnx/runtime';
+import { DEFAULT_PREPROCESSING } from '../../../../src/main/engine/preprocess';
+import { tf, type TF } from '../../../../src/main/engine/tf';
+import { tempDir } from '../../../helpers/fixtures';
+
+const TOLERANCE = 1e-4;
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
+  return max;
+}
+
+/**
+ * `layers` pooled and concatenated, from the nsfwjs model cut after the last of them by hand and
+ * loaded with every weight it ships, at input `size`.
+ */
+async function referenceFeatures(folder: string, size: number, layers: string[], input: TF.Tensor): Promise<Float32Array> {
+  const { modelJson, weights } = await nsfwjsModelFiles(folder);
+  type Layer = { name: string; config: Record<string, unknown> };
+  const topology = structuredClone(modelJson.modelTopology) as { model_config: { config: { layers: Layer[]; output_layers: unknown[] } } };
+  const config = topology.model_config.config;
+  config.layers = config.layers.slice(0, Math.max(...layers.map((name) => config.layers.findIndex((l) => l.name === name))) + 1);
+  config.output_layers = layers.map((name) => [name, 0, 0]);
+  (config.layers[0] as Layer).config.batch_input_shape = [null, size, size, 3];
+  const cut = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights), weightData: weights }), { strict: false });
+  const values = tf.tidy(() => {
+    const maps = [cut.predict(input)].flat() as TF.Tensor4D[];
+    return tf.concat(maps.map((m) => tf.mean(m, [1, 2])), 1).dataSync() as Float32Array;
+  });
+  cut.dispose();
+  return values;
+}
+
+describe('bundled backbones', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    await selectBackend('wasm');
+  });
+  afterAll(() => cleanup());
+
+  it('InceptionV3 to mixed5: 768 pooled features, [-1, 1] input whatever is asked, equal to the model with all its weights and on ONNX Runtime', async () => {
+    const backbone = await loadBackbone({ kind: 'inception_v3' }, 96, { ...DEFAULT_PREPROCESSING, scale: '0,1' });
+    try {
+      expect(backbone.featureSize).toBe(768);
+      expect(backbone.cutLayer).toBe('mixed5');
+      expect(backbone.preprocessing.scale).toBe('-1,1');
+      // Only the layers up to mixed5 are built.
+      expect(backbone.extractor.layers.some((l) => l.name === 'mixed6')).toBe(false);
+      const input = tf.randomUniform([2, 96, 96, 3], -1, 1, 'float32', 11);
+      const ours = tf.tidy(() => (backbone.extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
+      expect(maxAbsDiff(ours, await referenceFeatures('inception_v3', 96, ['mixed5'], input))).toBeLessThan(TOLERANCE);
+      const onnx = await openOnnxModel(await convertCached(backbone.extractor, dir));
+      expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, 2), ours)).toBeLessThan(TOLERANCE);
+      await onnx.release();
+      input.dispose();
+    } finally {
+      backbone.dispose();
+    }
+  });
+
+  it('MobileNetV2 at three depths: block_6 and block_10 (plain ImageNet) and out_relu pooled side by side, equal to the model with all its weights and on ONNX Runtime', async () => {
+    const backbone = await loadBackbone({ kind: 'mobilenet_v2_depths' }, 128, DEFAULT_PREPROCESSING);
+    try {
+      const layers = ['block_6_expand_relu', 'block_10_expand_relu', 'out_relu'];
+      expect(backbone.cutLayer).toBe(layers.join('+'));
+      expect(backbone.featureSize).toBe(192 + 384 + 1280);
+      expect(backbone.preprocessing.scale).toBe('0,1');
+      const input = tf.randomUniform([1, 128, 128, 3], 0, 1, 'float32', 12);
+      const ours = tf.tidy(() => (backbone.extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
+      expect(maxAbsDiff(ours, await referenceFeatures('mobilenet_v2', 128, layers, input))).toBeLessThan(TOLERANCE);
+      const onnx = await openOnnxModel(await convertCached(backbone.extractor, dir));
+      expect(onnx.outputShape).toEqual([1856]);
+      expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, 1), ours)).toBeLessThan(TOLERANCE);
+      await onnx.release();
+      input.dispose();
+    } finally {
+      backbone.dispose();
+    }
+  });
+
+  it('each bundled backbone has its own identity, so their cached features never mix', async () => {
+    const ids = new Set<string>();
+    for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3'] as const) {
+      const backbone = await loadBackbone({ kind }, 96, DEFAULT_PREPROCESSING);
+      ids.add(backbone.id);
+      backbone.dispose();
+    }
+    expect(ids.size).toBe(3);
+  });
+});
