@@ -53,9 +53,56 @@ def cut_requested():
     return len(sys.argv) > 4 and sys.argv[4] == "cut"
 
 
+def small_cnn(split_file, size):
+    """`cnn <split.json> <size>`: the classic Keras tutorial's small CNN from scratch (Conv-Pool
+    stacks of 32/64/128, dropout, dense), Adam 1e-3 with exponential decay, early stopping on val
+    (patience 8, best weights kept), on the split LabelLoop chose; accuracy on its test images."""
+    with open(split_file) as f:
+        rows = json.load(f)
+    classes = sorted({r["label"] for r in rows})
+    def tensors(split):
+        chosen = [r for r in rows if r["split"] == split]
+        return torch.stack([load(r["file"], size) for r in chosen]), torch.tensor([classes.index(r["label"]) for r in chosen])
+    started = time.perf_counter()
+    (xt, yt), (xv, yv), (xs, ys) = tensors("train"), tensors("val"), tensors("test")
+    torch.manual_seed(0)
+    block = lambda i, o: [torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+    net = torch.nn.Sequential(*block(3, 32), *block(32, 64), *block(64, 128), torch.nn.Dropout(0.25), torch.nn.Flatten(),
+                              torch.nn.Linear(128 * (size // 8) ** 2, 128), torch.nn.ReLU(), torch.nn.Dropout(0.5), torch.nn.Linear(128, len(classes)))
+    optimizer = torch.optim.Adam(net.parameters(), 1e-3)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, 0.96)
+    best, best_state, waited, epochs = -1.0, None, 0, 0
+    for epoch in range(60):
+        net.train()
+        order = torch.randperm(len(xt))
+        for i in range(0, len(xt), 32):
+            batch = order[i:i + 32]
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch]).backward()
+            optimizer.step()
+        schedule.step()
+        epochs = epoch + 1
+        net.eval()
+        with torch.no_grad():
+            val = (net(xv).argmax(1) == yv).float().mean().item()
+        if val > best:
+            best, best_state, waited = val, {k: v.clone() for k, v in net.state_dict().items()}, 0
+        else:
+            waited += 1
+            if waited >= 8:
+                break
+    net.load_state_dict(best_state)
+    net.eval()
+    with torch.no_grad():
+        correct = int((net(xs).argmax(1) == ys).sum().item())
+    print(json.dumps({"correct": correct, "images": len(ys), "epochs": epochs, "seconds": time.perf_counter() - started, "torch": torch.__version__}))
+
+
 def main():
     if sys.argv[1] == "embed":
         return embed_only(sys.argv[2], int(sys.argv[3]))
+    if sys.argv[1] == "cnn":
+        return small_cnn(sys.argv[2], int(sys.argv[3]))
     project, finetune_project, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     net = torchvision.models.mobilenet_v2(weights=None).eval()
     pooled = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())

@@ -88,7 +88,7 @@ export class LabelLoopApp {
         await this.writableRuns('runs cannot be renamed').rename(runId, name);
         return { renamed: true };
       },
-      'runs.retrain': async ({ runId }) => ({ runId: await this.startTraining(await this.runs().config(runId)) }),
+      'runs.retrain': async ({ runId }) => ({ runId: await this.startTraining(await this.runs().retrainConfig(runId)) }),
       'runs.delete': async ({ runId }) => {
         await this.writableRuns('runs cannot be deleted').delete(runId, this.runningId());
         return { deleted: true };

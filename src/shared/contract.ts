@@ -170,6 +170,8 @@ export const TrainingConfig = z
     backbone: z
       .discriminatedUnion('kind', [
         z.object({ kind: BundledBackbone }),
+        /** Auto: the bundled backbone that scores best on inner folds of a sample of the train split, chosen within the budget. */
+        z.object({ kind: z.literal('auto'), budgetSeconds: z.number().int().min(10).max(3600).default(120) }),
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
       ])
       .default({ kind: 'mobilenet_v2' }),
@@ -194,7 +196,7 @@ export const EpochLogs = z.record(z.string(), z.number());
 
 export const TrainingProgress = z.object({
   runId: z.string(),
-  phase: z.enum(['preparing', 'embedding', 'training', 'fine-tuning', 'evaluating']),
+  phase: z.enum(['preparing', 'choosing', 'embedding', 'training', 'fine-tuning', 'evaluating']),
   /** Embedding: images done of total; training: batches. */
   done: z.number(),
   total: z.number(),
@@ -265,6 +267,16 @@ export const TrainingStatus = z.object({
       accuracy: AccuracyEstimateSchema.nullable(),
       confusion: z.array(z.array(z.number())),
       perClass: z.record(z.string(), z.object({ precision: z.number(), recall: z.number(), f1: z.number(), support: z.number() })),
+      /** What Auto tried and why the winner won (report.json's modelChoice); null when the backbone was named. */
+      modelChoice: z
+        .object({
+          probeImages: z.number(),
+          budgetSeconds: z.number(),
+          candidates: z.array(z.object({ backbone: BundledBackbone, logLoss: z.number().nullable(), accuracy: z.number().nullable(), seconds: z.number(), skipped: z.string().nullable() })),
+          chosen: BundledBackbone,
+          reason: z.string(),
+        })
+        .nullable(),
     })
     .nullable(),
 });

@@ -1,5 +1,5 @@
 // The report every run writes (report.json), read by the CLI, the window and later runs.
-import type { TrainingConfig } from './contract';
+import type { BundledBackbone, TrainingConfig } from './contract';
 import type { AccuracyEstimate } from './metrics';
 
 export type Split = 'train' | 'val' | 'test';
@@ -8,6 +8,17 @@ export type Split = 'train' | 'val' | 'test';
 export interface OperatingPoint {
   positiveClass: string;
   threshold: number;
+}
+
+/** Auto's comparison of the bundled backbones, stored with the run; a retrain repeats its choice. */
+export interface ModelChoice {
+  /** Train images (a stratified sample; never val or test) that every candidate was scored on. */
+  probeImages: number;
+  budgetSeconds: number;
+  /** Inner-fold log-loss and accuracy of a converged head on each candidate's features; null where skipped. */
+  candidates: { backbone: BundledBackbone; logLoss: number | null; accuracy: number | null; seconds: number; skipped: string | null }[];
+  chosen: BundledBackbone;
+  reason: string;
 }
 
 export interface TrainingReport {
@@ -45,7 +56,10 @@ export interface TrainingReport {
   skipped: { path: string; reason: string }[];
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
   preprocessing: { inputSize: number; scale: '0,1' | '-1,1'; resize: 'stretch' | 'center-crop' | 'pad'; /** Absent in runs from before it was stored: Lanczos 3. */ interpolation?: 'bilinear' | 'lanczos3' };
-  backbone: TrainingConfig['backbone'] & { cutLayer: string; id: string; featureSize: number };
+  /** The backbone that ran (Auto's choice where the config said auto). */
+  backbone: Exclude<TrainingConfig['backbone'], { kind: 'auto' }> & { cutLayer: string; id: string; featureSize: number };
+  /** What Auto tried and why the winner won; absent when the config named the backbone. */
+  modelChoice?: ModelChoice;
   /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
   fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
   /** Augmented copies of train images used in training (not in the metrics above). */

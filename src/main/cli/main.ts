@@ -12,6 +12,7 @@ import { RUN_ID } from '../training/runs';
 import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
 import { describeAccuracy } from '../../shared/metrics';
+import type { ModelChoice } from '../../shared/report';
 import { BundledBackbone, type EngineInfo, FrozenEngine, TrainingConfig, type TrainingConfigInput } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
@@ -33,7 +34,8 @@ Usage:
                   [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
-                  [--backbone mobilenet_v2|mobilenet_v2_depths|inception_v3|model.json|URL]
+                  [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|model.json|URL]
+                  [--auto-budget SECONDS (default 120: how long Auto may compare backbones)]
                   [--cut-layer NAME] [--input-scale 0,1|-1,1] (these two for a model.json only)
                   [--resize stretch|center-crop|pad]
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
@@ -128,6 +130,7 @@ async function train(argv: string[]): Promise<number> {
     'fine-tune-lr': 'number',
     backbone: 'string',
     'cut-layer': 'string',
+    'auto-budget': 'number',
     'input-scale': 'string',
     resize: 'string',
     report: 'string',
@@ -149,7 +152,7 @@ async function train(argv: string[]): Promise<number> {
     balancing: values.balancing,
     backend: values.backend,
     engine: values.engine,
-    backbone: backboneOption(values.backbone, values['cut-layer']),
+    backbone: backboneOption(values.backbone, values['cut-layer'], values['auto-budget']),
     scale: values['input-scale'],
     resize: values.resize,
     fineTuneBlocks: values['fine-tune-layers'],
@@ -181,6 +184,7 @@ async function train(argv: string[]): Promise<number> {
     if (status.ended?.details) console.log(`details: ${status.ended.details}`);
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
+    if (report.modelChoice) for (const line of modelChoiceLines(report.modelChoice)) console.log(line);
     if (report.accuracy) console.log(`accuracy ${describeAccuracy(report.accuracy)}`);
     if (report.labelErrorEstimate) console.log(`label errors: about ${(report.labelErrorEstimate.share * 100).toFixed(1)}% of labels look wrong (${report.labelErrorEstimate.count} of ${report.samples.length}); ${report.samples.filter((s) => s.likelyMislabeled).length} flagged in report.samples`);
     for (const skipped of report.skipped) console.log(`skipped ${printable(skipped.path)}: ${printable(skipped.reason)}`);
@@ -267,8 +271,19 @@ main(process.argv.slice(2)).then(
 );
 
 /** `--backbone`: a bundled backbone by name, else a Keras model.json path or URL. */
-function backboneOption(value: string | undefined, cutLayer: string | undefined): TrainingConfigInput['backbone'] {
+function backboneOption(value: string | undefined, cutLayer: string | undefined, autoBudget: number | undefined): TrainingConfigInput['backbone'] {
   if (value === undefined) return undefined;
+  if (value === 'auto') return { kind: 'auto', budgetSeconds: autoBudget };
   const bundled = BundledBackbone.safeParse(value);
   return bundled.success ? { kind: bundled.data } : { kind: 'keras', source: value, cutLayer };
+}
+
+/** Auto's table: each candidate's inner-fold score, or why it was skipped, and the winner. */
+function modelChoiceLines(choice: ModelChoice): string[] {
+  const rows = choice.candidates.map((c) =>
+    c.skipped === null
+      ? `  ${c.backbone === choice.chosen ? '*' : ' '} ${c.backbone.padEnd(20)} inner accuracy ${((c.accuracy ?? 0) * 100).toFixed(1).padStart(5)}%  log-loss ${(c.logLoss ?? 0).toFixed(3)}  ${c.seconds.toFixed(1)} s`
+      : `    ${c.backbone.padEnd(20)} skipped: ${c.skipped}`,
+  );
+  return [`model choice (Auto, ${choice.probeImages} train images, inner folds):`, ...rows, `chose ${choice.chosen}: ${choice.reason}`];
 }

@@ -240,8 +240,8 @@ export interface ConvergedHeadInput {
 export interface ConvergedHeadResult {
   model: TF.Sequential;
   l2: number;
-  /** Mean held-out log-loss per L2 strength, from the inner folds of the train rows. */
-  l2Scores: { l2: number; logLoss: number }[];
+  /** Mean held-out log-loss and accuracy per L2 strength, from the inner folds of the train rows. */
+  l2Scores: { l2: number; logLoss: number; accuracy: number }[];
   iterations: number;
   converged: boolean;
   history: Logs[];
@@ -266,6 +266,25 @@ export async function fitConvergedHead(input: ConvergedHeadInput): Promise<Conve
   }
 }
 
+/**
+ * How well a converged head does on these features, judged by the inner folds of `trainRows` alone
+ * (the L2 choice's own folds): the best L2's mean held-out log-loss and accuracy. Candidates for
+ * the model (backbones, say) are compared by it without looking at val or test.
+ */
+export async function innerFoldScore(input: Omit<ConvergedHeadInput, 'valRows' | 'onLogs' | 'dropout'>): Promise<{ l2: number; logLoss: number; accuracy: number } | null> {
+  const { features, dim } = input;
+  const raw = tf.tensor2d(features, [features.length / dim, dim]);
+  const { scaled } = standardize(raw, input.trainRows);
+  raw.dispose();
+  try {
+    const { l2, l2Scores } = await chooseL2(scaled, { ...input, valRows: [], dropout: 0 }, { done: 0, total: 0 });
+    const best = l2Scores.find((score) => score.l2 === l2);
+    return best ?? null;
+  } finally {
+    scaled.dispose();
+  }
+}
+
 function weightOf(input: ConvergedHeadInput): (row: number) => number {
   return (row) => input.classWeights?.[input.labels[row] as number] ?? 1;
 }
@@ -282,6 +301,7 @@ async function chooseL2(all: TF.Tensor2D, input: ConvergedHeadInput, progress: {
   const assigned = assignFolds(imageLabels, folds, input.seed + 3);
   const foldOfImage = new Map(images.map((image, i) => [image, assigned[i] as number]));
   const sums = new Array<number>(L2_GRID.length).fill(0);
+  const accuracies = new Array<number>(L2_GRID.length).fill(0);
   for (let f = 0; f < folds; f++) {
     const fitSet = fitData(all, labels, classCount, input.trainRows.filter((r) => foldOfImage.get(input.imageOf(r)) !== f), weightOf(input));
     // Each held-out image is scored once, on its own row (not its copies or repeats).
@@ -292,6 +312,7 @@ async function chooseL2(all: TF.Tensor2D, input: ConvergedHeadInput, progress: {
         const fit = await fitSoftmaxRegression(fitSet, { l2, start, maxIterations: INNER_MAX_ITERATIONS, isCancelled: input.isCancelled });
         start = fit.theta;
         sums[k] = (sums[k] as number) + logLoss(heldSet, fit.theta) / folds;
+        accuracies[k] = (accuracies[k] as number) + accuracyOf(heldSet, fit.theta) / folds;
         input.onProgress?.(++progress.done, progress.total);
       }
     } finally {
@@ -303,7 +324,7 @@ async function chooseL2(all: TF.Tensor2D, input: ConvergedHeadInput, progress: {
   if (broken >= 0) throw new NonFiniteError(`the held-out loss at L2 ${L2_GRID[broken]} became ${sums[broken]}`);
   // The strongest regularisation within a hair of the best score (the grid runs strongest first).
   const best = Math.min(...sums);
-  return { l2: L2_GRID[sums.findIndex((s) => s <= best + 1e-6)] as number, l2Scores: L2_GRID.map((l2, k) => ({ l2, logLoss: sums[k] as number })) };
+  return { l2: L2_GRID[sums.findIndex((s) => s <= best + 1e-6)] as number, l2Scores: L2_GRID.map((l2, k) => ({ l2, logLoss: sums[k] as number, accuracy: accuracies[k] as number })) };
 }
 
 async function fitFinal(

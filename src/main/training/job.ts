@@ -3,25 +3,26 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineInfo, TrainingConfig, TrainingProgress } from '../../shared/contract';
-import type { Split, TrainingReport } from '../../shared/report';
+import type { ModelChoice, Split, TrainingReport } from '../../shared/report';
 export type { TrainingReport } from '../../shared/report';
 import { seededRandom } from '../project/demo';
-import { mapLimit } from '../common/concurrency';
-import { type Augmentation, augmentBatch, augmentationKey, drawAugmentation } from './augment';
+import { type Augmentation, augmentationKey } from './augment';
 import { loadBackbone } from '../engine/backbone';
+import { chooseBackbone } from './modelChoice';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
 import { estimateLabelErrors, type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
-import { allFinite, EmbeddingCache } from './embeddingCache';
+import { EmbeddingCache } from './embeddingCache';
+import { embeddingProgress, embedSamples, noteDiscarded, uniqueByHash } from './embedding';
 import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
-import { decodeForModel, DEFAULT_PREPROCESSING, savedPreprocessing, scalePixels, type Preprocessing } from '../engine/preprocess';
+import { DEFAULT_PREPROCESSING, savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
-import { CancelledError, predictInBatches, trainHead } from './trainHead';
+import { predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { tf, type TF } from '../engine/tf';
 
@@ -51,7 +52,6 @@ export type JobEvent =
   | { type: 'epoch'; epoch: number; logs: Logs };
 
 
-const EMBED_BATCH = 16;
 /** A val split smaller than this, in a project no larger than CV_MAX_IMAGES, is backed by cross-validation. */
 const CV_BELOW_VAL_IMAGES = 200;
 const CV_MAX_IMAGES = 2000;
@@ -70,7 +70,10 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   let backendSummary = summarizeBackend(backend);
   emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, await probeFrozenEngine(config.engine)) });
 
-  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+  const notes: string[] = [];
+  const modelChoice = config.backbone.kind === 'auto' ? await chooseBackbone(job, config.backbone.budgetSeconds, emit, isCancelled, memory, notes) : undefined;
+  const backboneSpec = config.backbone.kind === 'auto' ? { kind: (modelChoice as ModelChoice).chosen } : config.backbone;
+  const backbone = await loadBackbone(backboneSpec, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
   const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
     backbone.dispose();
     throw error;
@@ -80,7 +83,6 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   backendSummary = `${backendSummary}. ${describeRunner('Backbone', runner)}`;
   emit({ type: 'backend', summary: backendSummary, engine });
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
-  const notes: string[] = [];
   noteDiscarded(cache, notes);
   const skipped: TrainingReport['skipped'] = [];
   const embedStarted = performance.now();
@@ -113,7 +115,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const valRows = rowsOf('val');
 
   const trainStarted = performance.now();
-  const backboneInfo = { ...config.backbone, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
+  const backboneInfo = { ...backboneSpec, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
   const checkpoints = new CheckpointWriter(job.runDir, { classes: job.classes, backbone: backboneInfo, preprocessing: backbone.preprocessing });
   const classWeightsUsed = config.balancing === 'class-weights' ? classWeights(trainByClass.map((r) => r.length)) : undefined;
   // The image a row is, or is a copy of: an image and its copies always stay on one side of a fold.
@@ -252,6 +254,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       },
       preprocessing: backbone.preprocessing,
       backbone: backboneInfo,
+      ...(modelChoice ? { modelChoice } : {}),
       fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
       augmentedCopies: copyRows.length,
       notes,
@@ -365,7 +368,7 @@ async function fineTuneTop(
   }
 }
 
-type Memory = () => { numTensors: number; numBytes: number };
+export type Memory = () => { numTensors: number; numBytes: number };
 
 function onnxCacheDir(job: TrainingJob): string {
   return path.join(job.cacheDir, 'onnx');
@@ -381,17 +384,7 @@ function runnerInfo(runner: FrozenModelRunner): EngineInfo['backbone'] {
   return { engine: runner.engine, label: runner.engine === 'onnx' ? runner.description : 'TensorFlow.js', notUsed: runner.notUsed };
 }
 
-function noteDiscarded(cache: EmbeddingCache, notes: string[]): void {
-  if (cache.discarded === 0) return;
-  const note = `${cache.discarded} cached feature row(s) held NaN or Infinity (a damaged cache file) and were computed again`;
-  console.warn(`[labelloop] ${note}`);
-  notes.push(note);
-}
 
-function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
-  return (done: number, seconds: number) =>
-    emit({ type: 'progress', progress: { phase: 'embedding', done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
-}
 
 /** Batch progress and per-epoch events for one stage; stage 2's epochs continue stage 1's count. */
 function epochReporter(phase: 'training' | 'fine-tuning', epochs: number, trainRows: number, batchSize: number, emit: (event: JobEvent) => void, memory: Memory, epochOffset = 0, extraLogs: Logs = {}) {
@@ -408,8 +401,8 @@ function epochReporter(phase: 'training' | 'fine-tuning', epochs: number, trainR
   });
 }
 
-const UNIT_SCALE: Preprocessing = { inputSize: 0, ...DEFAULT_PREPROCESSING };
-const IDENTITY_DRAW = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };
+
+
 
 /** `copies` augmented variants of every train image, keyed so that the cache can hold them. */
 function augmentedCopies(samples: JobSample[], augmentation: Augmentation | null): JobSample[] {
@@ -420,70 +413,7 @@ function augmentedCopies(samples: JobSample[], augmentation: Augmentation | null
     .flatMap((s) => Array.from({ length: augmentation.copies }, (_, k) => ({ ...s, hash: `${s.hash}|aug:${key}:${k}`, augmentSeed: `${s.hash}:${key}:${k}` })));
 }
 
-function uniqueByHash(samples: JobSample[]): JobSample[] {
-  const seen = new Set<string>();
-  return samples.filter((s) => (seen.has(s.hash) ? false : (seen.add(s.hash), true)));
-}
 
-/** Decodes the next batch with sharp while the backbone runs on the current one. */
-export async function embedSamples(
-  samples: JobSample[],
-  job: TrainingJob,
-  runner: FrozenModelRunner,
-  prep: Preprocessing,
-  augmentation: Augmentation | null,
-  cache: EmbeddingCache,
-  skipped: TrainingReport['skipped'],
-  isCancelled: () => boolean,
-  onProgress: (done: number, seconds: number) => void,
-): Promise<void> {
-  const started = performance.now();
-  const pixelsPerImage = prep.inputSize * prep.inputSize * 3;
-  const decode = (batch: JobSample[]) =>
-    mapLimit(batch, 4, async (s) => {
-      try {
-        return await decodeForModel(path.join(job.projectRoot, s.path), prep);
-      } catch (error) {
-        skipped.push({ path: s.path, reason: error instanceof Error ? error.message : String(error) });
-        return null;
-      }
-    });
-  const batches: JobSample[][] = [];
-  for (let i = 0; i < samples.length; i += EMBED_BATCH) batches.push(samples.slice(i, i + EMBED_BATCH));
-  let next = batches.length > 0 ? decode(batches[0] as JobSample[]) : null;
-  let done = 0;
-  for (let b = 0; b < batches.length; b++) {
-    if (isCancelled()) throw new CancelledError();
-    const decoded = await (next as Promise<(Uint8Array | null)[]>);
-    next = b + 1 < batches.length ? decode(batches[b + 1] as JobSample[]) : null;
-    const batch = batches[b] as JobSample[];
-    const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
-    if (ok.length > 0) {
-      const input = new Float32Array(ok.length * pixelsPerImage);
-      ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
-      const images = tf.tidy(() => {
-        let x = tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]);
-        if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
-          x = augmentBatch(x, ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)));
-        }
-        return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
-      });
-      const pixels = (await images.data()) as Float32Array;
-      images.dispose();
-      const values = await runner.run(pixels, ok.length);
-      const dim = values.length / ok.length;
-      ok.forEach((o, i) => {
-        const row = values.slice(i * dim, (i + 1) * dim);
-        if (allFinite(row)) cache.set(o.sample.hash, row);
-        // A bad augmented copy is left out on its own (uncached rows are not used); only a bad original skips the image.
-        else if (!o.sample.augmentSeed) skipped.push({ path: o.sample.path, reason: 'the backbone gave features that are not finite numbers (NaN or Infinity)' });
-      });
-    }
-    done += batch.length;
-    onProgress(done, (performance.now() - started) / 1000);
-    if (b % 25 === 24) await cache.save();
-  }
-}
 
 function predictProbabilities(model: TF.LayersModel, features: Float32Array, sampleShape: number[]): number[][] {
   const size = sampleShape.reduce((a, b) => a * b, 1);

@@ -5,7 +5,7 @@
 import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
-import { TrainingConfig } from '../../shared/contract';
+import { BundledBackbone, TrainingConfig } from '../../shared/contract';
 import { describeKeptModel } from '../../shared/keptModel';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../common/errors';
@@ -70,6 +70,15 @@ export class RunStore {
     const parsed = TrainingConfig.safeParse(config);
     if (!parsed.success) throw new UserError('bad-config', `Run ${runId} has no usable config.json`);
     return parsed.data;
+  }
+
+  /** What Retrain runs: the run's config, with the backbone Auto chose for it (the choice is repeated, not made again). */
+  async retrainConfig(runId: string): Promise<TrainingConfig> {
+    const config = await this.config(runId);
+    if (config.backbone.kind !== 'auto') return config;
+    const report = await readJson(path.join(this.dir(runId), 'report.json')).catch(() => null);
+    const chosen = BundledBackbone.safeParse((report?.modelChoice as { chosen?: unknown } | undefined)?.chosen);
+    return chosen.success ? { ...config, backbone: { kind: chosen.data } } : config;
   }
 
   async rename(runId: string, name: string): Promise<void> {

@@ -242,7 +242,7 @@ export class TrainingService {
       if (message.type === 'done') {
         run.report = message.report;
         const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
-        status.result = { evaluatedOn, valAccuracy, accuracy: message.report.accuracy ?? null, confusion, perClass };
+        status.result = { evaluatedOn, valAccuracy, accuracy: message.report.accuracy ?? null, confusion, perClass, modelChoice: message.report.modelChoice ?? null };
         const elapsedSeconds = (Date.now() - Date.parse(status.startedAt)) / 1000;
         ended = {
           runId: job.runId,

@@ -30,8 +30,9 @@ export interface TrainingForm {
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
   /** Empty: the bundled MobileNetV2; else a Keras-converted model.json path or URL. */
-  /** A bundled backbone, or `keras`: the model.json at `backboneSource`. */
-  backbone: BundledBackbone | 'keras';
+  /** A bundled backbone, `auto` (the best of them for this project, within `autoBudgetSeconds`), or `keras`: the model.json at `backboneSource`. */
+  backbone: BundledBackbone | 'auto' | 'keras';
+  autoBudgetSeconds: number;
   backboneSource: string;
   cutLayer: string;
   scale: '0,1' | '-1,1';
@@ -62,6 +63,7 @@ export const DEFAULT_FORM: TrainingForm = {
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
   backbone: 'mobilenet_v2',
+  autoBudgetSeconds: 120,
   backboneSource: '',
   cutLayer: '',
   scale: '0,1',
@@ -91,7 +93,9 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     backbone:
       form.backbone === 'keras'
         ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
-        : { kind: form.backbone },
+        : form.backbone === 'auto'
+          ? { kind: 'auto', budgetSeconds: form.autoBudgetSeconds }
+          : { kind: form.backbone },
     scale: form.scale,
     resize: form.resize,
     augmentation: { ...form.augmentation },

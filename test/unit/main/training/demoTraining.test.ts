@@ -265,4 +265,19 @@ describe('training the demo project', () => {
     samples.forEach((s, i) => expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number))).toBeLessThan(1e-4));
     await predictor.dispose();
   }, 180_000);
+
+  it('Auto compares the bundled backbones on train images, trains on the winner, shows the table, and Retrain repeats its choice', async () => {
+    const { report, status, runId } = await train({ backend: 'wasm', inputSize: 96, backbone: { kind: 'auto' } });
+    const r = report as TrainingReport;
+    const choice = r.modelChoice as NonNullable<TrainingReport['modelChoice']>;
+    expect(choice.candidates.map((c) => c.backbone)).toEqual(['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']);
+    expect(choice.probeImages).toBe(400);
+    expect(r.backbone.kind).toBe(choice.chosen);
+    expect(status.result?.modelChoice).toEqual(choice);
+    const retrained = await app.handle('runs.retrain', { runId });
+    if (!retrained.ok) throw new Error(retrained.error.message);
+    const again = await app.training.whenDone((retrained.result as { runId: string }).runId);
+    expect(again.report?.backbone.kind).toBe(choice.chosen);
+    expect(again.report?.modelChoice).toBeUndefined();
+  }, 240_000);
 });

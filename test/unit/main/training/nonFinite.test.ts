@@ -9,7 +9,7 @@ import { selectBackend } from '../../../../src/main/engine/backend';
 import { EmbeddingCache } from '../../../../src/main/training/embeddingCache';
 import type { FrozenModelRunner } from '../../../../src/main/engine/onnx/frozenRunner';
 import type { JobSample, TrainingJob } from '../../../../src/main/training/job';
-import { embedSamples } from '../../../../src/main/training/job';
+import { embedSamples } from '../../../../src/main/training/embedding';
 import { trainHead } from '../../../../src/main/training/trainHead';
 import { TrainingConfig } from '../../../../src/shared/contract';
 import { tempDir } from '../../../helpers/fixtures';

@@ -1,0 +1,127 @@
+// `npm run bench`, model quality on real images (bench/realData.ts builds them from Debian
+// packages): on each dataset, one split chosen by the app (60/20/20, by content hash), and on its
+// test images, which chose nothing: Auto, each bundled backbone pinned, logistic regression fitted
+// to convergence on raw 32×32 pixels, and PyTorch's small CNN from scratch on the same split.
+// Every accuracy comes with its 95% Wilson interval. Each run starts with an empty feature cache.
+import { spawnSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, it } from 'vitest';
+import { LabelLoopApp } from '../src/main/app';
+import { decodeForModel } from '../src/main/engine/preprocess';
+import { selectBackend } from '../src/main/engine/backend';
+import { DATA_DIR } from '../src/main/project/scan';
+import { fitConvergedHead } from '../src/main/training/convergedHead';
+import { tf, type TF } from '../src/main/engine/tf';
+import { accuracyEstimate, type AccuracyEstimate } from '../src/shared/metrics';
+import type { TrainingReport } from '../src/shared/report';
+import { buildRealDatasets } from './realData';
+
+/** Images per dataset (a fixed, evenly spaced pick per class where a set is larger): keeps each dataset within minutes. */
+const MAX_IMAGES = 1000;
+const lines: string[] = [];
+const report = (line: string) => {
+  lines.push(line);
+  console.log(line);
+};
+const interval = (e: AccuracyEstimate) => `${(e.value * 100).toFixed(1)}% (${(e.low * 100).toFixed(1)}–${(e.high * 100).toFixed(1)})`;
+
+/** A copy of the dataset with at most MAX_IMAGES images, the same share of each class. */
+async function capped(source: string, target: string): Promise<void> {
+  const classes = (await readdir(source, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+  const files = await Promise.all(classes.map(async (name) => (await readdir(path.join(source, name))).sort()));
+  const total = files.reduce((sum, list) => sum + list.length, 0);
+  for (const [c, name] of classes.entries()) {
+    const list = files[c] as string[];
+    const keep = Math.min(list.length, Math.ceil((list.length * MAX_IMAGES) / Math.max(total, MAX_IMAGES)));
+    await mkdir(path.join(target, name), { recursive: true });
+    for (let k = 0; k < keep; k++) {
+      const file = list[Math.floor((k * list.length) / keep)] as string;
+      await cp(path.join(source, name, file), path.join(target, name, file));
+    }
+  }
+}
+
+async function timedRun(app: LabelLoopApp, project: string, config: Record<string, unknown>) {
+  await rm(path.join(project, DATA_DIR, 'cache'), { recursive: true, force: true });
+  const started = performance.now();
+  const result = await app.handle('training.start', { config });
+  if (!result.ok) throw new Error(result.error.message);
+  const done = await app.training.whenDone((result.result as { runId: string }).runId);
+  if (!done.report) throw new Error(`run ${done.status.state}: ${done.status.ended?.message}`);
+  return { seconds: (performance.now() - started) / 1000, report: done.report };
+}
+
+/** Logistic regression (the converged head) on raw 32×32 RGB pixels, fitted on the train split, scored on test. */
+async function rawPixels(project: string, samples: TrainingReport['samples'], classes: string[]): Promise<{ estimate: AccuracyEstimate; seconds: number }> {
+  const started = performance.now();
+  const prep = { inputSize: 32, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' } as const;
+  const dim = 32 * 32 * 3;
+  const features = new Float32Array(samples.length * dim);
+  for (const [i, s] of samples.entries()) {
+    const pixels = await decodeForModel(path.join(project, s.path), prep);
+    for (let k = 0; k < dim; k++) features[i * dim + k] = (pixels[k] as number) / 255;
+  }
+  const labels = Int32Array.from(samples, (s) => classes.indexOf(s.label));
+  const rows = (split: string) => samples.flatMap((s, i) => (s.split === split ? [i] : []));
+  const head = await fitConvergedHead({ features, dim, labels, classCount: classes.length, trainRows: rows('train'), imageOf: (r) => r, valRows: [], dropout: 0, seed: 42 });
+  const test = rows('test');
+  const predicted = tf.tidy(() => (head.model.predict(tf.tensor2d(features, [samples.length, dim]).gather(test)) as TF.Tensor).argMax(1).dataSync());
+  head.model.dispose();
+  const hits = test.filter((row, i) => predicted[i] === labels[row]).length;
+  return { estimate: accuracyEstimate('test', hits, test.length, true), seconds: (performance.now() - started) / 1000 };
+}
+
+/** PyTorch's small CNN from scratch on the same split (bench/torch_reference.py `cnn`), at 64 px. */
+function torchCnn(splitFile: string): { estimate: AccuracyEstimate; seconds: number; epochs: number } | string {
+  const python = '/usr/bin/python3';
+  if (spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0) return 'not run: apt-get install python3-torch python3-torchvision';
+  const run = spawnSync(python, [path.join(import.meta.dirname, 'torch_reference.py'), 'cnn', splitFile, '64'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) return `failed: ${run.stderr.trim().split('\n').slice(-1)[0]}`;
+  const result = JSON.parse(run.stdout.trim().split('\n').slice(-1)[0] as string) as { correct: number; images: number; seconds: number; epochs: number };
+  return { estimate: accuracyEstimate('test', result.correct, result.images, true), seconds: result.seconds, epochs: result.epochs };
+}
+
+describe('model quality on real datasets', () => {
+  let work = '';
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+    console.log(`\n=== LabelLoop on real datasets (${os.cpus().length} cores; test split of a 60/20/20 split; 95% intervals) ===\n${lines.join('\n')}\n`);
+  });
+
+  it('Auto and each backbone against raw-pixel logistic regression and a small CNN, on the same split', async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-real-'));
+    const { built, missing } = await buildRealDatasets(path.join(os.homedir(), '.cache', 'labelloop', 'datasets'));
+    for (const m of missing) report(`${m.name}: not built (${m.why})`);
+    await selectBackend('wasm');
+    for (const dataset of built) {
+      const project = path.join(work, dataset.name);
+      await capped(dataset.dir, project);
+      const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, `config-${dataset.name}`), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+      try {
+        const opened = await app.handle('project.open', { path: project });
+        if (!opened.ok) throw new Error(opened.error.message);
+        const base = { backend: 'wasm', val: 0.2, test: 0.2 };
+        const auto = await timedRun(app, project, { ...base, backbone: { kind: 'auto' } });
+        const { samples, classes } = auto.report;
+        const cells = [`Auto → ${auto.report.modelChoice?.chosen}: ${interval(auto.report.accuracy as AccuracyEstimate)}, ${auto.seconds.toFixed(0)} s`];
+        for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']) {
+          const pinned = await timedRun(app, project, { ...base, backbone: { kind } });
+          cells.push(`${kind}: ${interval(pinned.report.accuracy as AccuracyEstimate)}, ${pinned.seconds.toFixed(0)} s`);
+        }
+        const pixels = await rawPixels(project, samples, classes);
+        cells.push(`LR on raw 32×32 pixels: ${interval(pixels.estimate)}, ${pixels.seconds.toFixed(0)} s`);
+        const splitFile = path.join(work, `${dataset.name}-split.json`);
+        await writeFile(splitFile, JSON.stringify(samples.map((s) => ({ file: path.join(project, s.path), label: s.label, split: s.split }))));
+        const cnn = torchCnn(splitFile);
+        cells.push(typeof cnn === 'string' ? `PyTorch small CNN ${cnn}` : `PyTorch small CNN (64 px, ${cnn.epochs} epochs): ${interval(cnn.estimate)}, ${cnn.seconds.toFixed(0)} s`);
+        const test = samples.filter((s) => s.split === 'test').length;
+        report(`${dataset.name} (${samples.length} images, ${classes.length} classes, ${test} test; ${dataset.source}): ${cells.join('; ')}`);
+        report(`  Auto's table: ${auto.report.modelChoice?.candidates.map((c) => (c.skipped ? `${c.backbone} skipped (${c.skipped})` : `${c.backbone} ${((c.accuracy ?? 0) * 100).toFixed(1)}%, log-loss ${(c.logLoss ?? 0).toFixed(3)}, ${c.seconds.toFixed(0)} s`)).join('; ')}`);
+      } finally {
+        await app.dispose();
+      }
+    }
+  });
+});

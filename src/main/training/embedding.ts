@@ -1,0 +1,93 @@
+// Backbone features for a run's images: decoded with sharp ahead of the engine, augmented copies
+// drawn in TF.js before the backbone, every finite row cached by content hash.
+import path from 'node:path';
+import type { TrainingReport } from '../../shared/report';
+import { mapLimit } from '../common/concurrency';
+import type { FrozenModelRunner } from '../engine/onnx/frozenRunner';
+import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels, type Preprocessing } from '../engine/preprocess';
+import { tf } from '../engine/tf';
+import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
+import { allFinite, type EmbeddingCache } from './embeddingCache';
+import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
+import { CancelledError } from './trainHead';
+
+const EMBED_BATCH = 16;
+const UNIT_SCALE: Preprocessing = { inputSize: 0, ...DEFAULT_PREPROCESSING };
+const IDENTITY_DRAW = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };
+
+export function uniqueByHash(samples: JobSample[]): JobSample[] {
+  const seen = new Set<string>();
+  return samples.filter((s) => (seen.has(s.hash) ? false : (seen.add(s.hash), true)));
+}
+
+export function noteDiscarded(cache: EmbeddingCache, notes: string[]): void {
+  if (cache.discarded === 0) return;
+  const note = `${cache.discarded} cached feature row(s) held NaN or Infinity (a damaged cache file) and were computed again`;
+  console.warn(`[labelloop] ${note}`);
+  notes.push(note);
+}
+
+export function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
+  return (done: number, seconds: number) =>
+    emit({ type: 'progress', progress: { phase: 'embedding', done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
+}
+
+/** Decodes the next batch with sharp while the backbone runs on the current one. */
+export async function embedSamples(
+  samples: JobSample[],
+  job: TrainingJob,
+  runner: FrozenModelRunner,
+  prep: Preprocessing,
+  augmentation: Augmentation | null,
+  cache: EmbeddingCache,
+  skipped: TrainingReport['skipped'],
+  isCancelled: () => boolean,
+  onProgress: (done: number, seconds: number) => void,
+): Promise<void> {
+  const started = performance.now();
+  const pixelsPerImage = prep.inputSize * prep.inputSize * 3;
+  const decode = (batch: JobSample[]) =>
+    mapLimit(batch, 4, async (s) => {
+      try {
+        return await decodeForModel(path.join(job.projectRoot, s.path), prep);
+      } catch (error) {
+        skipped.push({ path: s.path, reason: error instanceof Error ? error.message : String(error) });
+        return null;
+      }
+    });
+  const batches: JobSample[][] = [];
+  for (let i = 0; i < samples.length; i += EMBED_BATCH) batches.push(samples.slice(i, i + EMBED_BATCH));
+  let next = batches.length > 0 ? decode(batches[0] as JobSample[]) : null;
+  let done = 0;
+  for (let b = 0; b < batches.length; b++) {
+    if (isCancelled()) throw new CancelledError();
+    const decoded = await (next as Promise<(Uint8Array | null)[]>);
+    next = b + 1 < batches.length ? decode(batches[b + 1] as JobSample[]) : null;
+    const batch = batches[b] as JobSample[];
+    const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
+    if (ok.length > 0) {
+      const input = new Float32Array(ok.length * pixelsPerImage);
+      ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
+      const images = tf.tidy(() => {
+        let x = tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]);
+        if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
+          x = augmentBatch(x, ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)));
+        }
+        return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
+      });
+      const pixels = (await images.data()) as Float32Array;
+      images.dispose();
+      const values = await runner.run(pixels, ok.length);
+      const dim = values.length / ok.length;
+      ok.forEach((o, i) => {
+        const row = values.slice(i * dim, (i + 1) * dim);
+        if (allFinite(row)) cache.set(o.sample.hash, row);
+        // A bad augmented copy is left out on its own (uncached rows are not used); only a bad original skips the image.
+        else if (!o.sample.augmentSeed) skipped.push({ path: o.sample.path, reason: 'the backbone gave features that are not finite numbers (NaN or Infinity)' });
+      });
+    }
+    done += batch.length;
+    onProgress(done, (performance.now() - started) / 1000);
+    if (b % 25 === 24) await cache.save();
+  }
+}

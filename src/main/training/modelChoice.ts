@@ -1,0 +1,120 @@
+// "Auto": which bundled backbone suits this project, decided before the run proper. Each candidate
+// embeds the same stratified sample of the train split (cached, so the winner's rows are not
+// embedded twice), and a converged head is scored on them by inner folds. Val and test images are
+// never looked at, so the accuracy the run reports stays honest. Cheapest candidates go first, and
+// one that would overrun the time budget is skipped with the reason.
+import path from 'node:path';
+import type { BundledBackbone } from '../../shared/contract';
+import type { ModelChoice } from '../../shared/report';
+import { seededRandom } from '../project/demo';
+import { loadBackbone } from '../engine/backbone';
+import { frozenModelRunner } from '../engine/onnx/frozenRunner';
+import { DEFAULT_PREPROCESSING } from '../engine/preprocess';
+import { innerFoldScore } from './convergedHead';
+import { embedSamples, noteDiscarded, uniqueByHash } from './embedding';
+import { EmbeddingCache } from './embeddingCache';
+import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
+
+/**
+ * The candidates, cheapest first, with their cost per image relative to MobileNetV2 (measured with
+ * ONNX Runtime on 2 cores at 160–224 px: the three-depth MobileNetV2 is the same network).
+ */
+export const AUTO_CANDIDATES: readonly { backbone: BundledBackbone; cost: number }[] = [
+  { backbone: 'mobilenet_v2', cost: 1 },
+  { backbone: 'mobilenet_v2_depths', cost: 1 },
+  { backbone: 'inception_v3', cost: 2.5 },
+];
+
+/** Train images the candidates are compared on: enough for inner folds to rank them, few enough to be quick. */
+export const PROBE_IMAGES = 400;
+
+/** Lower inner log-loss wins; this close to the cheaper one's counts as a tie, and the cheaper wins it. */
+const TIE = 0.01;
+
+/** A stratified sample of the train split, the same for the same seed: each class in proportion, at least 3 each where it has them. */
+export function probeSamples(samples: readonly JobSample[], classCount: number, size: number, seed: number): JobSample[] {
+  const train = samples.filter((s) => s.split === 'train' && !s.augmentSeed);
+  if (train.length <= size) return train;
+  const random = seededRandom(seed + 11);
+  const chosen: JobSample[] = [];
+  for (let c = 0; c < classCount; c++) {
+    const members = train.filter((s) => s.label === c).sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+    for (let i = members.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [members[i], members[j]] = [members[j] as JobSample, members[i] as JobSample];
+    }
+    chosen.push(...members.slice(0, Math.min(members.length, Math.max(3, Math.round((size * members.length) / train.length)))));
+  }
+  return chosen;
+}
+
+export async function chooseBackbone(
+  job: TrainingJob,
+  budgetSeconds: number,
+  emit: (event: JobEvent) => void,
+  isCancelled: () => boolean,
+  memory: Memory,
+  notes: string[],
+): Promise<ModelChoice> {
+  const { config } = job;
+  const probe = probeSamples(job.samples, job.classes.length, PROBE_IMAGES, config.seed);
+  const started = performance.now();
+  const candidates: ModelChoice['candidates'] = [];
+  let secondsPerCost: number | null = null;
+  for (const [k, { backbone: kind, cost }] of AUTO_CANDIDATES.entries()) {
+    const elapsed = (performance.now() - started) / 1000;
+    const expected = secondsPerCost === null ? null : secondsPerCost * cost;
+    if (expected !== null && elapsed + expected > budgetSeconds) {
+      candidates.push({ backbone: kind, logLoss: null, accuracy: null, seconds: 0, skipped: `over the ${budgetSeconds} s budget (about ${Math.ceil(expected)} s more after ${Math.round(elapsed)} s)` });
+      continue;
+    }
+    const candidateStarted = performance.now();
+    const backbone = await loadBackbone({ kind }, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+    let score: Awaited<ReturnType<typeof innerFoldScore>>;
+    try {
+      const runner = await frozenModelRunner(backbone.extractor, config.engine, path.join(job.cacheDir, 'onnx'));
+      const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
+      noteDiscarded(cache, notes);
+      const missing = uniqueByHash(probe.filter((s) => !cache.get(s.hash)));
+      const progress = (done: number, seconds: number) =>
+        emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - missing.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
+      try {
+        // Unreadable images are reported by the run proper, which meets them again.
+        await embedSamples(missing, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
+      } finally {
+        await cache.save();
+      }
+      const rows = probe.flatMap((s) => {
+        const row = cache.get(s.hash);
+        return row ? [{ row, label: s.label }] : [];
+      });
+      const dim = backbone.featureSize;
+      const features = new Float32Array(rows.length * dim);
+      rows.forEach((r, i) => features.set(r.row, i * dim));
+      const indices = rows.map((_, i) => i);
+      score = await innerFoldScore({ features, dim, labels: Int32Array.from(rows, (r) => r.label), classCount: job.classes.length, trainRows: indices, imageOf: (row) => row, seed: config.seed, isCancelled });
+    } finally {
+      backbone.dispose();
+    }
+    const seconds = (performance.now() - candidateStarted) / 1000;
+    secondsPerCost ??= seconds / cost;
+    candidates.push({ backbone: kind, logLoss: score?.logLoss ?? null, accuracy: score?.accuracy ?? null, seconds, skipped: score ? null : 'a class has fewer than 2 train images to fold' });
+  }
+  return decide(candidates, probe.length, budgetSeconds);
+}
+
+/** The winner by inner log-loss (a near tie goes to the cheaper, earlier candidate), and why, in words. */
+export function decide(candidates: ModelChoice['candidates'], probeImages: number, budgetSeconds: number): ModelChoice {
+  const scored = candidates.filter((c) => c.logLoss !== null);
+  const first = AUTO_CANDIDATES[0]?.backbone as BundledBackbone;
+  if (scored.length === 0) return { probeImages, budgetSeconds, candidates, chosen: first, reason: `nothing could be scored (${candidates[0]?.skipped ?? 'no candidate ran'}), so the default backbone is used` };
+  const best = Math.min(...scored.map((c) => c.logLoss as number));
+  const winner = scored.find((c) => (c.logLoss as number) <= best * (1 + TIE) + 1e-9) as (typeof scored)[number];
+  const percent = (value: number | null) => `${((value ?? 0) * 100).toFixed(1)}%`;
+  const others = scored.filter((c) => c !== winner).map((c) => `${c.backbone} ${percent(c.accuracy)}, log-loss ${(c.logLoss as number).toFixed(3)}`);
+  const reason =
+    `${winner.backbone} scored best on inner folds of ${probeImages} train images: ${percent(winner.accuracy)}, log-loss ${(winner.logLoss as number).toFixed(3)}` +
+    (others.length > 0 ? ` (against ${others.join('; ')})` : '') +
+    ((winner.logLoss as number) > best ? '; within 1% of the best, and cheaper' : '');
+  return { probeImages, budgetSeconds, candidates, chosen: winner.backbone, reason };
+}
