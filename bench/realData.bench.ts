@@ -123,5 +123,5 @@ describe('model quality on real datasets', () => {
         await app.dispose();
       }
     }
-  });
+  }, 3_600_000);
 });

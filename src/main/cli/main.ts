@@ -152,7 +152,8 @@ async function train(argv: string[]): Promise<number> {
     balancing: values.balancing,
     backend: values.backend,
     engine: values.engine,
-    backbone: backboneOption(values.backbone, values['cut-layer'], values['auto-budget']),
+    // Fine-tuning needs MobileNetV2: asking for it without naming a backbone picks that one.
+    backbone: backboneOption(values.backbone ?? ((values['fine-tune-layers'] ?? 0) > 0 ? 'mobilenet_v2' : undefined), values['cut-layer'], values['auto-budget']),
     scale: values['input-scale'],
     resize: values.resize,
     fineTuneBlocks: values['fine-tune-layers'],

@@ -25,6 +25,12 @@ export const AUTO_CANDIDATES: readonly { backbone: BundledBackbone; cost: number
   { backbone: 'inception_v3', cost: 2.5 },
 ];
 
+/**
+ * A candidate whose features are the last columns of a wider candidate's (the same network): one
+ * pass of the wider one embeds both. MobileNetV2's `out_relu` is the last block of its three depths.
+ */
+const WIDER_PASS: Partial<Record<BundledBackbone, BundledBackbone>> = { mobilenet_v2: 'mobilenet_v2_depths' };
+
 /** Train images the candidates are compared on: enough for inner folds to rank them, few enough to be quick. */
 export const PROBE_IMAGES = 400;
 
@@ -61,6 +67,27 @@ export async function chooseBackbone(
   const started = performance.now();
   const candidates: ModelChoice['candidates'] = [];
   let secondsPerCost: number | null = null;
+  const open = async (kind: BundledBackbone) => {
+    const backbone = await loadBackbone({ kind }, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+    const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize).catch((error: unknown) => {
+      backbone.dispose();
+      throw error;
+    });
+    noteDiscarded(cache, notes);
+    return { backbone, cache };
+  };
+  /** Embeds the probe images `cache` lacks with `backbone` (unreadable ones are reported by the run proper, which meets them again). */
+  const embedMissing = async (k: number, { backbone, cache }: Awaited<ReturnType<typeof open>>) => {
+    const missing = uniqueByHash(probe.filter((s) => !cache.get(s.hash)));
+    const progress = (done: number, seconds: number) =>
+      emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - missing.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
+    try {
+      const runner = await frozenModelRunner(backbone.extractor, config.engine, path.join(job.cacheDir, 'onnx'));
+      await embedSamples(missing, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
+    } finally {
+      await cache.save();
+    }
+  };
   for (const [k, { backbone: kind, cost }] of AUTO_CANDIDATES.entries()) {
     const elapsed = (performance.now() - started) / 1000;
     const expected = secondsPerCost === null ? null : secondsPerCost * cost;
@@ -69,32 +96,36 @@ export async function chooseBackbone(
       continue;
     }
     const candidateStarted = performance.now();
-    const backbone = await loadBackbone({ kind }, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+    const target = await open(kind);
     let score: Awaited<ReturnType<typeof innerFoldScore>>;
     try {
-      const runner = await frozenModelRunner(backbone.extractor, config.engine, path.join(job.cacheDir, 'onnx'));
-      const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
-      noteDiscarded(cache, notes);
-      const missing = uniqueByHash(probe.filter((s) => !cache.get(s.hash)));
-      const progress = (done: number, seconds: number) =>
-        emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - missing.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
-      try {
-        // Unreadable images are reported by the run proper, which meets them again.
-        await embedSamples(missing, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
-      } finally {
-        await cache.save();
+      const wider = WIDER_PASS[kind];
+      if (wider && probe.some((s) => !target.cache.get(s.hash))) {
+        // One pass of the wider network fills both caches: this backbone's features are its last columns.
+        const source = await open(wider);
+        try {
+          await embedMissing(k, source);
+          const offset = source.backbone.featureSize - target.backbone.featureSize;
+          for (const s of probe) {
+            const row = source.cache.get(s.hash);
+            if (row && !target.cache.get(s.hash)) target.cache.set(s.hash, row.slice(offset));
+          }
+        } finally {
+          source.backbone.dispose();
+        }
       }
+      await embedMissing(k, target);
       const rows = probe.flatMap((s) => {
-        const row = cache.get(s.hash);
+        const row = target.cache.get(s.hash);
         return row ? [{ row, label: s.label }] : [];
       });
-      const dim = backbone.featureSize;
+      const dim = target.backbone.featureSize;
       const features = new Float32Array(rows.length * dim);
       rows.forEach((r, i) => features.set(r.row, i * dim));
       const indices = rows.map((_, i) => i);
       score = await innerFoldScore({ features, dim, labels: Int32Array.from(rows, (r) => r.label), classCount: job.classes.length, trainRows: indices, imageOf: (row) => row, seed: config.seed, isCancelled });
     } finally {
-      backbone.dispose();
+      target.backbone.dispose();
     }
     const seconds = (performance.now() - candidateStarted) / 1000;
     secondsPerCost ??= seconds / cost;

@@ -62,7 +62,7 @@ export const DEFAULT_FORM: TrainingForm = {
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
-  backbone: 'mobilenet_v2',
+  backbone: 'inception_v3',
   autoBudgetSeconds: 120,
   backboneSource: '',
   cutLayer: '',

@@ -89,6 +89,24 @@ describe('bundled backbones', () => {
     }
   });
 
+  it("MobileNetV2's top features are the last 1,280 of its three depths (Auto embeds both in one pass), on TF.js and on ONNX Runtime", async () => {
+    const [top, depths] = await Promise.all([loadBackbone({ kind: 'mobilenet_v2' }, 96, DEFAULT_PREPROCESSING), loadBackbone({ kind: 'mobilenet_v2_depths' }, 96, DEFAULT_PREPROCESSING)]);
+    try {
+      const input = tf.randomUniform([2, 96, 96, 3], 0, 1, 'float32', 13);
+      const run = (model: TF.LayersModel) => tf.tidy(() => (model.predict(input) as TF.Tensor).dataSync() as Float32Array);
+      const lastColumns = (rows: Float32Array) => Float32Array.from({ length: 2 * 1280 }, (_, i) => rows[Math.floor(i / 1280) * 1856 + 576 + (i % 1280)] as number);
+      expect(maxAbsDiff(lastColumns(run(depths.extractor)), run(top.extractor))).toBeLessThan(1e-5);
+      const [topOnnx, depthsOnnx] = await Promise.all([openOnnxModel(await convertCached(top.extractor, dir)), openOnnxModel(await convertCached(depths.extractor, dir))]);
+      const pixels = input.dataSync() as Float32Array;
+      expect(maxAbsDiff(lastColumns(await depthsOnnx.run(pixels, 2)), await topOnnx.run(pixels, 2))).toBeLessThan(1e-5);
+      await Promise.all([topOnnx.release(), depthsOnnx.release()]);
+      input.dispose();
+    } finally {
+      top.dispose();
+      depths.dispose();
+    }
+  });
+
   it('each bundled backbone has its own identity, so their cached features never mix', async () => {
     const ids = new Set<string>();
     for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3'] as const) {

@@ -199,7 +199,7 @@ describe('training a small demo project', () => {
       cpSync(path.join(runsDir, progress.runId), path.join(runsDir, killedId), { recursive: true });
       markKilled(path.join(runsDir, killedId));
     });
-    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 2, earlyStopping: null, fineTuneBlocks: 1, fineTuneEpochs: 2 } });
+    const started = await app.handle('training.start', { config: { backend: 'wasm', inputSize: 96, epochs: 2, earlyStopping: null, fineTuneBlocks: 1, fineTuneEpochs: 2, backbone: { kind: 'mobilenet_v2' } } });
     if (!started.ok) throw new Error(started.error.message);
     const { status, report } = await app.training.whenDone((started.result as { runId: string }).runId);
     unsubscribe();

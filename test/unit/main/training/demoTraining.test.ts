@@ -72,7 +72,7 @@ describe('training the demo project', () => {
   });
 
   it('fine-tunes the top blocks in stage 2 and saves a classifier that starts at the cut', async () => {
-    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, headFit: 'epochs', epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003 });
+    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, headFit: 'epochs', epochs: 3, earlyStopping: null, fineTuneBlocks: 2, fineTuneEpochs: 2, learningRate: 0.003, backbone: { kind: 'mobilenet_v2' } });
     expect(status.state).toBe('finished');
     // Both passes through frozen layers count: 600 features for stage 1, 600 activations at the cut.
     expect(report?.timing).toMatchObject({ embedded: 1200, fromCache: 0 });

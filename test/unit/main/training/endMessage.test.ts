@@ -59,7 +59,7 @@ describe('finishMessage', () => {
 
   it('counts fine-tuning epochs, and puts notes and skipped images in the details', () => {
     const tuned = report({ fineTune: { blocks: 2, cutLayer: 'block_15_add', cutShape: [3, 3, 160] }, bestEpoch: 22, epochs: report().epochs.concat(report().epochs.slice(0, 5)), skipped: [{ path: 'OK/x.jpg', reason: 'truncated' }], notes: ['3 cached feature row(s) held NaN'] });
-    const { message, details } = finishMessage(tuned, TrainingConfig.parse({ epochs: 20, fineTuneBlocks: 2, fineTuneEpochs: 5 }), diagnostics);
+    const { message, details } = finishMessage(tuned, TrainingConfig.parse({ epochs: 20, fineTuneBlocks: 2, fineTuneEpochs: 5, backbone: { kind: 'mobilenet_v2' } }), diagnostics);
     expect(message).toBe('Finished in 41 s · val accuracy 97.5% · kept epoch 23 of 25 (best val_loss)');
     expect(details).toContain('1 unreadable image(s) skipped · 3 cached feature row(s) held NaN');
   });
