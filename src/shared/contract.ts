@@ -118,6 +118,8 @@ export const AccuracyEstimateSchema = z.object({
  */
 export const BundledBackbone = z.enum(['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']);
 export type BundledBackbone = z.infer<typeof BundledBackbone>;
+/** InceptionV3's trunk: the best test accuracy on all six real datasets of `npm run bench` (README). */
+export const DEFAULT_BACKBONE: BundledBackbone = 'inception_v3';
 
 /**
  * What runs the frozen backbone (and predicts): `auto` is ONNX Runtime (its CUDA provider where
@@ -174,8 +176,7 @@ export const TrainingConfig = z
         z.object({ kind: z.literal('auto'), budgetSeconds: z.number().int().min(10).max(3600).default(120) }),
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
       ])
-      // InceptionV3's trunk: the best test accuracy on all six real datasets of `npm run bench` (README).
-      .default({ kind: 'inception_v3' }),
+      .default({ kind: DEFAULT_BACKBONE }),
     backend: BackendPreference.default('auto'),
     engine: FrozenEngine.default('auto'),
     /** Augmented copies of each training image (0 = off), embedded once and cached. */
@@ -188,7 +189,7 @@ export const TrainingConfig = z
   })
   .strict()
   .refine((c) => c.val + c.test < 1, 'val + test must leave images to train on')
-  .refine((c) => c.fineTuneBlocks === 0 || c.backbone.kind === 'mobilenet_v2', 'Fine-tuning (stage 2) needs the MobileNetV2 backbone with its top features');
+  .refine((c) => c.fineTuneBlocks === 0 || c.backbone.kind === 'mobilenet_v2', { message: 'Fine-tuning (stage 2) needs the MobileNetV2 backbone with its top features', path: ['fineTuneBlocks'] });
 
 export type TrainingConfig = z.output<typeof TrainingConfig>;
 export type TrainingConfigInput = z.input<typeof TrainingConfig>;

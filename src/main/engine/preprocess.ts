@@ -6,7 +6,10 @@ import { explainDecodeError, rasterFromBytes, UndecodableImage } from '../projec
 
 export interface Preprocessing {
   inputSize: number;
-  /** nsfwjs' MobileNetV2 wants [0,1]; Keras applications' mobilenet preprocess_input gives [-1,1]. */
+  /**
+   * nsfwjs' MobileNetV2 wants [0,1], its InceptionV3 [-1,1]: a bundled backbone sets its own; for a
+   * Keras model.json it is the user's (Keras applications' preprocess_input gives [-1,1]).
+   */
   scale: '0,1' | '-1,1';
   /** stretch: squash to a square; center-crop: fill then crop; pad: fit inside on black. */
   resize: 'stretch' | 'center-crop' | 'pad';

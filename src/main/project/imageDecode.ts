@@ -34,10 +34,12 @@ export async function openRaster(input: string | Uint8Array): Promise<{ image: S
  */
 export function rasterFromBytes(bytes: Uint8Array): Sharp {
   const head = bytes.subarray(0, SVG_HEAD_BYTES);
-  if (sniff(head, bytes.byteLength)?.name === 'HEIC') throw new UndecodableImage('Unsupported format HEIC');
-  // libvips renders SVG (and gzipped SVG) from bytes as readily as any photo.
-  if (head[0] === 0x1f && head[1] === 0x8b) throw new UndecodableImage('Not an image');
-  if (/<svg[\s>]/i.test(ascii(head, 0, head.length))) throw new UndecodableImage('Not a raster image (SVG)');
+  const format = sniff(head, bytes.byteLength);
+  if (format?.name === 'HEIC') throw new UndecodableImage('Unsupported format HEIC');
+  // libvips renders SVG (and gzipped SVG) from bytes as readily as any photo; a recognised raster
+  // format is left alone even if its metadata mentions "<svg".
+  if (!format && head[0] === 0x1f && head[1] === 0x8b) throw new UndecodableImage('Not an image');
+  if (!format && /<svg/i.test(ascii(head, 0, head.length))) throw new UndecodableImage('Not a raster image (SVG)');
   return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning', animated: false });
 }
 

@@ -67,16 +67,23 @@ export async function embedSamples(
     const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
     if (ok.length > 0) {
       const input = new Float32Array(ok.length * pixelsPerImage);
-      ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
-      const images = tf.tidy(() => {
-        let x = tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]);
-        if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
-          x = augmentBatch(x, ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)));
-        }
-        return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
-      });
-      const pixels = (await images.data()) as Float32Array;
-      images.dispose();
+      let pixels: Float32Array = input;
+      if (augmentation && ok.some((o) => o.sample.augmentSeed)) {
+        // Augmentation works on [0, 1] pixels in TF.js; the backbone's range comes after it.
+        ok.forEach((o, i) => scalePixels(o.pixels, UNIT_SCALE, input, i * pixelsPerImage));
+        const images = tf.tidy(() => {
+          const x = augmentBatch(
+            tf.tensor4d(input, [ok.length, prep.inputSize, prep.inputSize, 3]),
+            ok.map((o) => (o.sample.augmentSeed ? drawAugmentation(augmentation, o.sample.augmentSeed) : IDENTITY_DRAW)),
+          );
+          return prep.scale === '-1,1' ? tf.sub(tf.mul(x, 2), 1) : x;
+        });
+        pixels = (await images.data()) as Float32Array;
+        images.dispose();
+      } else {
+        // No copies in this batch: straight to the backbone's range, without a round trip through TF.js.
+        ok.forEach((o, i) => scalePixels(o.pixels, prep, input, i * pixelsPerImage));
+      }
       const values = await runner.run(pixels, ok.length);
       const dim = values.length / ok.length;
       ok.forEach((o, i) => {

@@ -179,7 +179,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const testRows = rowsOf('test');
     const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const smallestClass = Math.min(...job.classes.map((_, c) => samples.filter((_, i) => labels[i] === c).length));
-    const crossValidates = valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
+    // Auto chose the backbone on train images that cross-validation would then judge: after it, the val split (which it never saw) says how good the model is.
+    const crossValidates = !modelChoice && valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
     let estimate: AccuracyEstimate | null;
     if (crossValidates) {
       // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.

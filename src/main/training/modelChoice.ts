@@ -4,7 +4,7 @@
 // never looked at, so the accuracy the run reports stays honest. Cheapest candidates go first, and
 // one that would overrun the time budget is skipped with the reason.
 import path from 'node:path';
-import type { BundledBackbone } from '../../shared/contract';
+import { type BundledBackbone, DEFAULT_BACKBONE } from '../../shared/contract';
 import type { ModelChoice } from '../../shared/report';
 import { seededRandom } from '../project/demo';
 import { loadBackbone } from '../engine/backbone';
@@ -13,16 +13,18 @@ import { DEFAULT_PREPROCESSING } from '../engine/preprocess';
 import { innerFoldScore } from './convergedHead';
 import { embedSamples, noteDiscarded, uniqueByHash } from './embedding';
 import { EmbeddingCache } from './embeddingCache';
+import { CancelledError } from './trainHead';
 import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
 
 /**
- * The candidates, cheapest first, with their cost per image relative to MobileNetV2 (measured with
- * ONNX Runtime on 2 cores at 160–224 px: the three-depth MobileNetV2 is the same network).
+ * The candidates, cheapest first, with their time per image relative to MobileNetV2 (InceptionV3's
+ * trunk took 1.5–1.7× as long in `npm run bench`, model load and conversion included; the
+ * three-depth MobileNetV2 is the same network).
  */
 export const AUTO_CANDIDATES: readonly { backbone: BundledBackbone; cost: number }[] = [
   { backbone: 'mobilenet_v2', cost: 1 },
   { backbone: 'mobilenet_v2_depths', cost: 1 },
-  { backbone: 'inception_v3', cost: 2.5 },
+  { backbone: 'inception_v3', cost: 1.7 },
 ];
 
 /**
@@ -63,10 +65,12 @@ export async function chooseBackbone(
   notes: string[],
 ): Promise<ModelChoice> {
   const { config } = job;
-  const probe = probeSamples(job.samples, job.classes.length, PROBE_IMAGES, config.seed);
+  // Two files with the same bytes are one image: as two rows they could straddle an inner fold.
+  const probe = uniqueByHash(probeSamples(job.samples, job.classes.length, PROBE_IMAGES, config.seed));
   const started = performance.now();
   const candidates: ModelChoice['candidates'] = [];
-  let secondsPerCost: number | null = null;
+  // Measured as candidates run: seconds per embedded image at cost 1, and each candidate's fixed part (load, conversion, scoring).
+  const pace = { embedded: 0, embedSeconds: 0, overhead: 0 };
   const open = async (kind: BundledBackbone) => {
     const backbone = await loadBackbone({ kind }, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
     const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize).catch((error: unknown) => {
@@ -74,37 +78,48 @@ export async function chooseBackbone(
       throw error;
     });
     noteDiscarded(cache, notes);
-    return { backbone, cache };
+    return { backbone, cache, missing: () => probe.filter((s) => !cache.get(s.hash)) };
   };
-  /** Embeds the probe images `cache` lacks with `backbone` (unreadable ones are reported by the run proper, which meets them again). */
-  const embedMissing = async (k: number, { backbone, cache }: Awaited<ReturnType<typeof open>>) => {
-    const missing = uniqueByHash(probe.filter((s) => !cache.get(s.hash)));
+  /** Embeds the probe images the cache lacks (unreadable ones are reported by the run proper, which meets them again). */
+  const embedMissing = async (k: number, { backbone, cache, missing }: Awaited<ReturnType<typeof open>>, cost: number) => {
+    const todo = missing();
+    if (todo.length === 0) return;
+    const embedStarted = performance.now();
     const progress = (done: number, seconds: number) =>
-      emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - missing.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
+      emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - todo.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
     try {
       const runner = await frozenModelRunner(backbone.extractor, config.engine, path.join(job.cacheDir, 'onnx'));
-      await embedSamples(missing, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
+      await embedSamples(todo, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
     } finally {
       await cache.save();
     }
+    pace.embedded += todo.length * cost;
+    pace.embedSeconds += (performance.now() - embedStarted) / 1000;
   };
   for (const [k, { backbone: kind, cost }] of AUTO_CANDIDATES.entries()) {
-    const elapsed = (performance.now() - started) / 1000;
-    const expected = secondsPerCost === null ? null : secondsPerCost * cost;
-    if (expected !== null && elapsed + expected > budgetSeconds) {
-      candidates.push({ backbone: kind, logLoss: null, accuracy: null, seconds: 0, skipped: `over the ${budgetSeconds} s budget (about ${Math.ceil(expected)} s more after ${Math.round(elapsed)} s)` });
+    const tooFew = candidates.find((c) => c.skipped?.startsWith(TOO_FEW));
+    if (tooFew) {
+      candidates.push({ backbone: kind, logLoss: null, accuracy: null, seconds: 0, skipped: tooFew.skipped });
       continue;
     }
     const candidateStarted = performance.now();
-    const target = await open(kind);
-    let score: Awaited<ReturnType<typeof innerFoldScore>>;
+    let target: Awaited<ReturnType<typeof open>> | null = null;
     try {
+      target = await open(kind);
       const wider = WIDER_PASS[kind];
-      if (wider && probe.some((s) => !target.cache.get(s.hash))) {
+      const elapsed = (performance.now() - started) / 1000;
+      if (pace.embedded > 0) {
+        const expected = pace.overhead + (pace.embedSeconds / pace.embedded) * cost * target.missing().length;
+        if (elapsed + expected > budgetSeconds) {
+          candidates.push({ backbone: kind, logLoss: null, accuracy: null, seconds: 0, skipped: `over the ${budgetSeconds} s budget (about ${Math.ceil(expected)} s more after ${Math.round(elapsed)} s)` });
+          continue;
+        }
+      }
+      if (wider && target.missing().length > 0) {
         // One pass of the wider network fills both caches: this backbone's features are its last columns.
         const source = await open(wider);
         try {
-          await embedMissing(k, source);
+          await embedMissing(k, source, cost);
           const offset = source.backbone.featureSize - target.backbone.featureSize;
           for (const s of probe) {
             const row = source.cache.get(s.hash);
@@ -114,31 +129,39 @@ export async function chooseBackbone(
           source.backbone.dispose();
         }
       }
-      await embedMissing(k, target);
+      const embedBefore = pace.embedSeconds;
+      await embedMissing(k, target, cost);
       const rows = probe.flatMap((s) => {
-        const row = target.cache.get(s.hash);
+        const row = target?.cache.get(s.hash);
         return row ? [{ row, label: s.label }] : [];
       });
       const dim = target.backbone.featureSize;
       const features = new Float32Array(rows.length * dim);
       rows.forEach((r, i) => features.set(r.row, i * dim));
       const indices = rows.map((_, i) => i);
-      score = await innerFoldScore({ features, dim, labels: Int32Array.from(rows, (r) => r.label), classCount: job.classes.length, trainRows: indices, imageOf: (row) => row, seed: config.seed, isCancelled });
+      const score = await innerFoldScore({ features, dim, labels: Int32Array.from(rows, (r) => r.label), classCount: job.classes.length, trainRows: indices, imageOf: (row) => row, seed: config.seed, isCancelled });
+      const seconds = (performance.now() - candidateStarted) / 1000;
+      if (k === 0) pace.overhead = Math.max(0, seconds - (pace.embedSeconds - embedBefore));
+      candidates.push({ backbone: kind, logLoss: score?.logLoss ?? null, accuracy: score?.accuracy ?? null, seconds, skipped: score ? null : `${TOO_FEW} to fold` });
+    } catch (error) {
+      if (error instanceof CancelledError) throw error;
+      // One candidate that cannot run (a conversion the engine refuses, say) leaves the others to choose from.
+      candidates.push({ backbone: kind, logLoss: null, accuracy: null, seconds: (performance.now() - candidateStarted) / 1000, skipped: `failed: ${error instanceof Error ? error.message : String(error)}` });
     } finally {
-      target.backbone.dispose();
+      target?.backbone.dispose();
     }
-    const seconds = (performance.now() - candidateStarted) / 1000;
-    secondsPerCost ??= seconds / cost;
-    candidates.push({ backbone: kind, logLoss: score?.logLoss ?? null, accuracy: score?.accuracy ?? null, seconds, skipped: score ? null : 'a class has fewer than 2 train images to fold' });
   }
   return decide(candidates, probe.length, budgetSeconds);
 }
 
+const TOO_FEW = 'a class has fewer than 2 train images';
+
 /** The winner by inner log-loss (a near tie goes to the cheaper, earlier candidate), and why, in words. */
 export function decide(candidates: ModelChoice['candidates'], probeImages: number, budgetSeconds: number): ModelChoice {
   const scored = candidates.filter((c) => c.logLoss !== null);
-  const first = AUTO_CANDIDATES[0]?.backbone as BundledBackbone;
-  if (scored.length === 0) return { probeImages, budgetSeconds, candidates, chosen: first, reason: `nothing could be scored (${candidates[0]?.skipped ?? 'no candidate ran'}), so the default backbone is used` };
+  if (scored.length === 0) {
+    return { probeImages, budgetSeconds, candidates, chosen: DEFAULT_BACKBONE, reason: `nothing could be scored (${candidates[0]?.skipped ?? 'no candidate ran'}), so the default backbone, ${DEFAULT_BACKBONE}, is used` };
+  }
   const best = Math.min(...scored.map((c) => c.logLoss as number));
   const winner = scored.find((c) => (c.logLoss as number) <= best * (1 + TIE) + 1e-9) as (typeof scored)[number];
   const percent = (value: number | null) => `${((value ?? 0) * 100).toFixed(1)}%`;
@@ -146,6 +169,6 @@ export function decide(candidates: ModelChoice['candidates'], probeImages: numbe
   const reason =
     `${winner.backbone} scored best on inner folds of ${probeImages} train images: ${percent(winner.accuracy)}, log-loss ${(winner.logLoss as number).toFixed(3)}` +
     (others.length > 0 ? ` (against ${others.join('; ')})` : '') +
-    ((winner.logLoss as number) > best ? '; within 1% of the best, and cheaper' : '');
+    ((winner.logLoss as number) > best ? '; within 1% of the best and no slower, so it is preferred' : '');
   return { probeImages, budgetSeconds, candidates, chosen: winner.backbone, reason };
 }

@@ -29,7 +29,6 @@ export interface TrainingForm {
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
-  /** Empty: the bundled MobileNetV2; else a Keras-converted model.json path or URL. */
   /** A bundled backbone, `auto` (the best of them for this project, within `autoBudgetSeconds`), or `keras`: the model.json at `backboneSource`. */
   backbone: BundledBackbone | 'auto' | 'keras';
   autoBudgetSeconds: number;

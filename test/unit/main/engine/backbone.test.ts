@@ -122,6 +122,14 @@ describe('backbones', () => {
     near([...upright.subarray(0, 3)], [255, 0, 0], 40);
     near([...upright.subarray(15 * 16 * 3, 15 * 16 * 3 + 3)], [0, 0, 255], 40);
     await expect(decodeForModel(files['truncated.jpg'] as string, { ...prep, resize: 'stretch' })).rejects.toThrow();
+    // A photo whose metadata mentions "<svg" is still a photo: only unrecognised bytes are checked for SVG.
+    const jpeg = await sharp({ create: { width: 16, height: 16, channels: 3, background: '#48c' } }).jpeg().toBuffer();
+    const note = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/> in a comment');
+    const length = Buffer.alloc(2);
+    length.writeUInt16BE(note.length + 2);
+    const commented = path.join(dir, 'awkward', 'svg-comment.jpg');
+    await writeFile(commented, Buffer.concat([jpeg.subarray(0, 2), Buffer.from([0xff, 0xfe]), length, note, jpeg.subarray(2)]));
+    near([...(await decodeForModel(commented, prep)).subarray(0, 3)], [0x44, 0x88, 0xcc], 6);
     const out = new Float32Array(4);
     scalePixels(new Uint8Array([0, 255]), { ...prep, inputSize: 1, scale: '-1,1' }, out, 1);
     expect([...out]).toEqual([0, -1, 1, 0]);

@@ -44,9 +44,9 @@ describe('Auto: choosing the backbone', () => {
       reason: expect.stringMatching(/^inception_v3 scored best on inner folds of 400 train images: 95\.0%, log-loss 0\.200 \(against mobilenet_v2 90\.0%, log-loss 0\.300; mobilenet_v2_depths 92\.0%, log-loss 0\.250\)$/),
     });
     // 0.2015 is within 1% of 0.2: the cheaper MobileNetV2 wins the tie, and says so.
-    expect(decide([candidate('mobilenet_v2', 0.2015), candidate('mobilenet_v2_depths', 0.3), candidate('inception_v3', 0.2)], 400, 120)).toMatchObject({ chosen: 'mobilenet_v2', reason: expect.stringMatching(/within 1% of the best, and cheaper$/) });
+    expect(decide([candidate('mobilenet_v2', 0.2015), candidate('mobilenet_v2_depths', 0.3), candidate('inception_v3', 0.2)], 400, 120)).toMatchObject({ chosen: 'mobilenet_v2', reason: expect.stringMatching(/within 1% of the best and no slower, so it is preferred$/) });
     expect(decide([candidate('mobilenet_v2', 0.203), candidate('inception_v3', 0.2)], 400, 120).chosen).toBe('inception_v3');
-    expect(decide([candidate('mobilenet_v2', null), candidate('inception_v3', null)], 400, 120)).toMatchObject({ chosen: 'mobilenet_v2', reason: expect.stringMatching(/nothing could be scored/) });
+    expect(decide([candidate('mobilenet_v2', null), candidate('inception_v3', null)], 400, 120)).toMatchObject({ chosen: 'inception_v3', reason: expect.stringMatching(/nothing could be scored \(over the budget\), so the default backbone, inception_v3, is used$/) });
   });
 
   describe('on a generated project', () => {
@@ -82,8 +82,16 @@ describe('Auto: choosing the backbone', () => {
       expect(new Set(phases)).toEqual(new Set(['choosing']));
     }, 120_000);
 
+    it('a candidate that cannot run is skipped with its reason; with none left, the default backbone is used', async () => {
+      const odd = { ...job, config: { ...job.config, inputSize: 100 as 96 } };
+      const choice = await chooseBackbone(odd, 600, () => undefined, () => false, () => ({ numTensors: 0, numBytes: 0 }), []);
+      expect(choice.candidates.every((c) => /^failed: Input size must be one of/.test(c.skipped ?? ''))).toBe(true);
+      expect(choice.chosen).toBe('inception_v3');
+    });
+
     it('skips the candidates that would overrun the budget, says why, and keeps the first', async () => {
-      const choice = await chooseBackbone(job, 0.01, () => undefined, () => false, () => ({ numTensors: 0, numBytes: 0 }), []);
+      // From an empty cache: with every sample cached, each candidate costs only its scoring, and none is skipped.
+      const choice = await chooseBackbone({ ...job, cacheDir: path.join(dir, 'cold-cache') }, 0.01, () => undefined, () => false, () => ({ numTensors: 0, numBytes: 0 }), []);
       expect(choice.candidates[0]).toMatchObject({ backbone: 'mobilenet_v2', skipped: null });
       expect(choice.candidates.slice(1).every((c) => /^over the 0\.01 s budget \(about \d+ s more after \d+ s\)$/.test(c.skipped ?? ''))).toBe(true);
       expect(choice.chosen).toBe('mobilenet_v2');
