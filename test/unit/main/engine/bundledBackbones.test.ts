@@ -8,16 +8,10 @@ import { convertCached } from '../../../../src/main/engine/onnx/modelCache';
 import { openOnnxModel } from '../../../../src/main/engine/onnx/runtime';
 import { DEFAULT_PREPROCESSING } from '../../../../src/main/engine/preprocess';
 import { tf, type TF } from '../../../../src/main/engine/tf';
+import { maxAbsDiff } from '../../../helpers/arrays';
 import { tempDir } from '../../../helpers/fixtures';
 
 const TOLERANCE = 1e-4;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
-  return max;
-}
 
 /**
  * `layers` pooled and concatenated, from the nsfwjs model cut after the last of them by hand and

@@ -10,16 +10,10 @@ import { type ImageFileResult, runImageFiles } from '../../../../src/main/engine
 import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels } from '../../../../src/main/engine/preprocess';
 import { tf, type TF } from '../../../../src/main/engine/tf';
 import { MOBILENET_FINE_TUNE_CUTS } from '../../../../src/main/training/fineTune';
+import { maxAbsDiff } from '../../../helpers/arrays';
 import { tempDir } from '../../../helpers/fixtures';
 
 const TOLERANCE = 1e-4;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
-  return max;
-}
 
 /** The bundled MobileNetV2 on ONNX Runtime against TF.js (wasm), on 1–2 images each. */
 describe('MobileNetV2 on ONNX Runtime', () => {
