@@ -52,33 +52,81 @@ export async function outOfFoldProbabilities(
   const x = tf.tensor2d(features, [labels.length, dim]);
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classCount).toFloat()) as TF.Tensor2D;
   try {
-    for (let f = 0; f < folds; f++) {
-      const held = [...fold.keys()].filter((row) => fold[row] === f);
-      const rest = [...fold.keys()].filter((row) => fold[row] !== f);
-      // Small enough folds are gathered (and transposed) once; larger ones sample MAX_BATCH rows per step.
-      const whole = rest.length <= maxBatch ? gatherRows(x, y, rest) : null;
-      const adam = new AdamRegression(dim, classCount, 0.01, 1e-4);
-      try {
-        for (let step = 0; step < steps; step++) {
-          if (step % 25 === 0) {
-            if (options.isCancelled?.()) throw new CancelledError();
-            await tf.nextFrame(); // lets the worker hear a cancel between chunks
+    const rests = Array.from({ length: folds }, (_, f) => [...fold.keys()].filter((row) => fold[row] !== f));
+    if (rests.every((rest) => rest.length <= maxBatch)) await allFoldsAtOnce(x, y, fold, rests, steps, probabilities, options);
+    else {
+      for (let f = 0; f < folds; f++) {
+        const held = [...fold.keys()].filter((row) => fold[row] === f);
+        const rest = rests[f] as number[];
+        const adam = new AdamRegression(dim, classCount, 0.01, 1e-4);
+        try {
+          for (let step = 0; step < steps; step++) {
+            if (step % 25 === 0) {
+              if (options.isCancelled?.()) throw new CancelledError();
+              await tf.nextFrame(); // lets the worker hear a cancel between chunks
+            }
+            // Folds this large train on a fresh sample of MAX_BATCH rows each step.
+            tf.tidy(() => adam.step(...gatherRows(x, y, shuffled(rest, random).slice(0, maxBatch))));
           }
-          tf.tidy(() => adam.step(...(whole ?? gatherRows(x, y, shuffled(rest, random).slice(0, maxBatch)))));
+          const predicted = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.gather(x, tf.tensor1d(held, 'int32')), adam.weights), adam.bias)).dataSync());
+          held.forEach((row, i) => probabilities.set(predicted.subarray(i * classCount, (i + 1) * classCount), row * classCount));
+        } finally {
+          adam.dispose();
         }
-        const predicted = tf.tidy(() => tf.softmax(tf.add(tf.matMul(tf.gather(x, tf.tensor1d(held, 'int32')), adam.weights), adam.bias)).dataSync());
-        held.forEach((row, i) => probabilities.set(predicted.subarray(i * classCount, (i + 1) * classCount), row * classCount));
-      } finally {
-        whole?.forEach((t) => t.dispose());
-        adam.dispose();
+        options.onFold?.(f + 1, folds);
       }
-      options.onFold?.(f + 1, folds);
     }
   } finally {
     x.dispose();
     y.dispose();
   }
   return probabilities;
+}
+
+/**
+ * Every fold's regression trained side by side on all rows: fold f's weights are the f-th block of
+ * columns of one matrix, and each row's residual counts (divided by that fold's size) only in the
+ * blocks of the folds it trains. Adam works value by value, so the steps are each fold's own, but
+ * one matMul per step serves them all: on small folds the per-step overhead, not the arithmetic,
+ * was the cost (2.8 s for 1,000 images of 1,280 features, five folds one after the other).
+ */
+async function allFoldsAtOnce(x: TF.Tensor2D, y: TF.Tensor2D, fold: Int32Array | number[], rests: number[][], steps: number, probabilities: Float32Array, options: OutOfFoldOptions): Promise<void> {
+  const [rows, dim] = x.shape;
+  const classCount = y.shape[1];
+  const folds = rests.length;
+  const [xT, targets, weights] = tf.tidy(() => {
+    const share = Float32Array.from({ length: rows * folds * classCount }, (_, i) => {
+      const row = Math.floor(i / (folds * classCount));
+      const f = Math.floor(i / classCount) % folds;
+      return fold[row] === f ? 0 : 1 / (rests[f] as number[]).length;
+    });
+    return [tf.transpose(x), tf.tile(y, [1, folds]), tf.tensor2d(share, [rows, folds * classCount])] as [TF.Tensor2D, TF.Tensor2D, TF.Tensor2D];
+  });
+  const adam = new AdamRegression(dim, folds * classCount, 0.01, 1e-4);
+  const softmaxPerFold = (logits: TF.Tensor2D) => tf.reshape(tf.softmax(tf.reshape(logits, [rows, folds, classCount])), [rows, folds * classCount]) as TF.Tensor2D;
+  try {
+    for (let step = 0; step < steps; step++) {
+      if (step % 25 === 0) {
+        if (options.isCancelled?.()) throw new CancelledError();
+        await tf.nextFrame(); // lets the worker hear a cancel between chunks
+      }
+      tf.tidy(() => {
+        const residual = tf.mul(tf.sub(softmaxPerFold(tf.add(tf.matMul(x, adam.weights), adam.bias)), targets), weights);
+        adam.update(tf.add(tf.matMul(xT, residual), tf.mul(2 * adam.l2, adam.weights)), tf.sum(residual, 0));
+      });
+      // Progress in folds' worth of steps, as the one-fold-at-a-time path reports it.
+      const done = Math.floor(((step + 1) * folds) / steps);
+      if (done > Math.floor((step * folds) / steps)) options.onFold?.(done, folds);
+    }
+    const predicted = tf.tidy(() => softmaxPerFold(tf.add(tf.matMul(x, adam.weights), adam.bias)).dataSync());
+    for (let row = 0; row < rows; row++) {
+      const at = (row * folds + (fold[row] as number)) * classCount;
+      probabilities.set(predicted.subarray(at, at + classCount), row * classCount);
+    }
+  } finally {
+    adam.dispose();
+    tf.dispose([xT, targets, weights]);
+  }
 }
 
 /** The rows' features, the same transposed (the gradient's matMul is much faster without a transpose flag), and labels. */
@@ -105,22 +153,26 @@ class AdamRegression {
     dim: number,
     classCount: number,
     private readonly learningRate: number,
-    private readonly l2: number,
+    readonly l2: number,
   ) {
     // Variables made inside tidy, so the zeros they start from are freed.
     [this.weights, this.bias, ...this.moments] = tf.tidy(() => [[dim, classCount], [classCount], [dim, classCount], [dim, classCount], [classCount], [classCount]].map((shape) => tf.variable(tf.zeros(shape))));
   }
 
   step(x: TF.Tensor2D, xT: TF.Tensor2D, y: TF.Tensor2D): void {
-    this.t++;
     const residual = tf.div(tf.sub(tf.softmax(tf.add(tf.matMul(x, this.weights), this.bias)), y), x.shape[0]);
-    const gradients = [tf.add(tf.matMul(xT, residual), tf.mul(2 * this.l2, this.weights)), tf.sum(residual, 0)];
+    this.update(tf.add(tf.matMul(xT, residual), tf.mul(2 * this.l2, this.weights)), tf.sum(residual, 0));
+  }
+
+  /** One Adam step from the gradients of the weights and the bias. */
+  update(weightGradient: TF.Tensor, biasGradient: TF.Tensor): void {
+    this.t++;
     const [mW, vW, mB, vB] = this.moments as [TF.Variable, TF.Variable, TF.Variable, TF.Variable];
-    [
-      [this.weights, mW, vW],
-      [this.bias, mB, vB],
-    ].forEach(([value, m, v], k) => {
-      const g = gradients[k] as TF.Tensor;
+    const parts: [TF.Variable, TF.Variable, TF.Variable, TF.Tensor][] = [
+      [this.weights, mW, vW, weightGradient],
+      [this.bias, mB, vB, biasGradient],
+    ];
+    parts.forEach(([value, m, v, g]) => {
       m.assign(tf.add(tf.mul(0.9, m), tf.mul(0.1, g)));
       v.assign(tf.add(tf.mul(0.999, v), tf.mul(0.001, tf.square(g))));
       const corrected = tf.div(m, 1 - 0.9 ** this.t);
