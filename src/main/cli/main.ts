@@ -13,12 +13,13 @@ import { DATA_DIR } from '../project/scan';
 import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
 import { describeAccuracy } from '../../shared/metrics';
 import type { ModelChoice } from '../../shared/report';
-import { BundledBackbone, type EngineInfo, FrozenEngine, TrainingConfig, type TrainingConfigInput } from '../../shared/contract';
+import { type EngineInfo, FrozenEngine, TrainingConfig } from '../../shared/contract';
 import { TrainingService } from '../training/session';
 import { runWebMode } from '../web/run';
 import { ProgressPrinter } from './progress';
 import { appVersion, parseFlags } from './flags';
 import { printable } from './terminalText';
+import { backboneOption, ignoredBackboneFlags } from './backboneFlags';
 
 const USAGE = `LabelLoop ${appVersion}
 
@@ -172,6 +173,7 @@ async function train(argv: string[]): Promise<number> {
   events.subscribe((event, payload) => printer.onEvent(event, payload));
   try {
     project.requireWritable('training cannot start, as a run is saved in the project');
+    for (const note of ignoredBackboneFlags(parsed.data.backbone.kind, values)) console.log(`note: ${note}`);
     printEngine(await training.engine(parsed.data.backend, parsed.data.engine), (line) => console.log(line));
     const runId = await training.start(project, parsed.data);
     process.once('SIGINT', () => {
@@ -271,13 +273,6 @@ main(process.argv.slice(2)).then(
   },
 );
 
-/** `--backbone`: a bundled backbone by name, else a Keras model.json path or URL. */
-function backboneOption(value: string | undefined, cutLayer: string | undefined, autoBudget: number | undefined): TrainingConfigInput['backbone'] {
-  if (value === undefined) return undefined;
-  if (value === 'auto') return { kind: 'auto', budgetSeconds: autoBudget };
-  const bundled = BundledBackbone.safeParse(value);
-  return bundled.success ? { kind: bundled.data } : { kind: 'keras', source: value, cutLayer };
-}
 
 /** Auto's table: each candidate's inner-fold score, or why it was skipped, and the winner. */
 function modelChoiceLines(choice: ModelChoice): string[] {

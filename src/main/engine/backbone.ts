@@ -79,6 +79,8 @@ export async function loadBackbone(spec: BackboneSpec, inputSize: number, prepro
   if (spec.kind !== 'keras') {
     if (!(INPUT_SIZES as readonly number[]).includes(inputSize)) throw new Error(`Input size must be one of ${INPUT_SIZES.join(', ')}`);
     const bundled = BUNDLED[spec.kind];
+    // A kind from a run's saved files, which a newer version (or a damaged file) may hold.
+    if (!bundled) throw new Error(`Unknown backbone "${String(spec.kind)}": the model was made by a newer LabelLoop, or its labelloop.json is damaged`);
     const { modelJson, weights } = await nsfwjsModelFiles(bundled.folder);
     return build(modelJson, weights, bundled.outputs, inputSize, { ...preprocessing, scale: bundled.scale, inputSize }, `nsfwjs-4.3.0/${bundled.folder}`);
   }

@@ -101,6 +101,10 @@ describe('bundled backbones', () => {
     }
   });
 
+  it('refuses a backbone kind it does not know (a newer or damaged labelloop.json) in words', async () => {
+    await expect(loadBackbone({ kind: 'resnet50' as 'inception_v3' }, 96, DEFAULT_PREPROCESSING)).rejects.toThrow('Unknown backbone "resnet50": the model was made by a newer LabelLoop, or its labelloop.json is damaged');
+  });
+
   it('each bundled backbone has its own identity, so their cached features never mix', async () => {
     const ids = new Set<string>();
     for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3'] as const) {
