@@ -53,6 +53,17 @@ def cut_requested():
     return len(sys.argv) > 4 and sys.argv[4] == "cut"
 
 
+def one_epoch(model, optimizer, x, y, batch=32):
+    """One pass over (x, y) in shuffled minibatches of cross-entropy; returns the rows seen."""
+    order = torch.randperm(len(x))
+    for i in range(0, len(x), batch):
+        rows = order[i:i + batch]
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[rows]), y[rows]).backward()
+        optimizer.step()
+    return len(x)
+
+
 def small_cnn(split_file, size):
     """`cnn <split.json> <size>`: the classic Keras tutorial's small CNN from scratch (Conv-Pool
     stacks of 32/64/128, dropout, dense), Adam 1e-3 with exponential decay, early stopping on val
@@ -74,12 +85,7 @@ def small_cnn(split_file, size):
     best, best_state, waited, epochs = -1.0, None, 0, 0
     for epoch in range(60):
         net.train()
-        order = torch.randperm(len(xt))
-        for i in range(0, len(xt), 32):
-            batch = order[i:i + 32]
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch]).backward()
-            optimizer.step()
+        one_epoch(net, optimizer, xt, yt)
         schedule.step()
         epochs = epoch + 1
         net.eval()
@@ -144,13 +150,7 @@ def main():
     started = time.perf_counter()
     seen = 0
     for _ in range(2):
-        order = torch.randperm(len(ft_files))
-        for i in range(0, len(ft_files), 32):
-            rows = order[i:i + 32]
-            optimizer.zero_grad()
-            torch.nn.functional.cross_entropy(top(cut[rows]), ft_labels[rows]).backward()
-            optimizer.step()
-            seen += len(rows)
+        seen += one_epoch(top, optimizer, cut, ft_labels)
     result["fineTuneImagesPerSecond"] = seen / (time.perf_counter() - started)
     print(json.dumps(result))
 

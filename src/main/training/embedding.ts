@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { TrainingReport } from '../../shared/report';
 import { mapLimit } from '../common/concurrency';
+import { type Backbone, type BackboneSpec, loadBackbone } from '../engine/backbone';
 import type { FrozenModelRunner } from '../engine/onnx/frozenRunner';
 import { decodeForModel, DEFAULT_PREPROCESSING, scalePixels, type Preprocessing } from '../engine/preprocess';
 import { tf } from '../engine/tf';
@@ -12,6 +13,17 @@ import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
 import { CancelledError } from './trainHead';
 
 const EMBED_BATCH = 16;
+
+/** The run's backbone with the run's preprocessing (resize policy, pixel scale, the current resampling filter). */
+export function loadRunBackbone(job: TrainingJob, spec: BackboneSpec): Promise<Backbone> {
+  const { config } = job;
+  return loadBackbone(spec, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+}
+
+/** Where a run's frozen models are kept once converted to ONNX, beside the cached features. */
+export function onnxCacheDir(job: TrainingJob): string {
+  return path.join(job.cacheDir, 'onnx');
+}
 const UNIT_SCALE: Preprocessing = { inputSize: 0, ...DEFAULT_PREPROCESSING };
 const IDENTITY_DRAW = { flip: false, radians: 0, box: [0, 0, 1, 1] as [number, number, number, number], brightness: 0, contrast: 1, saturation: 1 };
 

@@ -7,7 +7,6 @@ import type { ModelChoice, Split, TrainingReport } from '../../shared/report';
 export type { TrainingReport } from '../../shared/report';
 import { seededRandom } from '../project/demo';
 import { type Augmentation, augmentationKey } from './augment';
-import { loadBackbone } from '../engine/backbone';
 import { chooseBackbone } from './modelChoice';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
@@ -16,10 +15,10 @@ import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
 import { EmbeddingCache } from './embeddingCache';
-import { embeddingProgress, embedSamples, noteDiscarded, uniqueByHash } from './embedding';
+import { embeddingProgress, embedSamples, loadRunBackbone, noteDiscarded, onnxCacheDir, uniqueByHash } from './embedding';
 import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
-import { DEFAULT_PREPROCESSING, savedPreprocessing } from '../engine/preprocess';
+import { savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { predictInBatches, trainHead } from './trainHead';
@@ -73,7 +72,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const notes: string[] = [];
   const modelChoice = config.backbone.kind === 'auto' ? await chooseBackbone(job, config.backbone.budgetSeconds, emit, isCancelled, memory, notes) : undefined;
   const backboneSpec = config.backbone.kind === 'auto' ? { kind: (modelChoice as ModelChoice).chosen } : config.backbone;
-  const backbone = await loadBackbone(backboneSpec, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+  const backbone = await loadRunBackbone(job, backboneSpec);
   const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
     backbone.dispose();
     throw error;
@@ -336,7 +335,7 @@ async function fineTuneTop(
   if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
   if (backendName === 'wasm') registerWasmGradients();
   const cutLayer = MOBILENET_FINE_TUNE_CUTS[config.fineTuneBlocks] as string;
-  const backbone = await loadBackbone(config.backbone, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+  const backbone = await loadRunBackbone(job, config.backbone);
   try {
     const split = splitForFineTuning(backbone.extractor, cutLayer, head);
     const cutDim = split.cutShape.reduce((a, b) => a * b, 1);
@@ -370,10 +369,6 @@ async function fineTuneTop(
 }
 
 export type Memory = () => { numTensors: number; numBytes: number };
-
-function onnxCacheDir(job: TrainingJob): string {
-  return path.join(job.cacheDir, 'onnx');
-}
 
 /** "Backbone: ONNX Runtime (CPU, 2 threads)." with why each faster engine is not used. */
 function describeRunner(what: string, runner: FrozenModelRunner): string {

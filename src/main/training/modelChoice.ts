@@ -3,15 +3,12 @@
 // embedded twice), and a converged head is scored on them by inner folds. Val and test images are
 // never looked at, so the accuracy the run reports stays honest. Cheapest candidates go first, and
 // one that would overrun the time budget is skipped with the reason.
-import path from 'node:path';
 import { type BundledBackbone, DEFAULT_BACKBONE } from '../../shared/contract';
 import type { ModelChoice } from '../../shared/report';
 import { seededRandom } from '../project/demo';
-import { loadBackbone } from '../engine/backbone';
 import { frozenModelRunner } from '../engine/onnx/frozenRunner';
-import { DEFAULT_PREPROCESSING } from '../engine/preprocess';
 import { innerFoldScore } from './convergedHead';
-import { embedSamples, noteDiscarded, uniqueByHash } from './embedding';
+import { embedSamples, loadRunBackbone, noteDiscarded, onnxCacheDir, uniqueByHash } from './embedding';
 import { EmbeddingCache } from './embeddingCache';
 import { CancelledError } from './trainHead';
 import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
@@ -72,7 +69,7 @@ export async function chooseBackbone(
   // Measured as candidates run: seconds per embedded image at cost 1, and each candidate's fixed part (load, conversion, scoring).
   const pace = { embedded: 0, embedSeconds: 0, overhead: 0 };
   const open = async (kind: BundledBackbone) => {
-    const backbone = await loadBackbone({ kind }, config.inputSize, { scale: config.scale, resize: config.resize, interpolation: DEFAULT_PREPROCESSING.interpolation });
+    const backbone = await loadRunBackbone(job, { kind });
     const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize).catch((error: unknown) => {
       backbone.dispose();
       throw error;
@@ -88,7 +85,7 @@ export async function chooseBackbone(
     const progress = (done: number, seconds: number) =>
       emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - todo.length) + done, total: AUTO_CANDIDATES.length * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
     try {
-      const runner = await frozenModelRunner(backbone.extractor, config.engine, path.join(job.cacheDir, 'onnx'));
+      const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job));
       await embedSamples(todo, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
     } finally {
       await cache.save();

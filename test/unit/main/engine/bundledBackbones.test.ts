@@ -34,6 +34,17 @@ async function referenceFeatures(folder: string, size: number, layers: string[],
   return values;
 }
 
+/** The backbone's features on TF.js equal the reference model's, and on ONNX Runtime equal TF.js's, both within TOLERANCE. */
+async function expectFaithful(extractor: TF.LayersModel, folder: string, layers: string[], input: TF.Tensor, dir: string): Promise<number[]> {
+  const [images, size] = input.shape as [number, number];
+  const ours = tf.tidy(() => (extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
+  expect(maxAbsDiff(ours, await referenceFeatures(folder, size, layers, input))).toBeLessThan(TOLERANCE);
+  const onnx = await openOnnxModel(await convertCached(extractor, dir));
+  expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, images), ours)).toBeLessThan(TOLERANCE);
+  await onnx.release();
+  return onnx.outputShape;
+}
+
 describe('bundled backbones', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -52,11 +63,7 @@ describe('bundled backbones', () => {
       // Only the layers up to mixed5 are built.
       expect(backbone.extractor.layers.some((l) => l.name === 'mixed6')).toBe(false);
       const input = tf.randomUniform([2, 96, 96, 3], -1, 1, 'float32', 11);
-      const ours = tf.tidy(() => (backbone.extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
-      expect(maxAbsDiff(ours, await referenceFeatures('inception_v3', 96, ['mixed5'], input))).toBeLessThan(TOLERANCE);
-      const onnx = await openOnnxModel(await convertCached(backbone.extractor, dir));
-      expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, 2), ours)).toBeLessThan(TOLERANCE);
-      await onnx.release();
+      expect(await expectFaithful(backbone.extractor, 'inception_v3', ['mixed5'], input, dir)).toEqual([768]);
       input.dispose();
     } finally {
       backbone.dispose();
@@ -71,12 +78,7 @@ describe('bundled backbones', () => {
       expect(backbone.featureSize).toBe(192 + 384 + 1280);
       expect(backbone.preprocessing.scale).toBe('0,1');
       const input = tf.randomUniform([1, 128, 128, 3], 0, 1, 'float32', 12);
-      const ours = tf.tidy(() => (backbone.extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
-      expect(maxAbsDiff(ours, await referenceFeatures('mobilenet_v2', 128, layers, input))).toBeLessThan(TOLERANCE);
-      const onnx = await openOnnxModel(await convertCached(backbone.extractor, dir));
-      expect(onnx.outputShape).toEqual([1856]);
-      expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, 1), ours)).toBeLessThan(TOLERANCE);
-      await onnx.release();
+      expect(await expectFaithful(backbone.extractor, 'mobilenet_v2', layers, input, dir)).toEqual([1856]);
       input.dispose();
     } finally {
       backbone.dispose();
