@@ -79,6 +79,8 @@ export const ImportResult = z.object({
 export const ThumbnailProgress = z.object({ done: z.number(), total: z.number(), unreadable: z.number() });
 
 export const INPUT_SIZES = [96, 128, 160, 192, 224] as const;
+/** Input sizes of the small CNN trained from scratch: small images train it fastest (README "Small CNN"). */
+export const CNN_INPUT_SIZES = [32, 64, 96, 128] as const;
 
 const monitorFields = {
   monitor: z.string().min(1).default('val_loss'),
@@ -175,6 +177,16 @@ export const TrainingConfig = z
         /** Auto: the bundled backbone that scores best on inner folds of a sample of the train split, chosen within the budget. */
         z.object({ kind: z.literal('auto'), budgetSeconds: z.number().int().min(10).max(3600).default(120) }),
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
+        /**
+         * No pretrained backbone: a small CNN (the classic Keras tutorial's Conv–Pool stacks) trained
+         * from scratch on the pixels, with the epochs, learning rate, schedule and callbacks below.
+         */
+        z.object({
+          kind: z.literal('small_cnn'),
+          inputSize: z.union(CNN_INPUT_SIZES.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<64>, z.ZodLiteral<96>, z.ZodLiteral<128>]).default(32),
+          /** The learning rate's factor per epoch (the tutorial's ExponentialDecay) unless `schedule` names one; 1 keeps it constant. */
+          decayPerEpoch: z.number().min(0.5).max(1).default(0.96),
+        }),
       ])
       .default({ kind: DEFAULT_BACKBONE }),
     backend: BackendPreference.default('auto'),
@@ -227,7 +239,8 @@ const NotUsed = z.array(z.object({ name: z.string(), reason: z.string() }));
 
 /** What runs a frozen model (a backbone, or a whole model predicting), and why no faster engine does. */
 export const ModelEngine = z.object({
-  engine: z.enum(['onnx', 'tfjs']),
+  /** `none`: no backbone runs (a small CNN trained from scratch). */
+  engine: z.enum(['onnx', 'tfjs', 'none']),
   /** "ONNX Runtime (CPU, 2 threads)", or "TensorFlow.js" / "TensorFlow.js (wasm)". */
   label: z.string(),
   notUsed: NotUsed,

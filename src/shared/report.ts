@@ -37,7 +37,9 @@ export interface TrainingReport {
    */
   accuracy?: AccuracyEstimate | null;
   /** How stage 1 was fitted: to convergence with a cross-validated L2 strength, or Keras-style epochs. */
-  head?: { fit: 'converged'; l2: number; l2Scores: { l2: number; logLoss: number }[]; iterations: number; converged: boolean } | { fit: 'epochs' };
+  head?: { fit: 'converged'; l2: number; l2Scores: { l2: number; logLoss: number }[]; iterations: number; converged: boolean } | { fit: 'epochs' }
+    /** The small CNN from scratch: `holdoutImages` train images chose its epoch and early stop. */
+    | { fit: 'scratch'; holdoutImages: number };
   confusion: number[][];
   perClass: Record<string, { precision: number; recall: number; f1: number; support: number }>;
   samples: {

@@ -14,19 +14,26 @@ function convGeometry(xShape: number[], filterShape: [number, number, number, nu
   return info;
 }
 
-/** The input window that kernel offset (i, j) sees for every output position: [N, outH, outW, C]. */
-function windowAt(xPadded: TF.Tensor4D, i: number, j: number, info: TF.backend_util.Conv2DInfo): TF.Tensor4D {
-  const [n, , , c] = xPadded.shape;
+/**
+ * The input window that kernel offset (i, j) sees for every output position: [N, outH, outW, C],
+ * or [C, N, outH, outW] from a channels-first copy.
+ */
+function windowAt(xPadded: TF.Tensor4D, i: number, j: number, info: TF.backend_util.Conv2DInfo, layout: 'NHWC' | 'CNHW' = 'NHWC'): TF.Tensor4D {
+  const rowAxis = layout === 'NHWC' ? 1 : 2;
   const top = i * info.dilationHeight;
   const left = j * info.dilationWidth;
-  const covers = top === 0 && left === 0 && info.strideHeight === 1 && info.strideWidth === 1 && xPadded.shape[1] === info.outHeight && xPadded.shape[2] === info.outWidth;
+  const covers = top === 0 && left === 0 && info.strideHeight === 1 && info.strideWidth === 1 && xPadded.shape[rowAxis] === info.outHeight && xPadded.shape[rowAxis + 1] === info.outWidth;
   if (covers) return xPadded; // 1×1 stride 1: the window is the whole input, no copy needed
-  return tf.stridedSlice(
-    xPadded,
-    [0, top, left, 0],
-    [n, top + (info.outHeight - 1) * info.strideHeight + 1, left + (info.outWidth - 1) * info.strideWidth + 1, c],
-    [1, info.strideHeight, info.strideWidth, 1],
-  ) as TF.Tensor4D;
+  const begin = [0, 0, 0, 0];
+  const end = [...xPadded.shape];
+  const strides = [1, 1, 1, 1];
+  begin[rowAxis] = top;
+  begin[rowAxis + 1] = left;
+  end[rowAxis] = top + (info.outHeight - 1) * info.strideHeight + 1;
+  end[rowAxis + 1] = left + (info.outWidth - 1) * info.strideWidth + 1;
+  strides[rowAxis] = info.strideHeight;
+  strides[rowAxis + 1] = info.strideWidth;
+  return tf.stridedSlice(xPadded, begin, end, strides) as TF.Tensor4D;
 }
 
 function padInput(x: TF.Tensor4D, info: TF.backend_util.Conv2DInfo): TF.Tensor4D {
@@ -52,15 +59,38 @@ export function conv2dBackpropFilter(x: TF.Tensor4D, dy: TF.Tensor4D, filterShap
     const xPadded = padInput(x, info);
     const rows = dy.shape[0] * info.outHeight * info.outWidth;
     const dy2d = tf.reshape(dy, [rows, outChannels]);
-    const taps: TF.Tensor[] = [];
-    for (let i = 0; i < kh; i++) {
-      for (let j = 0; j < kw; j++) {
-        const window = tf.reshape(windowAt(xPadded, i, j, info), [rows, inChannels]);
-        // An explicit transpose then a plain matMul: wasm's matMul with transposeA is ~10× slower.
-        taps.push(tf.matMul(tf.transpose(window), dy2d));
-      }
-    }
-    return tf.reshape(taps.length === 1 ? (taps[0] as TF.Tensor) : tf.stack(taps), [kh, kw, inChannels, outChannels]) as TF.Tensor4D;
+    // im2col, built already transposed: every kernel offset's window of a channels-first copy of
+    // x, stacked into [kh·kw·C, rows], then one matMul. Transposing x once is 9× less copying
+    // than transposing the patches, and one large product beats a small one per offset.
+    const xChannelsFirst = tf.transpose(xPadded, [3, 0, 1, 2]) as TF.Tensor4D;
+    const windows: TF.Tensor[] = [];
+    for (let i = 0; i < kh; i++) for (let j = 0; j < kw; j++) windows.push(tf.reshape(windowAt(xChannelsFirst, i, j, info, 'CNHW'), [inChannels, rows]));
+    const patchesT = windows.length === 1 ? (windows[0] as TF.Tensor) : tf.concat(windows, 0);
+    const gradient = tf.matMul(patchesT, dy2d);
+    return tf.reshape(gradient, [kh, kw, inChannels, outChannels]) as TF.Tensor4D;
+  });
+}
+
+/**
+ * dx of a stride-1, undilated conv: the forward conv of dy, padded so the output regains the
+ * input's size, with the filter turned 180° and its channel axes swapped. wasm's forward conv
+ * (XNNPACK) is ~10× faster than its own Conv2DBackpropInput.
+ */
+export function conv2dBackpropInputStride1(dy: TF.Tensor4D, filter: TF.Tensor4D, inputShape: [number, number, number, number], pad: Pad, rounding?: 'floor' | 'round' | 'ceil'): TF.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw] = filter.shape;
+    const info = convGeometry(inputShape, filter.shape, 1, 1, pad, rounding, false);
+    const [, height, width] = inputShape;
+    const top = kh - 1 - info.padInfo.top;
+    const left = kw - 1 - info.padInfo.left;
+    const padded = tf.pad(dy, [
+      [0, 0],
+      [top, height - info.outHeight + kh - 1 - top],
+      [left, width - info.outWidth + kw - 1 - left],
+      [0, 0],
+    ]);
+    const turned = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as TF.Tensor4D;
+    return tf.conv2d(padded, turned, 1, 'valid');
   });
 }
 
@@ -128,6 +158,96 @@ export function depthwiseBackpropInput(dy: TF.Tensor4D, filter: TF.Tensor4D, inp
   });
 }
 
+/**
+ * dx of a 2×2, stride-2 max pool over an even-sized NHWC input: each window's dy goes to its
+ * first maximum in row-major order, the cell tfjs' own kernels choose among ties (ReLU zeros tie
+ * often). A plain loop over the values: ~5× faster than wasm's MaxPoolGrad.
+ */
+export function maxPool2x2Backprop(x: Float32Array, dy: Float32Array, [n, height, width, channels]: [number, number, number, number]): Float32Array {
+  const dx = new Float32Array(x.length);
+  const rowStride = width * channels;
+  let out = 0;
+  for (let b = 0; b < n; b++) {
+    for (let row = 0; row < height; row += 2) {
+      for (let column = 0; column < width; column += 2) {
+        const corner = ((b * height + row) * width + column) * channels;
+        for (let c = 0; c < channels; c++, out++) {
+          const cells = [corner + c, corner + c + channels, corner + c + rowStride, corner + c + rowStride + channels];
+          let best = -1;
+          let max = Number.NEGATIVE_INFINITY;
+          for (const cell of cells) {
+            const value = x[cell] as number;
+            if (value > max) {
+              max = value;
+              best = cell;
+            }
+          }
+          if (best >= 0) dx[best] = dy[out] as number;
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/** 2×2 stride-2 pools over even sizes through maxPool2x2Backprop; anything else on wasm's kernel. */
+function speedUpMaxPoolGrad(): void {
+  const original = tf.getKernel('MaxPoolGrad', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('MaxPoolGrad', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { dy, input } = args.inputs as { dy: TF.TensorInfo; input: TF.TensorInfo };
+      const a = args.attrs as unknown as TF.MaxPoolGradAttrs;
+      const pair = (v: number | [number, number]) => (typeof v === 'number' ? [v, v] : v);
+      const [fh, fw] = pair(a.filterSize);
+      const [sh, sw] = pair(a.strides);
+      const shape = input.shape as [number, number, number, number];
+      const padless = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
+      if (fh !== 2 || fw !== 2 || sh !== 2 || sw !== 2 || !padless || shape[1] % 2 !== 0 || shape[2] % 2 !== 0) return original.kernelFunc(args);
+      const backend = args.backend as TF.KernelBackend;
+      const values = (info: TF.TensorInfo) => backend.readSync(info.dataId) as Float32Array;
+      return tf.tensor4d(maxPool2x2Backprop(values(input), values(dy), shape), shape);
+    },
+  });
+}
+
+/**
+ * matMul with a transpose flag through explicit transposes: wasm's BatchMatMul reads a transposed
+ * operand ~10× slower than it transposes one. Of Aᵀ·B computed as is and (Bᵀ·A)ᵀ, whichever
+ * copies fewer values (a Dense layer's weight gradient, xᵀ·dy, is one of these every step).
+ */
+function speedUpTransposedMatMul(tensor: (info: TF.TensorInfo) => TF.Tensor4D): void {
+  const original = tf.getKernel('BatchMatMul', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('BatchMatMul', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const { a: aInfo, b: bInfo } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
+      const { transposeA, transposeB } = args.attrs as unknown as TF.BatchMatMulAttrs;
+      if (!transposeA && !transposeB) return original.kernelFunc(args);
+      return tf.tidy(() => {
+        const a = tensor(aInfo) as TF.Tensor;
+        const b = tensor(bInfo) as TF.Tensor;
+        const swapLast = (t: TF.Tensor) => {
+          const perm = t.shape.map((_, axis) => axis);
+          perm.splice(-2, 2, t.rank - 1, t.rank - 2);
+          return tf.transpose(t, perm);
+        };
+        const rows = transposeA ? (a.shape.at(-1) as number) : (a.shape.at(-2) as number);
+        const columns = transposeB ? (b.shape.at(-2) as number) : (b.shape.at(-1) as number);
+        const batch = Math.max(a.size / ((a.shape.at(-1) as number) * (a.shape.at(-2) as number)), b.size / ((b.shape.at(-1) as number) * (b.shape.at(-2) as number)));
+        const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
+        const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + batch * rows * columns;
+        if (direct <= swapped) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+        return swapLast(tf.matMul(transposeB ? b : swapLast(b), transposeA ? a : swapLast(a)));
+      });
+    },
+  });
+}
+
 let registered = false;
 
 /** Adds the missing kernels to the wasm backend (once; a no-op where they already exist). */
@@ -160,7 +280,9 @@ export function registerWasmGradients(): void {
     ),
   ];
   for (const kernel of kernels) if (!tf.getKernel(kernel.kernelName, 'wasm')) tf.registerKernel(kernel);
-  speedUpPointwiseBackpropInput(tensor);
+  speedUpStride1BackpropInput(tensor);
+  speedUpTransposedMatMul(tensor);
+  speedUpMaxPoolGrad();
   tf.registerGradient(batchNormGradient);
 }
 
@@ -193,8 +315,11 @@ const batchNormGradient: TF.GradConfig = {
   },
 };
 
-/** 1×1, stride-1, unpadded convs (most of MobileNetV2) as dy · Wᵀ, ~10× faster than wasm's own kernel. */
-function speedUpPointwiseBackpropInput(tensor: (info: TF.TensorInfo) => TF.Tensor4D): void {
+/**
+ * Stride-1 convs: 1×1 unpadded ones (most of MobileNetV2) as dy · Wᵀ, the others (a small CNN's
+ * 3×3 'same' convs) as a forward conv; both ~10× faster than wasm's own kernel.
+ */
+function speedUpStride1BackpropInput(tensor: (info: TF.TensorInfo) => TF.Tensor4D): void {
   const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
   if (!original) return;
   tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
@@ -205,14 +330,20 @@ function speedUpPointwiseBackpropInput(tensor: (info: TF.TensorInfo) => TF.Tenso
       const a = args.attrs as unknown as TF.Conv2DBackpropInputAttrs;
       const [kh, kw, inChannels, outChannels] = filter.shape as [number, number, number, number];
       const [sh, sw] = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
+      if (sh !== 1 || sw !== 1 || a.dataFormat === 'NCHW') return original.kernelFunc(args);
       const unpadded = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
-      if (kh !== 1 || kw !== 1 || sh !== 1 || sw !== 1 || !unpadded || a.dataFormat === 'NCHW') return original.kernelFunc(args);
-      return tf.tidy(() => {
-        const rows = a.inputShape[0] * a.inputShape[1] * a.inputShape[2];
-        const dy2d = tf.reshape(tensor(dy), [rows, outChannels]);
-        const weightsT = tf.transpose(tf.reshape(tensor(filter), [inChannels, outChannels]));
-        return tf.reshape(tf.matMul(dy2d, weightsT), a.inputShape);
-      });
+      if (kh === 1 && kw === 1 && unpadded) {
+        return tf.tidy(() => {
+          const rows = a.inputShape[0] * a.inputShape[1] * a.inputShape[2];
+          const dy2d = tf.reshape(tensor(dy), [rows, outChannels]);
+          const weightsT = tf.transpose(tf.reshape(tensor(filter), [inChannels, outChannels]));
+          return tf.reshape(tf.matMul(dy2d, weightsT), a.inputShape);
+        });
+      }
+      // Padding wider than the kernel would need a crop after the conv: left to wasm's kernel.
+      const widePad = typeof a.pad === 'number' ? a.pad > Math.min(kh, kw) - 1 : typeof a.pad === 'object';
+      if (widePad) return original.kernelFunc(args);
+      return tf.tidy(() => conv2dBackpropInputStride1(tensor(dy), tensor(filter), a.inputShape, a.pad, a.dimRoundingMode));
     },
   });
 }

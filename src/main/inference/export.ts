@@ -46,17 +46,24 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   const modelDir = await runModelDir(runDir);
   if (!modelDir) throw new UserError('no-model', `${path.basename(runDir)} has no saved model: it was cancelled or failed before the end`);
   const info = JSON.parse(await readFile(path.join(modelDir, 'labelloop.json'), 'utf8')) as RunModelInfo;
+  const classifier = await loadLayersModelFromDir(modelDir, info.classifier);
+  const threshold = info.operatingPoint ?? null;
+  if (info.backbone.kind === 'small_cnn') {
+    // A CNN from scratch is the whole model already: pixels in, logits out.
+    const probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(classifier.outputs[0] as TF.SymbolicTensor) as TF.SymbolicTensor;
+    const model = tf.model({ inputs: classifier.inputs, outputs: probabilities, name: 'labelloop_classifier' });
+    return { model, classes: info.classes, preprocessing: { ...savedPreprocessing(info.preprocessing), threshold } };
+  }
   const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: info.backbone.kind };
   const preprocessing = savedPreprocessing(info.preprocessing);
   const backbone = await loadBackbone(backboneSpec, preprocessing.inputSize, preprocessing);
-  const classifier = await loadLayersModelFromDir(modelDir, info.classifier);
   const layers = classifier.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const logits = info.input.pooled
     ? reapplyLayers(layers, null, backbone.extractor.outputs[0] as TF.SymbolicTensor)
     : reapplyLayers(layers, classifier.layers[0]?.name ?? null, backbone.extractor.getLayer(info.input.layer).output as TF.SymbolicTensor);
   const probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as TF.SymbolicTensor;
   const model = tf.model({ inputs: backbone.extractor.inputs, outputs: probabilities, name: 'labelloop_classifier' });
-  return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold: info.operatingPoint ?? null } };
+  return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold } };
 }
 
 export interface ExportResult {

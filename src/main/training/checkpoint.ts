@@ -48,8 +48,12 @@ export async function writeModelFiles(dir: string, model: TF.LayersModel, descri
     backbone,
     preprocessing,
     classifier: 'classifier.json',
-    // Stage 1: the classifier reads the pooled backbone feature; stage 2: the backbone's output at the cut layer.
-    input: fineTune ? { layer: fineTune.cutLayer, shape: fineTune.cutShape } : { layer: backbone.cutLayer, pooled: true, shape: [backbone.featureSize] },
+    // Stage 1: the classifier reads the pooled backbone feature; stage 2: the backbone's output at the cut layer; a CNN from scratch: the pixels.
+    input: fineTune
+      ? { layer: fineTune.cutLayer, shape: fineTune.cutShape }
+      : backbone.kind === 'small_cnn'
+        ? { layer: 'pixels', shape: [backbone.inputSize, backbone.inputSize, 3] }
+        : { layer: backbone.cutLayer, pooled: true, shape: [backbone.featureSize] },
     output: 'logits (apply softmax)',
     ...extra,
   };

@@ -23,6 +23,7 @@ import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
+import { buildSmallCnn, cnnSchedule, HOLDOUT_SHARE, innerHoldout, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnSpec } from './smallCnn';
 import { tf, type TF } from '../engine/tf';
 
 export interface JobSample {
@@ -67,19 +68,23 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
   const backend = await selectBackend(config.backend);
   let backendSummary = summarizeBackend(backend);
-  emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, await probeFrozenEngine(config.engine)) });
+  emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, config.backbone.kind === 'small_cnn' ? NO_BACKBONE : await probeFrozenEngine(config.engine)) });
 
   const notes: string[] = [];
   const modelChoice = config.backbone.kind === 'auto' ? await chooseBackbone(job, config.backbone.budgetSeconds, emit, isCancelled, memory, notes) : undefined;
   const backboneSpec = config.backbone.kind === 'auto' ? { kind: (modelChoice as ModelChoice).chosen } : config.backbone;
-  const backbone = await loadRunBackbone(job, backboneSpec);
-  const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
-    backbone.dispose();
-    throw error;
-  });
+  const scratch = backboneSpec.kind === 'small_cnn' ? backboneSpec : null;
+  const backbone = backboneSpec.kind === 'small_cnn' ? { ...pixelStage(backboneSpec, config.resize), dispose: () => undefined } : await loadRunBackbone(job, backboneSpec);
+  const runner =
+    'extractor' in backbone
+      ? await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job)).catch((error: unknown) => {
+          backbone.dispose();
+          throw error;
+        })
+      : PIXELS;
   // Said again once the backbone's engine is known (converting it takes a moment the first time).
-  const engine = engineInfo(backend, runnerInfo(runner));
-  backendSummary = `${backendSummary}. ${describeRunner('Backbone', runner)}`;
+  const engine = engineInfo(backend, scratch ? NO_BACKBONE : runnerInfo(runner));
+  backendSummary = scratch ? `${backendSummary}. No backbone: a small CNN trained from scratch on ${scratch.inputSize}×${scratch.inputSize} pixels.` : `${backendSummary}. ${describeRunner('Backbone', runner)}`;
   emit({ type: 'backend', summary: backendSummary, engine });
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(backbone.id, backbone.preprocessing), backbone.featureSize);
   noteDiscarded(cache, notes);
@@ -120,8 +125,10 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   // The image a row is, or is a copy of: an image and its copies always stay on one side of a fold.
   const rowOfPath = new Map(samples.map((s, i) => [s.path, i]));
   const imageOf = (row: number) => (row < samples.length ? row : (rowOfPath.get((rowsAll[row] as JobSample).path) as number));
-  const result =
-    config.headFit === 'converged'
+  const sampleShape = 'shape' in backbone ? backbone.shape : [dim];
+  const result = scratch
+    ? await trainSmallCnn({ spec: scratch, features, dim, sampleShape, labels, classCount: job.classes.length, trainRows, imageOf, classWeights: classWeightsUsed, config, backendName: backend.name, emit, memory, isCancelled, onBestEpoch: checkpoints.stage(0, null), notes })
+    : config.headFit === 'converged'
       ? await fitConvergedStage({ features, dim, labels, classCount: job.classes.length, trainRows, valRows, imageOf, classWeights: classWeightsUsed, config, emit, memory, isCancelled, onBestEpoch: checkpoints.stage(0, null) })
       : {
           ...(await trainHead({
@@ -139,7 +146,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
           })),
           head: { fit: 'epochs' as const },
         };
-  let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: [dim], cutLayer: null };
+  let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: sampleShape, cutLayer: null };
   let fineTuneBackbone: { dispose(): void } | null = null;
   let history = result.history;
   let stopReason = result.stopReason;
@@ -174,12 +181,14 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     const originalLabels = labels.subarray(0, samples.length);
     const foldProgress = (done: number, total: number) => emit({ type: 'progress', progress: { phase: 'evaluating', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
     // Val chose nothing only when stage 1 was fitted to convergence and no stage 2 kept its best val epoch.
-    const valChoseNothing = config.headFit === 'converged' && !final.cutLayer;
+    // (The small CNN's epoch and early stop were chosen on an inner holdout of the train split.)
+    const valChoseNothing = (config.headFit === 'converged' || scratch !== null) && !final.cutLayer;
     const testRows = rowsOf('test');
     const evaluatedOn: Split = testRows.length > 0 ? 'test' : valRows.length > 0 ? 'val' : 'train';
     const smallestClass = Math.min(...job.classes.map((_, c) => samples.filter((_, i) => labels[i] === c).length));
     // Auto chose the backbone on train images that cross-validation would then judge: after it, the val split (which it never saw) says how good the model is.
-    const crossValidates = !modelChoice && valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
+    // Cross-validation refits the converged head on backbone features: it would judge another model than the CNN.
+    const crossValidates = !modelChoice && !scratch && valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
     let estimate: AccuracyEstimate | null;
     if (crossValidates) {
       // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.
@@ -312,6 +321,59 @@ async function fitConvergedStage(input: {
     bestEpoch,
     head: { fit: 'converged' as const, l2: fitted.l2, l2Scores: fitted.l2Scores, iterations: fitted.iterations, converged: fitted.converged },
   };
+}
+
+/**
+ * The small CNN from scratch, with the run's Keras controls: an inner holdout of the train split
+ * (never val) picks the kept epoch and stops early, so val stays an honest estimate.
+ */
+async function trainSmallCnn(input: {
+  spec: SmallCnnSpec;
+  features: Float32Array;
+  dim: number;
+  sampleShape: number[];
+  labels: Int32Array;
+  classCount: number;
+  trainRows: number[];
+  imageOf: (row: number) => number;
+  classWeights?: number[];
+  config: TrainingConfig;
+  backendName: string;
+  emit: (event: JobEvent) => void;
+  memory: Memory;
+  isCancelled: () => boolean;
+  onBestEpoch: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
+  notes: string[];
+}) {
+  const { config } = input;
+  if (input.backendName === 'wasm') registerWasmGradients();
+  const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
+  const batchesPerEpoch = Math.ceil(fitRows.length / config.batchSize);
+  const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed);
+  input.notes.push(
+    `The small CNN trained on ${new Set(fitRows.map(input.imageOf)).size} train images; ${holdoutRows.length} more (${Math.round(HOLDOUT_SHARE * 100)}% of each class) chose its epoch and early stop, so val and test chose nothing. Label errors are ranked from regressions on the pixels.`,
+  );
+  try {
+    const trained = await trainHead({
+      features: input.features,
+      dim: input.dim,
+      model,
+      sampleShape: input.sampleShape,
+      labels: input.labels,
+      classCount: input.classCount,
+      trainRows: fitRows,
+      valRows: holdoutRows,
+      classWeights: input.classWeights,
+      config: { ...config, schedule: cnnSchedule(config.schedule, input.spec.decayPerEpoch, batchesPerEpoch) },
+      callbacks: [epochReporter('training', config.epochs, fitRows.length, config.batchSize, input.emit, input.memory)],
+      isCancelled: input.isCancelled,
+      onBestEpoch: input.onBestEpoch,
+    });
+    return { ...trained, head: { fit: 'scratch' as const, holdoutImages: holdoutRows.length } };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }
 
 /** Stage 2: cache the frozen part's output at the cut, then train the top blocks and the head. */

@@ -39,6 +39,10 @@ const convCases: Case[] = [
   { name: '3×3 same stride 1', x: [2, 9, 9, 5], filter: [3, 3, 5, 6], strides: 1, pad: 'same' },
   { name: '3×3 same stride 2, odd size', x: [2, 9, 9, 3], filter: [3, 3, 3, 4], strides: 2, pad: 'same' },
   { name: '3×3 valid stride 2', x: [1, 10, 8, 3], filter: [3, 3, 3, 2], strides: 2, pad: 'valid' },
+  { name: '3×3 valid stride 1 (dx as a full conv)', x: [2, 8, 7, 3], filter: [3, 3, 3, 4], strides: 1, pad: 'valid' },
+  { name: '5×3 same stride 1, even size (uneven padding)', x: [2, 8, 6, 2], filter: [5, 3, 2, 3], strides: 1, pad: 'same' },
+  { name: '2×2 same stride 1 (padding only at the end)', x: [1, 5, 5, 3], filter: [2, 2, 3, 2], strides: 1, pad: 'same' },
+  { name: '3×3 same, 3 → 32 channels (a small CNN\'s first layer)', x: [2, 16, 16, 3], filter: [3, 3, 3, 32], strides: 1, pad: 'same' },
 ];
 const depthwiseCases: Case[] = [
   { name: '3×3 same stride 1 (MobileNetV2 blocks 14–16)', x: [4, 7, 7, 16], filter: [3, 3, 16, 1], strides: 1, pad: 'same' },
@@ -66,8 +70,42 @@ describe('wasm gradient kernels match the cpu backend', () => {
   }
 
   it.each(convCases)('conv2d $name', (c) => compare('conv', c));
-  it.each(convCases.slice(0, 2))('fused conv2d + relu6 $name', (c) => compare('fused', c));
+  it.each([...convCases.slice(0, 2), convCases[3] as Case])('fused conv2d + relu6 $name', (c) => compare('fused', c));
   it.each(depthwiseCases)('depthwise $name', (c) => compare('depthwise', c));
+
+  it.each([
+    { name: 'Aᵀ·B (a Dense weight gradient)', a: [32, 300], b: [32, 20], transposeA: true, transposeB: false },
+    { name: 'A·Bᵀ (a Dense input gradient)', a: [32, 20], b: [300, 20], transposeA: false, transposeB: true },
+    { name: 'Aᵀ·Bᵀ', a: [7, 5], b: [3, 7], transposeA: true, transposeB: true },
+    { name: 'batched Aᵀ·B', a: [3, 6, 4], b: [3, 6, 5], transposeA: true, transposeB: false },
+    { name: 'batched A·Bᵀ, wide result', a: [2, 40, 3], b: [2, 50, 3], transposeA: false, transposeB: true },
+  ])('matMul with $name equals the cpu backend', async ({ a, b, transposeA, transposeB }) => {
+    const product = () => tf.tidy(() => tf.matMul(tf.randomUniform(a, -1, 1, 'float32', 3), tf.randomUniform(b, -1, 1, 'float32', 4), transposeA, transposeB).dataSync() as Float32Array);
+    await tf.setBackend('cpu');
+    const reference = product();
+    await tf.setBackend('wasm');
+    expect(maxDiff(product(), reference)).toBeLessThan(1e-4);
+  });
+
+  it.each([
+    { name: 'even size, ReLU zeros tie in whole windows', shape: [2, 6, 8, 3], relu: true, pool: 2 },
+    { name: 'random values', shape: [1, 4, 4, 5], relu: false, pool: 2 },
+    { name: 'odd size (falls back to wasm\'s kernel)', shape: [1, 5, 7, 2], relu: true, pool: 2 },
+    { name: '3×3 windows (falls back)', shape: [1, 6, 6, 2], relu: false, pool: 3 },
+  ])('max-pool gradient, $name, equals the cpu backend', async ({ shape, relu, pool }) => {
+    const gradient = () =>
+      tf.tidy(() => {
+        const raw = tf.randomUniform(shape, -1, 1, 'float32', 11);
+        const x = relu ? tf.relu(raw) : raw;
+        const forward = (input: TF.Tensor) => tf.maxPool(input as TF.Tensor4D, pool, pool, 'valid');
+        const r = tf.randomUniform(forward(x).shape, -1, 1, 'float32', 12);
+        return (tf.grad((input: TF.Tensor) => tf.sum(tf.mul(forward(input), r)))(x) as TF.Tensor).dataSync() as Float32Array;
+      });
+    await tf.setBackend('cpu');
+    const reference = gradient();
+    await tf.setBackend('wasm');
+    expect(maxDiff(gradient(), reference)).toBeLessThan(1e-6);
+  });
 
   it('batch-norm gradients (x, scale, offset) match the closed form', async () => {
     await tf.setBackend('wasm');

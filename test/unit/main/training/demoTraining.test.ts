@@ -266,6 +266,44 @@ describe('training the demo project', () => {
     await predictor.dispose();
   }, 180_000);
 
+  it('trains a small CNN from scratch: an inner holdout of train images picks the epoch, val stays honest, and the run, its ONNX export and its TF.js export predict alike', async () => {
+    const { exportRun, loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
+    const { loadPredictor, predictFiles } = await import('../../../../src/main/inference/predictor');
+    const { tfjsRunner } = await import('../../../../src/main/engine/onnx/frozenRunner');
+    const { report, runId, status } = await train({ backend: 'wasm', epochs: 12, backbone: { kind: 'small_cnn', inputSize: 32 } });
+    const r = report as TrainingReport;
+    expect(status.engine?.backbone).toMatchObject({ engine: 'none' });
+    expect(status.backend).toMatch(/No backbone: a small CNN trained from scratch on 32×32 pixels/);
+    expect(r.backbone).toMatchObject({ kind: 'small_cnn', inputSize: 32, cutLayer: 'pixels', featureSize: 32 * 32 * 3 });
+    expect(r.preprocessing).toEqual({ inputSize: 32, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' });
+    // 15% of each class's 240 train images: 36 + 36 chose the epoch; val (120) chose nothing.
+    expect(r.head).toEqual({ fit: 'scratch', holdoutImages: 72 });
+    expect(r.accuracy).toMatchObject({ on: 'val', images: 120, honest: true });
+    expect(r.accuracy?.value).toBeGreaterThan(0.8);
+    expect(r.epochs[0]).toEqual(expect.objectContaining({ loss: expect.any(Number), val_loss: expect.any(Number) }));
+    expect(r.notes?.join(' ')).toMatch(/408 train images; 72 more/);
+    const runDir = path.join(dir, 'demo-project/.labelloop/runs', runId);
+    expect(JSON.parse(await readFile(path.join(runDir, 'model/labelloop.json'), 'utf8')).input).toEqual({ layer: 'pixels', shape: [32, 32, 3] });
+    const samples = r.samples.slice(0, 6);
+    const files = samples.map((s) => path.join(dir, 'demo-project', s.path));
+    const expectReportProbabilities = (predicted: { probabilities: number[] | null; error: string | null }[], where: string) =>
+      samples.forEach((s, i) => {
+        expect(predicted[i]?.error, where).toBeNull();
+        expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
+      });
+    const out = path.join(dir, 'exports', runId);
+    expect(await exportRun(runDir, out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
+    const model = await loadLayersModelFromDir(out, 'model.json');
+    expectReportProbabilities(await predictFiles(tfjsRunner(model), JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8')), files), 'TF.js export');
+    model.dispose();
+    for (const source of [runDir, out]) {
+      const predictor = await loadPredictor(source);
+      expect(predictor.engine.engine, source).toBe('onnx');
+      expectReportProbabilities(await predictor.predict(files), source);
+      await predictor.dispose();
+    }
+  }, 240_000);
+
   it('Auto compares the bundled backbones on train images, trains on the winner, shows the table, and Retrain repeats its choice', async () => {
     const { report, status, runId } = await train({ backend: 'wasm', inputSize: 96, backbone: { kind: 'auto' } });
     const r = report as TrainingReport;

@@ -1,0 +1,95 @@
+// The model kind with no pretrained backbone: a small CNN trained from scratch on the pixels, the
+// classic Keras tutorial's recipe (Conv–Pool stacks of 32/64/128 filters, dropout, a dense layer),
+// for small or grayscale images far from ImageNet, where it beats frozen ImageNet features (README).
+// Its "features" are the scaled pixels themselves, decoded and cached like embeddings.
+import type { EngineInfo, TrainingConfig } from '../../shared/contract';
+import type { FrozenModelRunner } from '../engine/onnx/frozenRunner';
+import { DEFAULT_PREPROCESSING, type Preprocessing } from '../engine/preprocess';
+import { tf, type TF } from '../engine/tf';
+import { seededRandom } from '../project/demo';
+import { shuffled } from './splits';
+
+export type SmallCnnSpec = { kind: 'small_cnn'; inputSize: number; decayPerEpoch: number };
+
+/** Share of each class's train images held out to drive early stopping and the kept epoch. */
+export const HOLDOUT_SHARE = 0.15;
+
+/** What the run stores as its "backbone": the pixels, at the CNN's input size. */
+export function pixelStage(spec: SmallCnnSpec, resize: Preprocessing['resize']) {
+  const preprocessing: Preprocessing = { ...DEFAULT_PREPROCESSING, inputSize: spec.inputSize, resize, scale: '0,1' };
+  return {
+    id: `pixels:${spec.inputSize}`,
+    cutLayer: 'pixels',
+    featureSize: spec.inputSize * spec.inputSize * 3,
+    shape: [spec.inputSize, spec.inputSize, 3],
+    preprocessing,
+  };
+}
+
+/** What runs the backbone, for the engine line: nothing. */
+export const NO_BACKBONE: EngineInfo['backbone'] = { engine: 'none', label: 'none (a small CNN trained from scratch)', notUsed: [] };
+
+/** Passes the decoded, scaled pixels through unchanged: the embedding pipeline then caches pixels. */
+export const PIXELS: FrozenModelRunner = {
+  engine: 'tfjs',
+  description: 'none (pixels straight to the CNN)',
+  notUsed: [],
+  run: async (input) => input,
+};
+
+/** Conv(32)–Pool, Conv(64)–Pool, Conv(128)–Pool, Dropout 0.25, Dense 128, Dropout 0.5, logits. */
+export function buildSmallCnn(inputSize: number, classCount: number, seed: number): TF.Sequential {
+  let n = 0;
+  const init = () => tf.initializers.glorotUniform({ seed: seed + n++ });
+  const block = (filters: number, first: boolean): TF.layers.Layer[] => [
+    tf.layers.conv2d({ ...(first ? { inputShape: [inputSize, inputSize, 3] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(), name: `conv_${filters}` }),
+    tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${filters}` }),
+  ];
+  return tf.sequential({
+    name: 'small_cnn',
+    layers: [
+      ...block(32, true),
+      ...block(64, false),
+      ...block(128, false),
+      tf.layers.dropout({ rate: 0.25, seed, name: 'conv_dropout' }),
+      tf.layers.flatten({ name: 'flatten' }),
+      tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(), name: 'dense_128' }),
+      tf.layers.dropout({ rate: 0.5, seed: seed + 1, name: 'dense_dropout' }),
+      // Logits out: softmax is applied with the loss (stable) and at prediction time.
+      tf.layers.dense({ units: classCount, kernelInitializer: init(), name: 'logits' }),
+    ],
+  });
+}
+
+/**
+ * The tutorial's ExponentialDecay, once an epoch, unless the config names its own schedule;
+ * a factor of 1 keeps the rate constant.
+ */
+export function cnnSchedule(configured: TrainingConfig['schedule'], decayPerEpoch: number, batchesPerEpoch: number): TrainingConfig['schedule'] {
+  if (configured.kind !== 'constant' || decayPerEpoch >= 1) return configured;
+  return { kind: 'exponential', decaySteps: batchesPerEpoch, decayRate: decayPerEpoch, staircase: true };
+}
+
+/**
+ * Splits the train rows into rows to fit and an inner holdout that picks the epoch and stops
+ * early, so the val split chooses nothing. Stratified by class over images: an image and its
+ * augmented copies fall on one side, and a class keeps at least one image to fit on.
+ */
+export function innerHoldout(trainRows: number[], labels: Int32Array, imageOf: (row: number) => number, seed: number, share = HOLDOUT_SHARE): { fitRows: number[]; holdoutRows: number[] } {
+  const random = seededRandom(seed);
+  const imagesByClass = new Map<number, number[]>();
+  for (const row of new Set(trainRows.map(imageOf))) {
+    const label = labels[row] as number;
+    imagesByClass.set(label, [...(imagesByClass.get(label) ?? []), row]);
+  }
+  const heldOut = new Set<number>();
+  for (const images of [...imagesByClass.entries()].sort((a, b) => a[0] - b[0]).map(([, images]) => images.sort((a, b) => a - b))) {
+    const count = images.length < 2 ? 0 : Math.max(1, Math.round(images.length * share));
+    for (const image of shuffled(images, random).slice(0, count)) heldOut.add(image);
+  }
+  return {
+    fitRows: trainRows.filter((row) => !heldOut.has(imageOf(row))),
+    // The held-out images themselves, once each (not their copies, not oversampling's repeats).
+    holdoutRows: [...heldOut].sort((a, b) => a - b),
+  };
+}
