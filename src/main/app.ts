@@ -76,7 +76,7 @@ export class LabelLoopApp {
       'thumbnails.status': async () => this.project?.progress() ?? { done: 0, total: 0, unreadable: 0 },
       'training.start': async ({ config }) => ({ runId: await this.startTraining(config) }),
       'training.status': async () => this.training.status(),
-      'training.engine': async ({ backend, engine }) => this.training.engine(backend, engine),
+      'training.engine': async ({ backend, engine, scratch }) => this.training.engine(backend, scratch ? 'none' : engine),
       'training.cancel': async ({ runId }) => ({ cancelled: this.training.cancel(runId) }),
       'runs.list': async () => ({ runs: await this.runs().list(this.runningId()) }),
       'runs.report': async ({ runId }) => this.runs().report(runId),

@@ -210,7 +210,8 @@ export const EpochLogs = z.record(z.string(), z.number());
 
 export const TrainingProgress = z.object({
   runId: z.string(),
-  phase: z.enum(['preparing', 'choosing', 'embedding', 'training', 'fine-tuning', 'evaluating']),
+  /** `decoding`: the small CNN's pixels, where a backbone would be embedding. */
+  phase: z.enum(['preparing', 'choosing', 'embedding', 'decoding', 'training', 'fine-tuning', 'evaluating']),
   /** Embedding: images done of total; training: batches. */
   done: z.number(),
   total: z.number(),
@@ -384,7 +385,8 @@ export const routes = {
   'training.start': route(z.object({ config: TrainingConfig }).strict(), z.object({ runId: z.string() })),
   'training.status': route(empty, TrainingStatus.nullable()),
   /** The engine a run with this backend preference would use, without loading a model. */
-  'training.engine': route(z.object({ backend: BackendPreference, engine: FrozenEngine.default('auto') }).strict(), EngineInfo),
+  /** `scratch`: the run trains a small CNN from scratch, so no backbone runs. */
+  'training.engine': route(z.object({ backend: BackendPreference, engine: FrozenEngine.default('auto'), scratch: z.boolean().default(false) }).strict(), EngineInfo),
   'training.cancel': route(z.object({ runId: z.string().min(1) }).strict(), z.object({ cancelled: z.boolean() })),
   'training.augmentationPreview': route(
     z.object({ augmentation: AugmentationSettings, inputSize: z.number().int().min(32).max(224) }).strict(),

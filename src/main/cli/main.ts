@@ -35,8 +35,9 @@ Usage:
                   [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
-                  [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|model.json|URL]
+                  [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|small_cnn|model.json|URL]
                   [--auto-budget SECONDS (default 120: how long Auto may compare backbones)]
+                  [--cnn-size 32|64|96|128 (small_cnn: no backbone, a small CNN from scratch; default 32)]
                   [--cut-layer NAME] [--input-scale 0,1|-1,1] (these two for a model.json only)
                   [--resize stretch|center-crop|pad]
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
@@ -132,6 +133,7 @@ async function train(argv: string[]): Promise<number> {
     backbone: 'string',
     'cut-layer': 'string',
     'auto-budget': 'number',
+    'cnn-size': 'number',
     'input-scale': 'string',
     resize: 'string',
     report: 'string',
@@ -154,7 +156,7 @@ async function train(argv: string[]): Promise<number> {
     backend: values.backend,
     engine: values.engine,
     // Fine-tuning needs MobileNetV2: asking for it without naming a backbone picks that one.
-    backbone: backboneOption(values.backbone ?? ((values['fine-tune-layers'] ?? 0) > 0 ? 'mobilenet_v2' : undefined), values['cut-layer'], values['auto-budget']),
+    backbone: backboneOption(values.backbone ?? ((values['fine-tune-layers'] ?? 0) > 0 ? 'mobilenet_v2' : undefined), { cutLayer: values['cut-layer'], autoBudget: values['auto-budget'], cnnSize: values['cnn-size'] }),
     scale: values['input-scale'],
     resize: values.resize,
     fineTuneBlocks: values['fine-tune-layers'],
@@ -174,7 +176,7 @@ async function train(argv: string[]): Promise<number> {
   try {
     project.requireWritable('training cannot start, as a run is saved in the project');
     for (const note of ignoredBackboneFlags(parsed.data.backbone.kind, values)) console.log(`note: ${note}`);
-    printEngine(await training.engine(parsed.data.backend, parsed.data.engine), (line) => console.log(line));
+    printEngine(await training.engine(parsed.data.backend, parsed.data.backbone.kind === 'small_cnn' ? 'none' : parsed.data.engine), (line) => console.log(line));
     const runId = await training.start(project, parsed.data);
     process.once('SIGINT', () => {
       printer.line('Cancelling…');

@@ -32,8 +32,8 @@ export class ProgressPrinter {
   private progress(p: EventPayload<'training.progress'>): void {
     const eta = p.etaSeconds === null ? '' : ` ETA ${Math.round(p.etaSeconds)}s`;
     const label =
-      p.phase === 'embedding' || p.phase === 'choosing'
-        ? `${p.phase === 'choosing' ? 'Auto: comparing backbones,' : 'embedding'} ${p.done}/${p.total} images, ${p.imagesPerSecond.toFixed(1)} img/s${eta}`
+      p.phase === 'embedding' || p.phase === 'decoding' || p.phase === 'choosing'
+        ? `${p.phase === 'choosing' ? 'Auto: comparing backbones,' : p.phase} ${p.done}/${p.total} images, ${p.imagesPerSecond.toFixed(1)} img/s${eta}`
         : p.phase === 'training'
           ? `epoch ${(p.epoch ?? 0) + 1}/${p.epochs} loss ${(p.loss ?? NaN).toFixed(4)}, ${p.imagesPerSecond.toFixed(0)} img/s${eta}`
           : p.phase;
@@ -42,7 +42,7 @@ export class ProgressPrinter {
       const filled = p.total > 0 ? Math.round((p.done / p.total) * width) : 0;
       this.out.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${label}\u001b[K`);
       this.barShown = true;
-    } else if (p.phase === 'embedding' || p.phase === 'choosing') {
+    } else if (p.phase === 'embedding' || p.phase === 'decoding' || p.phase === 'choosing') {
       // Plain output: about every 10% of the embedding (and of Auto's comparison), and its end.
       const decile = Math.floor((p.done / Math.max(1, p.total)) * 10) + (p.phase === 'choosing' ? 100 : 0);
       if (decile !== this.lastPlainEmbed) {

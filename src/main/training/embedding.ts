@@ -39,9 +39,9 @@ export function noteDiscarded(cache: EmbeddingCache, notes: string[]): void {
   notes.push(note);
 }
 
-export function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory) {
+export function embeddingProgress(total: number, emit: (event: JobEvent) => void, memory: Memory, phase: 'embedding' | 'decoding' = 'embedding') {
   return (done: number, seconds: number) =>
-    emit({ type: 'progress', progress: { phase: 'embedding', done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
+    emit({ type: 'progress', progress: { phase, done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
 }
 
 /** Decodes the next batch with sharp while the backbone runs on the current one. */

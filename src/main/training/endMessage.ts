@@ -27,13 +27,15 @@ export function finishMessage(report: TrainingReport, config: TrainingConfig, di
   if (report.head?.fit === 'converged' && !report.fineTune) {
     parts.push(`head fitted to convergence (L2 ${report.head.l2} chosen by cross-validation on the train split)`);
   } else {
-    parts.push(report.bestEpoch >= 0 ? `kept epoch ${report.bestEpoch + 1} of ${ran} (best ${monitor})` : `kept the last epoch (${monitor} never improved)`);
+    // The small CNN's val_ metrics are its inner holdout's: the val split chose nothing.
+    const watched = report.head?.fit === 'scratch' ? `${monitor} on the ${report.head.holdoutImages} held-out train images` : monitor;
+    parts.push(report.bestEpoch >= 0 ? `kept epoch ${report.bestEpoch + 1} of ${ran} (best ${watched})` : `kept the last epoch (${watched} never improved)`);
   }
 
   const { timing } = report;
   const details = [
     `Engine: ${report.backend}`,
-    `${timing.embedded} image(s) embedded${timing.embedded > 0 ? ` at ${timing.imagesPerSecond.toFixed(1)}/s` : ''}, ${timing.fromCache} from the cache`,
+    `${timing.embedded} image(s) ${report.head?.fit === 'scratch' ? 'decoded' : 'embedded'}${timing.embedded > 0 ? ` at ${timing.imagesPerSecond.toFixed(1)}/s` : ''}, ${timing.fromCache} from the cache`,
     `training ${formatDuration(timing.trainSeconds)}`,
     ...(report.head?.fit === 'converged' ? [`stage 1: ${report.head.iterations} L-BFGS iteration(s)${report.head.converged ? ', converged' : ', stopped at the iteration limit'}`] : []),
     ...(report.stopReason ? [`stopped because ${report.stopReason}`] : []),

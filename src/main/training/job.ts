@@ -94,7 +94,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   const copies = augmentedCopies(job.samples, augmentation);
   const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+    await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory, scratch ? 'decoding' : 'embedding'));
   } finally {
     await cache.save();
     backbone.dispose();

@@ -17,6 +17,7 @@ import { assignSplits, classWeights, readSplits, sampleByClass, writeSplits } fr
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
 import { type BackendPreference, engineInfo, selectBackend } from '../engine/backend';
 import { probeFrozenEngine } from '../engine/onnx/frozenRunner';
+import { NO_BACKBONE } from './smallCnn';
 import { decodeForModel, DEFAULT_PREPROCESSING } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
 import { CancelledError } from './trainHead';
@@ -84,11 +85,11 @@ export class TrainingService {
     return true;
   }
 
-  /** Which engine a run with this preference would use, and why not a faster one (no model is loaded). */
-  engine(preference: BackendPreference, frozen: FrozenEngine = 'auto'): Promise<EngineInfo> {
+  /** Which engine a run with this preference would use, and why not a faster one (no model is loaded); `none`: no backbone runs. */
+  engine(preference: BackendPreference, frozen: FrozenEngine | 'none' = 'auto'): Promise<EngineInfo> {
     return withProcessBackend(async () => {
       try {
-        return engineInfo(await selectBackend(preference), await probeFrozenEngine(frozen));
+        return engineInfo(await selectBackend(preference), frozen === 'none' ? NO_BACKBONE : await probeFrozenEngine(frozen));
       } catch (error) {
         throw new UserError('no-backend', error instanceof Error ? error.message : String(error));
       } finally {

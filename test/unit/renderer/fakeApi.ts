@@ -51,7 +51,7 @@ export class FakeApi implements LabelLoopApi {
   }
 
   imports: { className: string | null; name: string }[] = [];
-  /** What training.engine answers per backend preference (and `backend/engine` where set); a string is the error main gives. */
+  /** What training.engine answers per backend preference (and `backend/engine` or `backend/scratch` where set); a string is the error main gives. */
   engines: Partial<Record<string, RouteOutput<'training.engine'> | string>> = {};
   /** Runs listed before those with a report (interrupted, cancelled, …), newest first. */
   otherRuns: RouteOutput<'runs.list'>['runs'] = [];
@@ -99,7 +99,7 @@ export class FakeApi implements LabelLoopApi {
       }
       case 'training.engine': {
         const asked = input as RouteInput<'training.engine'>;
-        const engine = this.engines[`${asked.backend}/${asked.engine}`] ?? this.engines[asked.backend];
+        const engine = (asked.scratch ? this.engines[`${asked.backend}/scratch`] : this.engines[`${asked.backend}/${asked.engine}`]) ?? this.engines[asked.backend];
         if (engine === undefined || typeof engine === 'string') throw new Error(engine ?? 'no engine');
         return engine;
       }

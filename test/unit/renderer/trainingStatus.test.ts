@@ -90,12 +90,30 @@ describe('the Train view status', () => {
     await flushPromises();
     expect(wrapper.get('[data-test=engine] span').text()).toBe('Backbone: TensorFlow.js, WebAssembly (CPU) · Training: TensorFlow.js, WebAssembly (CPU)');
     expect(api.calls.filter((c) => c.route === 'training.engine').map((c) => c.input)).toEqual([
-      { backend: 'auto', engine: 'auto' },
-      { backend: 'cpu', engine: 'auto' },
-      { backend: 'tensorflow', engine: 'auto' },
-      { backend: 'auto', engine: 'auto' },
-      { backend: 'auto', engine: 'tfjs' },
+      { backend: 'auto', engine: 'auto', scratch: false },
+      { backend: 'cpu', engine: 'auto', scratch: false },
+      { backend: 'tensorflow', engine: 'auto', scratch: false },
+      { backend: 'auto', engine: 'auto', scratch: false },
+      { backend: 'auto', engine: 'tfjs', scratch: false },
     ]);
+  });
+
+  it('offers a small CNN from scratch: no backbone in the engine line, its own input size, the backbone-only settings disabled, and the run asked for as set', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm, 'auto/scratch': { ...wasm, backbone: { engine: 'none', label: 'none (a small CNN trained from scratch)', notUsed: [] } } };
+    const wrapper = await mountTrainView(api);
+    expect(wrapper.find('select[name=cnnInputSize]').exists()).toBe(false);
+    await wrapper.get('select[name=backbone]').setValue('small_cnn');
+    await flushPromises();
+    expect(wrapper.get('[data-test=engine] span').text()).toBe('Backbone: none (a small CNN trained from scratch) · Training: TensorFlow.js, WebAssembly (CPU)');
+    expect(wrapper.get('[data-test=cnn-hint]').text()).toMatch(/15% of the train images choose the kept epoch, so val chooses nothing/);
+    for (const name of ['headFit', 'inputSize', 'fineTuneBlocks']) expect(wrapper.get(`select[name=${name}]`).attributes('disabled'), name).toBeDefined();
+    expect(wrapper.get('input[name=dropout]').attributes('disabled')).toBeDefined();
+    await wrapper.get('select[name=cnnInputSize]').setValue('64');
+    await wrapper.get('form').trigger('submit');
+    await flushPromises();
+    const started = api.calls.find((c) => c.route === 'training.start')?.input as { config: { backbone: unknown; fineTuneBlocks: number } };
+    expect(started.config).toMatchObject({ backbone: { kind: 'small_cnn', inputSize: 64 }, fineTuneBlocks: 0 });
   });
 
   it('shows the engine during a run, and after it the message with the diagnostics collapsed', async () => {

@@ -29,8 +29,12 @@ export interface TrainingForm {
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
-  /** A bundled backbone, `auto` (the best of them for this project, within `autoBudgetSeconds`), or `keras`: the model.json at `backboneSource`. */
-  backbone: BundledBackbone | 'auto' | 'keras';
+  /**
+   * A bundled backbone, `auto` (the best of them for this project, within `autoBudgetSeconds`),
+   * `keras`: the model.json at `backboneSource`, or `small_cnn`: no backbone, a CNN from scratch at `cnnInputSize`.
+   */
+  backbone: BundledBackbone | 'auto' | 'keras' | 'small_cnn';
+  cnnInputSize: 32 | 64 | 96 | 128;
   autoBudgetSeconds: number;
   backboneSource: string;
   cutLayer: string;
@@ -62,6 +66,7 @@ export const DEFAULT_FORM: TrainingForm = {
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
   backbone: 'inception_v3',
+  cnnInputSize: 32,
   autoBudgetSeconds: 120,
   backboneSource: '',
   cutLayer: '',
@@ -94,7 +99,9 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
         ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }
         : form.backbone === 'auto'
           ? { kind: 'auto', budgetSeconds: form.autoBudgetSeconds }
-          : { kind: form.backbone },
+          : form.backbone === 'small_cnn'
+            ? { kind: 'small_cnn', inputSize: form.cnnInputSize }
+            : { kind: form.backbone },
     scale: form.scale,
     resize: form.resize,
     augmentation: { ...form.augmentation },
@@ -158,8 +165,8 @@ export const useTrainingStore = defineStore('training', () => {
   }
 
   async function refreshEngine(): Promise<void> {
-    const asked = { backend: form.backend, engine: form.engine };
-    const stale = () => asked.backend !== form.backend || asked.engine !== form.engine;
+    const asked = { backend: form.backend, engine: form.engine, scratch: form.backbone === 'small_cnn' };
+    const stale = () => asked.backend !== form.backend || asked.engine !== form.engine || asked.scratch !== (form.backbone === 'small_cnn');
     try {
       const answer = await api.call('training.engine', asked);
       if (stale()) return;
@@ -171,7 +178,7 @@ export const useTrainingStore = defineStore('training', () => {
       engineError.value = error instanceof Error ? error.message : String(error);
     }
   }
-  watch(() => [form.backend, form.engine], () => void refreshEngine());
+  watch(() => [form.backend, form.engine, form.backbone === 'small_cnn'], () => void refreshEngine());
 
   async function previewAugmentation(): Promise<void> {
     const result = await notices.guard(() => api.call('training.augmentationPreview', { augmentation: { ...form.augmentation }, inputSize: form.inputSize }));

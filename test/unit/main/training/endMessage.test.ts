@@ -83,6 +83,13 @@ describe('finishMessage', () => {
     );
   });
 
+  it('says a small CNN kept the epoch its inner holdout chose, and decoded (not embedded) its images', () => {
+    const scratch = report({ head: { fit: 'scratch', holdoutImages: 12 }, accuracy: { on: 'val', value: 0.95, low: 0.76, high: 0.99, images: 20, honest: true } });
+    const { message, details } = finishMessage(scratch, TrainingConfig.parse({ epochs: 20, backbone: { kind: 'small_cnn' } }), diagnostics);
+    expect(message).toMatch(/ · kept epoch 12 of 20 \(best val_loss on the 12 held-out train images\)$/);
+    expect(details).toMatch(/600 image\(s\) decoded at 30\.0\/s/);
+  });
+
   it('formats durations people read', () => {
     expect([0.4, 41.2, 60, 185, 3600, 3725].map(formatDuration)).toEqual(['0 s', '41 s', '1 min 00 s', '3 min 05 s', '1 h 00 min', '1 h 02 min']);
   });

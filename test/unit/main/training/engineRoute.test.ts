@@ -49,6 +49,14 @@ describe('training.engine', () => {
     expect(await app.handle('training.engine', { backend: 'auto', engine: 'gpu' })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
   });
 
+  it('says no backbone runs for a small CNN from scratch, which the training backend trains alone', async () => {
+    const { engineLine } = await import('../../../../src/main/engine/backend');
+    const scratch = await app.handle('training.engine', { backend: 'wasm', scratch: true });
+    if (!scratch.ok) throw new Error(scratch.error.message);
+    expect(scratch.result).toMatchObject({ name: 'wasm', backbone: { engine: 'none', notUsed: [] } });
+    expect(engineLine(scratch.result as Parameters<typeof engineLine>[0])).toBe('Backbone: none (a small CNN trained from scratch) · Training: TensorFlow.js, WebAssembly (CPU)');
+  });
+
   it('says why a backend that cannot start is not available, and refuses unknown ones', async () => {
     expect(await app.handle('training.engine', { backend: 'tensorflow' })).toMatchObject({ ok: false, error: { code: 'no-backend', message: expect.stringMatching(/No TensorFlow\.js backend could start: tensorflow-gpu/) } });
     expect(await app.handle('training.engine', { backend: 'webgpu' })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
