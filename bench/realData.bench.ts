@@ -1,7 +1,8 @@
 // `npm run bench`, model quality on real images (bench/realData.ts builds them from Debian
 // packages): on each dataset, one split chosen by the app (60/20/20, by content hash), and on its
 // test images, which chose nothing: Auto, each bundled backbone pinned, logistic regression fitted
-// to convergence on raw 32×32 pixels, and PyTorch's small CNN from scratch on the same split.
+// to convergence on raw 32×32 pixels, our small CNN from scratch, and PyTorch's on the same split.
+// `BENCH_REAL=cnn` runs the two small CNNs only.
 // Every accuracy comes with its 95% Wilson interval. Each run starts with an empty feature cache.
 import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -20,6 +21,7 @@ import { buildRealDatasets } from './realData';
 
 /** Images per dataset (a fixed, evenly spaced pick per class where a set is larger): keeps each dataset within minutes. */
 const MAX_IMAGES = 1000;
+const cnnOnly = process.env.BENCH_REAL === 'cnn';
 const lines: string[] = [];
 const report = (line: string) => {
   lines.push(line);
@@ -73,11 +75,11 @@ async function rawPixels(project: string, samples: TrainingReport['samples'], cl
   return { estimate: accuracyEstimate('test', hits, test.length, true), seconds: (performance.now() - started) / 1000 };
 }
 
-/** PyTorch's small CNN from scratch on the same split (bench/torch_reference.py `cnn`), at 64 px. */
-function torchCnn(splitFile: string): { estimate: AccuracyEstimate; seconds: number; epochs: number } | string {
+/** PyTorch's small CNN from scratch on the same split (bench/torch_reference.py `cnn`). */
+function torchCnn(splitFile: string, size: number): { estimate: AccuracyEstimate; seconds: number; epochs: number } | string {
   const python = '/usr/bin/python3';
   if (spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' }).status !== 0) return 'not run: apt-get install python3-torch python3-torchvision';
-  const run = spawnSync(python, [path.join(import.meta.dirname, 'torch_reference.py'), 'cnn', splitFile, '64'], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const run = spawnSync(python, [path.join(import.meta.dirname, 'torch_reference.py'), 'cnn', splitFile, String(size)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (run.status !== 0) return `failed: ${run.stderr.trim().split('\n').slice(-1)[0]}`;
   const result = JSON.parse(run.stdout.trim().split('\n').slice(-1)[0] as string) as { correct: number; images: number; seconds: number; epochs: number };
   return { estimate: accuracyEstimate('test', result.correct, result.images, true), seconds: result.seconds, epochs: result.epochs };
@@ -103,22 +105,32 @@ describe('model quality on real datasets', () => {
         const opened = await app.handle('project.open', { path: project });
         if (!opened.ok) throw new Error(opened.error.message);
         const base = { backend: 'wasm', val: 0.2, test: 0.2 };
-        const auto = await timedRun(app, project, { ...base, backbone: { kind: 'auto' } });
-        const { samples, classes } = auto.report;
-        const cells = [`Auto → ${auto.report.modelChoice?.chosen}: ${interval(auto.report.accuracy as AccuracyEstimate)}, ${auto.seconds.toFixed(0)} s`];
-        for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']) {
-          const pinned = await timedRun(app, project, { ...base, backbone: { kind } });
-          cells.push(`${kind}: ${interval(pinned.report.accuracy as AccuracyEstimate)}, ${pinned.seconds.toFixed(0)} s`);
+        // Our small CNN: early stopping and the kept epoch on an inner holdout of the train split.
+        const ours = await timedRun(app, project, { ...base, backbone: { kind: 'small_cnn', inputSize: 32 } });
+        const { samples, classes } = ours.report;
+        const cells: string[] = [];
+        let autoTable = '';
+        if (!cnnOnly) {
+          const auto = await timedRun(app, project, { ...base, backbone: { kind: 'auto' } });
+          cells.push(`Auto → ${auto.report.modelChoice?.chosen}: ${interval(auto.report.accuracy as AccuracyEstimate)}, ${auto.seconds.toFixed(0)} s`);
+          autoTable = `  Auto's table: ${auto.report.modelChoice?.candidates.map((c) => (c.skipped ? `${c.backbone} skipped (${c.skipped})` : `${c.backbone} ${((c.accuracy ?? 0) * 100).toFixed(1)}%, log-loss ${(c.logLoss ?? 0).toFixed(3)}, ${c.seconds.toFixed(0)} s`)).join('; ')}`;
+          for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']) {
+            const pinned = await timedRun(app, project, { ...base, backbone: { kind } });
+            cells.push(`${kind}: ${interval(pinned.report.accuracy as AccuracyEstimate)}, ${pinned.seconds.toFixed(0)} s`);
+          }
+          const pixels = await rawPixels(project, samples, classes);
+          cells.push(`LR on raw 32×32 pixels: ${interval(pixels.estimate)}, ${pixels.seconds.toFixed(0)} s`);
         }
-        const pixels = await rawPixels(project, samples, classes);
-        cells.push(`LR on raw 32×32 pixels: ${interval(pixels.estimate)}, ${pixels.seconds.toFixed(0)} s`);
+        cells.push(`LabelLoop small CNN (32 px, ${ours.report.epochs.length} epochs): ${interval(ours.report.accuracy as AccuracyEstimate)}, ${ours.seconds.toFixed(0)} s`);
         const splitFile = path.join(work, `${dataset.name}-split.json`);
         await writeFile(splitFile, JSON.stringify(samples.map((s) => ({ file: path.join(project, s.path), label: s.label, split: s.split }))));
-        const cnn = torchCnn(splitFile);
-        cells.push(typeof cnn === 'string' ? `PyTorch small CNN ${cnn}` : `PyTorch small CNN (64 px, ${cnn.epochs} epochs): ${interval(cnn.estimate)}, ${cnn.seconds.toFixed(0)} s`);
+        for (const size of cnnOnly ? [32] : [32, 64]) {
+          const cnn = torchCnn(splitFile, size);
+          cells.push(typeof cnn === 'string' ? `PyTorch small CNN ${cnn}` : `PyTorch small CNN (${size} px, ${cnn.epochs} epochs): ${interval(cnn.estimate)}, ${cnn.seconds.toFixed(0)} s`);
+        }
         const test = samples.filter((s) => s.split === 'test').length;
         report(`${dataset.name} (${samples.length} images, ${classes.length} classes, ${test} test; ${dataset.source}): ${cells.join('; ')}`);
-        report(`  Auto's table: ${auto.report.modelChoice?.candidates.map((c) => (c.skipped ? `${c.backbone} skipped (${c.skipped})` : `${c.backbone} ${((c.accuracy ?? 0) * 100).toFixed(1)}%, log-loss ${(c.logLoss ?? 0).toFixed(3)}, ${c.seconds.toFixed(0)} s`)).join('; ')}`);
+        if (autoTable) report(autoTable);
       } finally {
         await app.dispose();
       }

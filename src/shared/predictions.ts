@@ -29,6 +29,24 @@ export function predictionsCsv(classes: string[], lines: PredictionLine[]): stri
   return `${rows.map((row) => row.map(csvField).join(',')).join('\n')}\n`;
 }
 
+/** A prediction for one face of a photo; a photo without a face (or unreadable) has `face` null. */
+export interface FacePredictionLine extends PredictionLine {
+  face: number | null;
+  /** The detector's box in the photo's own pixels. */
+  box: { x: number; y: number; width: number; height: number } | null;
+  score: number | null;
+}
+
+/** `file,face,x,y,width,height,score,predicted,p_<class>…,error`: a row per face, one with empty face columns for a photo without. */
+export function facePredictionsCsv(classes: string[], lines: FacePredictionLine[]): string {
+  const rows = [['file', 'face', 'x', 'y', 'width', 'height', 'score', 'predicted', ...classes.map((c) => `p_${c}`), 'error']];
+  for (const line of lines) {
+    const box = line.box ? [line.box.x, line.box.y, line.box.width, line.box.height].map((v) => String(Math.round(v))) : ['', '', '', ''];
+    rows.push([line.file, line.face?.toString() ?? '', ...box, line.score?.toFixed(4) ?? '', line.predicted ?? '', ...classes.map((_, i) => line.probabilities?.[i]?.toFixed(6) ?? ''), line.error ?? '']);
+  }
+  return `${rows.map((row) => row.map(csvField).join(',')).join('\n')}\n`;
+}
+
 function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }

@@ -3,14 +3,17 @@ import path from 'node:path';
 import { generateDemoProject } from '../project/demo';
 import { EventBus } from '../common/events';
 import { ProjectSession } from '../project/project';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { isImageName } from '../../shared/images';
 import { engineLine, selectBackend } from '../engine/backend';
 import { exportRun } from '../inference/export';
 import { isRunFolder, loadPredictor } from '../inference/predictor';
 import { RUN_ID } from '../training/runs';
 import { DATA_DIR } from '../project/scan';
-import { decideLabel, type PredictionLine, predictionsCsv } from '../../shared/predictions';
+import { decideLabel, facePredictionsCsv, type PredictionLine, predictionsCsv } from '../../shared/predictions';
+import { loadFaceDetector } from '../inference/faces/detector';
+import { DEFAULT_FACE_IMPORT, describeFaceImport, type FaceImportOptions, importFaces } from '../inference/faces/importFaces';
+import { annotatePhoto, annotationName, NO_FACE, predictFaces } from '../inference/faces/predictFaces';
 import { describeAccuracy } from '../../shared/metrics';
 import type { ModelChoice } from '../../shared/report';
 import { type EngineInfo, FrozenEngine, TrainingConfig } from '../../shared/contract';
@@ -43,6 +46,10 @@ Usage:
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
   labelloop predict <exportDir|runDir|runId> <files or folders…> [--csv out.csv] [--project DIR (for a run id; default .)]
                   [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
+                  [--faces [--annotate outDir] [--margin 0.25] [--min-confidence 0.5]] (a row per face found)
+  labelloop faces <photos or folders…> --into <projectDir> [--class NAME (default: unlabeled)]
+                  [--min-confidence 0.5] [--min-size 32 (px)] [--margin 0.25] [--align]
+                                                               crop every face found into the project
 
 --backend picks the TensorFlow.js backend that trains; --engine what runs the frozen backbone and
 predicts (auto: ONNX Runtime, with its CUDA provider where installed, else TensorFlow.js).
@@ -98,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'predict':
       return predict(rest);
+    case 'faces':
+      return faces(rest);
     case 'web':
       await runWebMode(rest, import.meta.dirname);
       return -1; // keeps serving
@@ -203,8 +212,52 @@ async function train(argv: string[]): Promise<number> {
   }
 }
 
+/** `labelloop faces`: every face found in the photos, cropped into a class (or unlabeled). */
+async function faces(argv: string[]): Promise<number> {
+  const { positional, values } = parseFlags(argv, { into: 'string', class: 'string', 'min-confidence': 'number', 'min-size': 'number', margin: 'number', align: 'boolean' });
+  if (!values.into) throw new Error('faces needs the project to crop into: labelloop faces <photos or folders…> --into <projectDir>');
+  if (positional.length === 0) throw new Error('faces needs photos or folders of photos');
+  const options = faceImportOptions(values);
+  const project = await ProjectSession.open(values.into, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+  try {
+    if (options.className !== null && !project.snapshot().classes.includes(options.className)) throw new Error(`There is no class "${options.className}" in ${project.root} (make its folder first, or leave out --class for unlabeled)`);
+    const detector = await loadFaceDetector();
+    let cancelled = false;
+    process.once('SIGINT', () => {
+      cancelled = true;
+      console.log('Cancelling after this photo: the crops saved so far are kept…');
+    });
+    const summary = await importFaces(project, detector, positional, options, {
+      isCancelled: () => cancelled,
+      onProgress: (done, total, photo) => {
+        if (photo && (done % 10 === 0 || total < 20)) console.log(`photo ${done + 1}/${total}: ${printable(photo)}`);
+      },
+    });
+    for (const line of describeFaceImport(summary)) console.log(printable(line));
+    return summary.unreadable.length > 0 ? 2 : 0;
+  } finally {
+    await project.close();
+  }
+}
+
+/** The faces flags with their defaults, each checked: a bad value is refused in words, never replaced. */
+function faceImportOptions(values: { class?: string; 'min-confidence'?: number; 'min-size'?: number; margin?: number; align?: boolean }): FaceImportOptions {
+  const options = {
+    className: values.class ?? null,
+    minConfidence: values['min-confidence'] ?? DEFAULT_FACE_IMPORT.minConfidence,
+    minSize: values['min-size'] ?? DEFAULT_FACE_IMPORT.minSize,
+    margin: values.margin ?? DEFAULT_FACE_IMPORT.margin,
+    align: values.align ?? DEFAULT_FACE_IMPORT.align,
+  };
+  if (!(options.minConfidence > 0 && options.minConfidence < 1)) throw new Error('--min-confidence must lie between 0 and 1 (exclusive)');
+  if (!(options.minSize >= 1)) throw new Error('--min-size must be at least 1 (pixels)');
+  if (!(options.margin >= 0 && options.margin <= 2)) throw new Error('--margin must lie between 0 and 2 (a share of the face box on every side)');
+  return options;
+}
+
 async function predict(argv: string[]): Promise<number> {
-  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string', engine: 'string' });
+  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string', engine: 'string', faces: 'boolean', annotate: 'string', margin: 'number', 'min-confidence': 'number' });
+  if (!values.faces && (values.annotate !== undefined || values.margin !== undefined || values['min-confidence'] !== undefined)) throw new Error('--annotate, --margin and --min-confidence go with --faces');
   const engine = FrozenEngine.safeParse(values.engine ?? 'auto');
   if (!engine.success) throw new Error(`Invalid option engine: expected one of ${FrozenEngine.options.join(', ')}`);
   const [source, ...inputs] = positional;
@@ -218,6 +271,30 @@ async function predict(argv: string[]): Promise<number> {
   // On stderr, so that the CSV on stdout stays clean.
   console.error(`Model: ${predictor.engine.label}`);
   for (const note of predictor.engine.notUsed) console.error(`  ${note.name} not used: ${printable(note.reason)}`);
+  if (values.faces) {
+    const { minConfidence, margin } = faceImportOptions(values);
+    const lines = await predictFaces(predictor, await loadFaceDetector(), files, { minConfidence, margin });
+    await predictor.dispose();
+    const csv = facePredictionsCsv(classes, lines);
+    if (values.csv) await writeFile(path.resolve(values.csv), csv);
+    else process.stdout.write(csv);
+    if (values.annotate) {
+      const outDir = path.resolve(values.annotate);
+      await mkdir(outDir, { recursive: true });
+      const written = new Set<string>();
+      for (const file of files) {
+        const own = lines.filter((l) => l.file === file);
+        if (own.some((l) => l.error && l.face === null && l.error !== NO_FACE)) continue;
+        const name = annotationName(file, written);
+        await annotatePhoto(file, own, classes, path.join(outDir, name));
+      }
+      console.error(`${written.size} annotated photo(s) written to ${outDir}`);
+    }
+    const summary = `${files.length} photo(s), ${lines.filter((l) => l.face !== null).length} face(s)`;
+    console.error(values.csv ? `${summary}: predictions written to ${path.resolve(values.csv)}` : summary);
+    for (const line of lines.filter((l) => l.error)) console.error(`${line.error === NO_FACE ? 'no face' : 'unreadable'}: ${printable(line.file)}${line.error === NO_FACE ? '' : `: ${printable(line.error ?? '')}`}`);
+    return lines.some((l) => l.error && l.error !== NO_FACE) ? 2 : 0;
+  }
   // predictFiles batches internally and keeps going past unreadable files.
   const outcomes = await predictor.predict(files);
   await predictor.dispose();
