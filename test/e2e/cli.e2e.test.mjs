@@ -77,6 +77,33 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   assert.match(unknown.stderr, /No trained run 20990101-000000-abcd/);
 });
 
+test('faces: crop every face of real photos into the project, then predict per face to CSV and annotated copies', async () => {
+  const demo = path.join(root, 'node_modules/@vladmandic/face-api/demo');
+  const project = path.join(dir, 'faces');
+  const imported = cli('faces', path.join(demo, 'sample1.jpg'), path.join(demo, 'sample4.jpg'), '--into', project);
+  assert.equal(imported.status, 0, imported.stderr);
+  assert.match(imported.stdout, /^2 photo\(s\): 7 face\(s\) found, 7 crop\(s\) saved, 0 duplicate\(s\) skipped, 0 too small, 0 photo\(s\) without a face, 0 unreadable$/m);
+  assert.ok(existsSync(path.join(project, 'sample4__face4.jpg')), 'crops land in the project root: unlabeled');
+  assert.equal((await readFile(path.join(project, '.labelloop/faces.jsonl'), 'utf8')).trim().split('\n').length, 7);
+  const noClass = cli('faces', path.join(demo, 'sample1.jpg'), '--into', project, '--class', 'Masked');
+  assert.equal(noClass.status, 1);
+  assert.match(noClass.stderr, /There is no class "Masked"/);
+  assert.match(cli('faces', path.join(demo, 'sample1.jpg'), '--into', project, '--margin', '-1').stderr, /--margin must lie between 0 and 2/);
+
+  const out = path.join(dir, 'export');
+  const csvFile = path.join(dir, 'faces.csv');
+  const annotated = path.join(dir, 'annotated');
+  const run = cli('predict', out, path.join(demo, 'sample4.jpg'), path.join(demo, 'sample1.jpg'), '--faces', '--csv', csvFile, '--annotate', annotated);
+  assert.equal(run.status, 0, run.stderr);
+  const lines = (await readFile(csvFile, 'utf8')).trim().split('\n');
+  assert.equal(lines[0], 'file,face,x,y,width,height,score,predicted,p_NG,p_OK,error');
+  assert.equal(lines.length, 1 + 3 + 4);
+  assert.match(run.stderr, /2 photo\(s\), 7 face\(s\)/);
+  for (const line of lines.slice(1)) assert.match(line, /,\d+,\d+,\d+,\d+,\d+,0\.\d{4},(NG|OK),[\d.]+,[\d.]+,$/);
+  assert.deepEqual((await readdir(annotated)).sort(), ['sample1.jpg', 'sample4.jpg']);
+  assert.match(cli('predict', out, path.join(demo, 'sample4.jpg'), '--annotate', annotated).stderr, /--annotate, --margin and --min-confidence go with --faces/);
+});
+
 test('bad projects exit non-zero with a clear message', async () => {
   const missing = cli('train', path.join(dir, 'nope'));
   assert.equal(missing.status, 1);
