@@ -4,8 +4,12 @@ import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Envelope, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
-import { isRouteName, routes } from '../shared/contract';
+import type { Envelope, FaceImportSummary, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
+import { FaceImportSettings, isRouteName, routes } from '../shared/contract';
+import { type FaceCropper, faceCropper } from './inference/faces/faceWorker';
+import { saveFaces } from './inference/faces/importFaces';
+import { emptySummary } from '../shared/faces';
+import { uploadBaseName } from './project/uploads';
 import { DEMO_MARKER, generateDemoProject } from './project/demo';
 import { UserError } from './common/errors';
 import { EventBus } from './common/events';
@@ -52,11 +56,13 @@ export class LabelLoopApp {
   private readonly handlers: Handlers;
   readonly training: TrainingService;
   readonly predictions: PredictionService;
+  private readonly faceCropper: FaceCropper;
 
   constructor(private readonly options: AppOptions) {
     this.recent = new RecentProjects(options.configDir);
     this.training = new TrainingService(this.events, { workerFile: options.workerFile });
     this.predictions = new PredictionService({ workerFile: options.workerFile });
+    this.faceCropper = faceCropper(options.workerFile);
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder), demoProject: this.demoDir() }),
       'project.recent': async () => ({ recent: await this.recent.list() }),
@@ -141,12 +147,36 @@ export class LabelLoopApp {
     return this.requireProject().importFile(className, name, data);
   }
 
+  /**
+   * One photo from the window cut into face crops in a class (null: unlabeled): detection runs in
+   * the compute worker, the crops go through the project's import, faces.jsonl says where they came from.
+   */
+  async importFaces(className: string | null, settings: unknown, name: string, data: Uint8Array): Promise<FaceImportSummary> {
+    const project = this.requireProject();
+    project.requireWritable('faces cannot be imported');
+    const parsed = FaceImportSettings.safeParse(settings);
+    if (!parsed.success) throw new UserError('invalid-input', `Invalid face import settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (className !== null && !project.snapshot().classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
+    const source = uploadBaseName(name);
+    const summary = emptySummary(1);
+    let photo;
+    try {
+      photo = await this.faceCropper.crop(data, parsed.data);
+    } catch (error) {
+      summary.unreadable.push({ path: source, reason: error instanceof Error ? error.message : String(error) });
+      return summary;
+    }
+    await saveFaces(project, source, data, photo, { ...parsed.data, className }, summary);
+    return summary;
+  }
+
   async predictFile(sessionId: string, name: string, data: Uint8Array) {
     return this.predictions.predictFile(sessionId, name, data);
   }
 
   async dispose(): Promise<void> {
     await this.closeProject();
+    await this.faceCropper.dispose();
   }
 
   private async startTraining(config: TrainingConfig): Promise<string> {

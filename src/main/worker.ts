@@ -12,8 +12,10 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'predict'; source: string };
-if ('kind' in request && request.kind === 'predict') {
+const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'predict'; source: string } | { kind: 'faces' };
+if ('kind' in request && request.kind === 'faces') {
+  void import('./inference/faces/faceWorker').then(({ serveFaceCrops }) => serveFaceCrops(port));
+} else if ('kind' in request && request.kind === 'predict') {
   void servePredictions(request.source);
 } else if ('kind' in request && request.kind === 'export') {
   void (async () => {

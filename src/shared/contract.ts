@@ -76,6 +76,35 @@ export const ImportResult = z.object({
   rejected: z.array(z.object({ name: z.string(), message: z.string() })),
 });
 
+/** How photos become face crops: the window's "Import photos (faces)" and `labelloop faces`. */
+export const FaceImportSettings = z
+  .object({
+    /** The detector's score threshold. */
+    minConfidence: z.number().gt(0).lt(1).default(0.5),
+    /** Faces shorter than this on their longer side, in the photo's pixels, are skipped. */
+    minSize: z.number().int().min(1).max(100_000).default(32),
+    /** Added around the face box on every side, as a share of its longer side. */
+    margin: z.number().min(0).max(2).default(0.25),
+    /** Turn each crop so the eyes lie level. */
+    align: z.boolean().default(false),
+  })
+  .strict();
+export type FaceImportSettings = z.output<typeof FaceImportSettings>;
+
+/** What a face import did: counts, the crops saved, and a line's worth for each photo that needs one. */
+export const FaceImportSummary = z.object({
+  photos: z.number(),
+  facesFound: z.number(),
+  imported: z.array(RelPath),
+  duplicates: z.array(z.object({ crop: z.string(), existing: RelPath })),
+  tooSmall: z.number(),
+  noFace: z.array(z.string()),
+  unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
+  unrecorded: z.array(z.string()),
+  cancelled: z.boolean(),
+});
+export type FaceImportSummary = z.output<typeof FaceImportSummary>;
+
 export const ThumbnailProgress = z.object({ done: z.number(), total: z.number(), unreadable: z.number() });
 
 export const INPUT_SIZES = [96, 128, 160, 192, 224] as const;
@@ -469,6 +498,8 @@ export interface LabelLoopApi {
   imageUrl(path: string, version: string, size: ThumbnailSize): string;
   /** Copies a file's bytes into a class folder (null: the project root, unlabeled). */
   importFile(className: string | null, name: string, data: ArrayBuffer): Promise<ImportResult>;
+  /** Sends a photo's bytes to be cut into face crops in a class folder (null: unlabeled); one photo per call. */
+  importFaces(className: string | null, settings: FaceImportSettings, name: string, data: ArrayBuffer): Promise<FaceImportSummary>;
   /** Sends a file's bytes to an open prediction session and resolves with its prediction. */
   predictFile(sessionId: string, name: string, data: ArrayBuffer): Promise<PredictionRow>;
   /** Web mode only: where the browser downloads a run's export (after runs.export) as a zip. */

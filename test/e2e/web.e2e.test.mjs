@@ -117,6 +117,30 @@ test('imports by upload into a class, skips a duplicate, and badges a corrupt fi
   assert.match(await page.locator('.viewer-problem').innerText(), /Truncated file \(JPEG\)/);
 });
 
+test('imports a real group photo as faces into Unlabeled, one crop per face, with the summary shown', async () => {
+  await page.goto(server.url);
+  await page.waitForSelector('.cell');
+  const demo = path.join(server.configDir, 'demo-project');
+  const unlabeled = async () => Number(await page.locator('[data-filter="unlabeled"] .count').innerText());
+  const before = await unlabeled();
+  await page.click('[data-test=face-import] summary');
+  await page.fill('input[name=faceMargin]', '0.3');
+  const chooser = page.waitForEvent('filechooser');
+  await page.click('[data-test=face-import] button:has-text("Choose photos")');
+  const photo = await readFile(path.join(import.meta.dirname, '../../node_modules/@vladmandic/face-api/demo/sample1.jpg'));
+  await (await chooser).setFiles([
+    { name: 'party.jpg', mimeType: 'image/jpeg', buffer: photo },
+    { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not a photo') },
+  ]);
+  await page.waitForSelector('[data-test=face-summary] li:has-text("2 photo(s): 3 face(s) found, 3 crop(s) saved")', { timeout: 60_000 });
+  assert.match(await page.locator('[data-test=face-summary]').innerText(), /unreadable: notes\.jpg: /);
+  await page.waitForFunction((n) => document.querySelector('[data-filter="unlabeled"] .count')?.textContent?.trim() === String(n), before + 3);
+  for (const n of [1, 2, 3]) assert.ok(existsSync(path.join(demo, `party__face${n}.jpg`)), `face ${n} cropped into the project root`);
+  const records = (await readFile(path.join(demo, '.labelloop/faces.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(records.map((r) => [r.crop, r.source, r.margin]), [1, 2, 3].map((n) => [`party__face${n}.jpg`, 'party.jpg', 0.3]));
+  assert.equal(await unlabeled(), before + 3);
+});
+
 /** Opens the demo in `on`, unless the tests before already left it open. */
 async function showDemo(on) {
   await on.goto(server.url);

@@ -1,5 +1,6 @@
 import type { TrainingReport } from '../../../src/shared/report';
-import type { DatasetSnapshot, EventName, EventPayload, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput, SplitPreview } from '../../../src/shared/contract';
+import type { DatasetSnapshot, EventName, EventPayload, FaceImportSettings, FaceImportSummary, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput, SplitPreview } from '../../../src/shared/contract';
+import { emptySummary } from '../../../src/shared/faces';
 
 /** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
 export class FakeApi implements LabelLoopApi {
@@ -51,6 +52,16 @@ export class FakeApi implements LabelLoopApi {
   }
 
   imports: { className: string | null; name: string }[] = [];
+  /** What importFaces answers per photo name (a string: the error main gives); unnamed photos find no face. */
+  faceImports: Record<string, FaceImportSummary | string> = {};
+  faceCalls: { className: string | null; settings: FaceImportSettings; name: string }[] = [];
+
+  async importFaces(className: string | null, settings: FaceImportSettings, name: string): Promise<FaceImportSummary> {
+    this.faceCalls.push({ className, settings, name });
+    const answer = this.faceImports[name] ?? { ...emptySummary(1), noFace: [name] };
+    if (typeof answer === 'string') throw new Error(answer);
+    return answer;
+  }
   /** What training.engine answers per backend preference (and `backend/engine` or `backend/scratch` where set); a string is the error main gives. */
   engines: Partial<Record<string, RouteOutput<'training.engine'> | string>> = {};
   /** Runs listed before those with a report (interrupted, cancelled, …), newest first. */

@@ -5,6 +5,8 @@
 // what is done, and a photo that cannot be read is a line in the summary, never a stop.
 import { appendFile, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { FaceImportSettings, type FaceImportSummary } from '../../../shared/contract';
+import { emptySummary } from '../../../shared/faces';
 import { isImageName } from '../../../shared/images';
 import { hashBuffer } from '../../project/contentHash';
 import { EMPTY_FILE, UndecodableImage } from '../../project/imageDecode';
@@ -15,19 +17,10 @@ import { decodePhoto, type DetectedFace, type FaceDetector } from './detector';
 
 export const FACES_FILE = 'faces.jsonl';
 
-export interface FaceImportOptions {
-  /** The class folder the crops go to; null: the project root (unlabeled). */
-  className: string | null;
-  minConfidence: number;
-  /** Faces whose box is shorter than this on its longer side (in the photo's pixels) are skipped. */
-  minSize: number;
-  /** Added around the box on every side, as a share of its longer side. */
-  margin: number;
-  /** Turn each crop so the eyes lie level. */
-  align: boolean;
-}
+/** The settings, and the class folder the crops go to (null: the project root, unlabeled). */
+export type FaceImportOptions = FaceImportSettings & { className: string | null };
 
-export const DEFAULT_FACE_IMPORT: Omit<FaceImportOptions, 'className'> = { minConfidence: 0.5, minSize: 32, margin: 0.25, align: false };
+export const DEFAULT_FACE_IMPORT: FaceImportSettings = FaceImportSettings.parse({});
 
 /** One line of faces.jsonl: a crop in the project and where in which photo it was found. */
 export interface FaceRecord {
@@ -44,18 +37,7 @@ export interface FaceRecord {
   cutByBorder: boolean;
 }
 
-export interface FaceImportSummary {
-  photos: number;
-  facesFound: number;
-  imported: string[];
-  duplicates: { crop: string; existing: string }[];
-  tooSmall: number;
-  noFace: string[];
-  unreadable: { path: string; reason: string }[];
-  /** Crops saved whose record could not be appended to faces.jsonl (e.g. the disk filled up). */
-  unrecorded: string[];
-  cancelled: boolean;
-}
+export type { FaceImportSummary };
 
 /** The image files given: files as they are, folders walked (hidden entries and .labelloop skipped), in name order. */
 export async function listPhotos(sources: string[]): Promise<{ photos: string[]; unreadable: { path: string; reason: string }[] }> {
@@ -91,6 +73,69 @@ function readingOrder(faces: DetectedFace[]): DetectedFace[] {
 
 const round1 = (v: number) => Math.round(v * 10) / 10;
 
+/** A face found in a photo, cut out and ready to save. */
+export interface FoundFace {
+  face: number;
+  jpeg: Uint8Array;
+  box: FaceRecord['box'];
+  score: number;
+  landmarks: FaceRecord['landmarks'];
+  turned: number;
+  cutByBorder: boolean;
+}
+
+/** What one photo gave: the faces large enough to keep, cut out, and how many were too small. */
+export interface PhotoFaces {
+  found: number;
+  tooSmall: number;
+  faces: FoundFace[];
+}
+
+/** Detects and crops one photo's faces (reading order); throws UndecodableImage for what is no photo. */
+export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, options: Omit<FaceImportOptions, 'className'>): Promise<PhotoFaces> {
+  if (bytes.byteLength === 0) throw new UndecodableImage(EMPTY_FILE);
+  const image = await decodePhoto(bytes);
+  const found = readingOrder(await detector.detect(image, { minConfidence: options.minConfidence }));
+  const kept = found.filter((f) => Math.max(f.box.width, f.box.height) >= options.minSize);
+  const faces: FoundFace[] = [];
+  for (const [k, face] of kept.entries()) {
+    const square = cropSquare(face.box, options.margin);
+    const turned = options.align ? eyeTiltDegrees(face.landmarks) : 0;
+    faces.push({
+      face: k + 1,
+      jpeg: await cropFace(image, square, options.align ? turned : null),
+      box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
+      score: Math.round(face.score * 1000) / 1000,
+      landmarks: face.landmarks.map((p) => [round1(p.x), round1(p.y)]),
+      turned: round1(turned),
+      cutByBorder: cutByBorder(square, image.width, image.height),
+    });
+  }
+  return { found: found.length, tooSmall: found.length - kept.length, faces };
+}
+
+/**
+ * Saves one photo's crops into the project (named after `photoName`) and records each in
+ * faces.jsonl with `source` (a path, or an upload's name); adds what happened to `summary`.
+ */
+export async function saveFaces(project: ProjectSession, source: string, bytes: Uint8Array, photo: PhotoFaces, options: FaceImportOptions, summary: FaceImportSummary): Promise<void> {
+  summary.facesFound += photo.found;
+  summary.tooSmall += photo.tooSmall;
+  if (photo.found === 0) summary.noFace.push(source);
+  const sourceHash = hashBuffer(bytes);
+  const recordsFile = path.join(project.root, DATA_DIR, FACES_FILE);
+  for (const face of photo.faces) {
+    const result = await project.importFile(options.className, cropName(source, face.face), face.jpeg);
+    for (const duplicate of result.duplicates) summary.duplicates.push({ crop: duplicate.name, existing: duplicate.existing });
+    for (const rejected of result.rejected) summary.unreadable.push({ path: `${source} (face ${face.face})`, reason: rejected.message });
+    for (const crop of result.imported) {
+      summary.imported.push(crop);
+      const record: FaceRecord = { crop, source, sourceHash, face: face.face, box: face.box, score: face.score, landmarks: face.landmarks, margin: options.margin, turned: face.turned, cutByBorder: face.cutByBorder };
+      await appendFile(recordsFile, `${JSON.stringify(record)}\n`).catch(() => summary.unrecorded.push(crop));
+    }
+  }
+}
+
 export async function importFaces(
   project: ProjectSession,
   detector: FaceDetector,
@@ -100,8 +145,7 @@ export async function importFaces(
 ): Promise<FaceImportSummary> {
   project.requireWritable('faces cannot be imported');
   const { photos, unreadable } = await listPhotos(sources);
-  const summary: FaceImportSummary = { photos: photos.length, facesFound: 0, imported: [], duplicates: [], tooSmall: 0, noFace: [], unreadable, unrecorded: [], cancelled: false };
-  const recordsFile = path.join(project.root, DATA_DIR, FACES_FILE);
+  const summary = { ...emptySummary(photos.length), unreadable };
   for (const [index, photo] of photos.entries()) {
     if (hooks.isCancelled?.()) {
       summary.cancelled = true;
@@ -109,58 +153,16 @@ export async function importFaces(
     }
     hooks.onProgress?.(index, photos.length, photo);
     let bytes: Buffer;
-    let image;
+    let faces: PhotoFaces;
     try {
       bytes = await readFile(photo);
-      if (bytes.byteLength === 0) throw new UndecodableImage(EMPTY_FILE);
-      image = await decodePhoto(bytes);
+      faces = await facesOfPhoto(detector, bytes, options);
     } catch (error) {
-      summary.unreadable.push({ path: photo, reason: error instanceof UndecodableImage ? error.message : error instanceof Error ? error.message : String(error) });
+      summary.unreadable.push({ path: photo, reason: error instanceof Error ? error.message : String(error) });
       continue;
     }
-    const found = readingOrder(await detector.detect(image, { minConfidence: options.minConfidence }));
-    summary.facesFound += found.length;
-    const kept = found.filter((f) => Math.max(f.box.width, f.box.height) >= options.minSize);
-    summary.tooSmall += found.length - kept.length;
-    if (found.length === 0) summary.noFace.push(photo);
-    const sourceHash = hashBuffer(bytes);
-    for (const [k, face] of kept.entries()) {
-      const square = cropSquare(face.box, options.margin);
-      const turned = options.align ? eyeTiltDegrees(face.landmarks) : 0;
-      const jpeg = await cropFace(image, square, options.align ? turned : null);
-      const result = await project.importFile(options.className, cropName(photo, k + 1), jpeg);
-      for (const duplicate of result.duplicates) summary.duplicates.push({ crop: duplicate.name, existing: duplicate.existing });
-      for (const rejected of result.rejected) summary.unreadable.push({ path: `${photo} (face ${k + 1})`, reason: rejected.message });
-      for (const crop of result.imported) {
-        summary.imported.push(crop);
-        const record: FaceRecord = {
-          crop,
-          source: photo,
-          sourceHash,
-          face: k + 1,
-          box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
-          score: Math.round(face.score * 1000) / 1000,
-          landmarks: face.landmarks.map((p) => [round1(p.x), round1(p.y)]),
-          margin: options.margin,
-          turned: round1(turned),
-          cutByBorder: cutByBorder(square, image.width, image.height),
-        };
-        await appendFile(recordsFile, `${JSON.stringify(record)}\n`).catch(() => summary.unrecorded.push(crop));
-      }
-    }
+    await saveFaces(project, photo, bytes, faces, options, summary);
   }
   if (!summary.cancelled) hooks.onProgress?.(photos.length, photos.length, '');
   return summary;
-}
-
-/** The summary in lines for the CLI and the window: counts first, then one line per photo that needs a word. */
-export function describeFaceImport(summary: FaceImportSummary): string[] {
-  const lines = [
-    `${summary.photos} photo(s): ${summary.facesFound} face(s) found, ${summary.imported.length} crop(s) saved, ${summary.duplicates.length} duplicate(s) skipped, ${summary.tooSmall} too small, ${summary.noFace.length} photo(s) without a face, ${summary.unreadable.length} unreadable${summary.cancelled ? ' (cancelled: what was done is kept)' : ''}`,
-  ];
-  for (const photo of summary.noFace) lines.push(`no face found: ${photo}`);
-  for (const d of summary.duplicates) lines.push(`duplicate: ${d.crop} is already in the project as ${d.existing}`);
-  for (const u of summary.unreadable) lines.push(`unreadable: ${u.path}: ${u.reason}`);
-  for (const crop of summary.unrecorded) lines.push(`saved, but its source could not be recorded in ${DATA_DIR}/${FACES_FILE}: ${crop}`);
-  return lines;
 }

@@ -1,0 +1,40 @@
+// The window's face import: one uploaded photo at a time through LabelLoopApp.importFaces (the
+// upload channels of both transports call it), settings validated, crops into the open project.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LabelLoopApp } from '../../../../src/main/app';
+import { faceModelDir } from '../../../../src/main/inference/faces/detector';
+import { tempDir } from '../../../helpers/fixtures';
+
+describe('importing faces from the window', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let app: LabelLoopApp;
+  const settings = { minConfidence: 0.5, minSize: 32, margin: 0.25, align: false };
+
+  beforeAll(async () => {
+    ({ dir, cleanup } = await tempDir());
+    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: dir, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+    const opened = await app.handle('project.openDemo', {});
+    if (!opened.ok) throw new Error(opened.error.message);
+  });
+  afterAll(async () => {
+    await app.dispose();
+    await cleanup();
+  });
+
+  it('cuts an uploaded photo\'s faces into a class, says what it could not read, and refuses bad settings and unknown classes', async () => {
+    const photo = await readFile(path.join(faceModelDir(), '..', 'demo', 'sample4.jpg'));
+    const summary = await app.importFaces('OK', settings, 'line 2/group.jpg', photo);
+    expect(summary).toMatchObject({ photos: 1, facesFound: 4, imported: [1, 2, 3, 4].map((n) => `OK/group__face${n}.jpg`), noFace: [], unreadable: [] });
+    const records = (await readFile(path.join(dir, 'demo-project/.labelloop/faces.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { crop: string; source: string });
+    expect(records.map((r) => [r.crop, r.source])).toEqual([1, 2, 3, 4].map((n) => [`OK/group__face${n}.jpg`, 'group.jpg']));
+    expect((await app.importFaces('OK', settings, 'group.jpg', photo)).duplicates).toHaveLength(4);
+    expect(await app.importFaces(null, settings, 'notes.jpg', Buffer.from('not a photo'))).toMatchObject({ photos: 1, imported: [], unreadable: [{ path: 'notes.jpg', reason: expect.stringMatching(/Not an image/) }] });
+    expect((await app.importFaces(null, settings, 'empty.jpg', Buffer.alloc(0))).unreadable).toEqual([{ path: 'empty.jpg', reason: 'Empty file (0 bytes)' }]);
+    await expect(app.importFaces(null, { ...settings, margin: 5 }, 'group.jpg', photo)).rejects.toThrow(/Invalid face import settings: margin/);
+    await expect(app.importFaces(null, { ...settings, extra: 1 }, 'group.jpg', photo)).rejects.toThrow(/Invalid face import settings/);
+    await expect(app.importFaces('Masked', settings, 'group.jpg', photo)).rejects.toThrow(/There is no class "Masked"/);
+  }, 120_000);
+});
