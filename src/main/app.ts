@@ -4,10 +4,11 @@ import { access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Envelope, FaceImportSummary, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
-import { FaceImportSettings, isRouteName, routes } from '../shared/contract';
+import type { Envelope, FaceImportSummary, PredictionRow, RouteName, RouteOutput, ThumbnailSize, TrainingConfig } from '../shared/contract';
+import { FaceImportSettings, FacePredictSettings, isRouteName, routes } from '../shared/contract';
+import { NO_FACE } from './inference/faces/predictFaces';
 import { type FaceCropper, faceCropper } from './inference/faces/faceWorker';
-import { saveFaces } from './inference/faces/importFaces';
+import { cropName, saveFaces } from './inference/faces/importFaces';
 import { emptySummary } from '../shared/faces';
 import { uploadBaseName } from './project/uploads';
 import { DEMO_MARKER, generateDemoProject } from './project/demo';
@@ -168,6 +169,29 @@ export class LabelLoopApp {
     }
     await saveFaces(project, source, data, photo, { ...parsed.data, className }, summary);
     return summary;
+  }
+
+  /** One photo for an open prediction session: its faces cut as the import cuts them, a row per face. */
+  async predictFaces(sessionId: string, settings: unknown, name: string, data: Uint8Array): Promise<PredictionRow[]> {
+    const parsed = FacePredictSettings.safeParse(settings);
+    if (!parsed.success) throw new UserError('invalid-input', `Invalid face settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const photoName = name.replace(/\\/g, '/');
+    const noRow = (error: string): PredictionRow[] => [{ name: photoName, path: null, version: null, predicted: null, probabilities: null, error }];
+    let photo;
+    try {
+      photo = await this.faceCropper.crop(data, { ...parsed.data, minSize: 1, align: false });
+    } catch (error) {
+      return noRow(error instanceof Error ? error.message : String(error));
+    }
+    if (photo.faces.length === 0) return noRow(NO_FACE);
+    const { width, height } = photo;
+    return Promise.all(
+      photo.faces.map(async (face) => ({
+        // Named after the photo, in its folder, so faces of same-named photos stay apart.
+        ...(await this.predictions.predictFile(sessionId, path.posix.join(path.posix.dirname(photoName), cropName(photoName, face.face)), face.jpeg)),
+        face: { photo: photoName, face: face.face, box: face.box, score: face.score, photoWidth: width, photoHeight: height },
+      })),
+    );
   }
 
   async predictFile(sessionId: string, name: string, data: Uint8Array) {

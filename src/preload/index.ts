@@ -1,7 +1,7 @@
 // Electron transport, renderer side: the only file that touches ipcRenderer. It exposes one narrow,
 // frozen window.api with the same interface as the web-mode client.
 import { contextBridge, ipcRenderer } from 'electron';
-import type { Envelope, EventName, FaceImportSettings, FaceImportSummary, ImportResult, LabelLoopApi, PredictionRow, RouteName, ThumbnailSize } from '../shared/contract';
+import type { Envelope, EventName, FaceImportSettings, FaceImportSummary, FacePredictSettings, ImportResult, LabelLoopApi, PredictionRow, RouteName, ThumbnailSize } from '../shared/contract';
 import { eventNames, isRouteName, unwrap } from '../shared/contract';
 import { createListenerRegistry } from '../shared/listeners';
 
@@ -26,6 +26,9 @@ const api: LabelLoopApi = {
   },
   async importFaces(className: string | null, settings: FaceImportSettings, name: string, data: ArrayBuffer) {
     return unwrap((await ipcRenderer.invoke('labelloop:importFaces', className, settings, name, new Uint8Array(data))) as Envelope<FaceImportSummary>);
+  },
+  async predictFaces(sessionId: string, settings: FacePredictSettings, name: string, data: ArrayBuffer) {
+    return unwrap((await ipcRenderer.invoke('labelloop:predictFaces', sessionId, settings, name, new Uint8Array(data))) as Envelope<PredictionRow[]>);
   },
   async predictFile(sessionId: string, name: string, data: ArrayBuffer) {
     return unwrap((await ipcRenderer.invoke('labelloop:predict', sessionId, name, new Uint8Array(data))) as Envelope<PredictionRow>);

@@ -90,6 +90,9 @@ export const FaceImportSettings = z
   })
   .strict();
 export type FaceImportSettings = z.output<typeof FaceImportSettings>;
+/** Predict's "Detect faces first": the crops are cut as an import with these settings cuts them. */
+export const FacePredictSettings = FaceImportSettings.pick({ minConfidence: true, margin: true }).strict();
+export type FacePredictSettings = z.output<typeof FacePredictSettings>;
 
 /** What a face import did: counts, the crops saved, and a line's worth for each photo that needs one. */
 export const FaceImportSummary = z.object({
@@ -373,6 +376,17 @@ export const PredictionSession = z.object({
 export type PredictionSession = z.output<typeof PredictionSession>;
 
 /** One predicted image; `path` (the stored copy, for its thumbnail) is null when it was refused. */
+/** Where a predicted face lies in the photo it was found in (boxes in the upright photo's pixels). */
+export const FaceOnPhoto = z.object({
+  photo: z.string(),
+  face: z.number(),
+  box: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }),
+  score: z.number(),
+  photoWidth: z.number(),
+  photoHeight: z.number(),
+});
+export type FaceOnPhoto = z.output<typeof FaceOnPhoto>;
+
 export const PredictionRow = z.object({
   name: z.string(),
   path: RelPath.nullable(),
@@ -381,6 +395,8 @@ export const PredictionRow = z.object({
   /** In `classes` order. */
   probabilities: z.array(z.number()).nullable(),
   error: z.string().nullable(),
+  /** Set when faces were detected first: the row is one face of that photo. */
+  face: FaceOnPhoto.optional(),
 });
 export type PredictionRow = z.output<typeof PredictionRow>;
 
@@ -500,6 +516,8 @@ export interface LabelLoopApi {
   importFile(className: string | null, name: string, data: ArrayBuffer): Promise<ImportResult>;
   /** Sends a photo's bytes to be cut into face crops in a class folder (null: unlabeled); one photo per call. */
   importFaces(className: string | null, settings: FaceImportSettings, name: string, data: ArrayBuffer): Promise<FaceImportSummary>;
+  /** Sends a photo to an open prediction session: a row per face found, or one row saying why there is none. */
+  predictFaces(sessionId: string, settings: FacePredictSettings, name: string, data: ArrayBuffer): Promise<PredictionRow[]>;
   /** Sends a file's bytes to an open prediction session and resolves with its prediction. */
   predictFile(sessionId: string, name: string, data: ArrayBuffer): Promise<PredictionRow>;
   /** Web mode only: where the browser downloads a run's export (after runs.export) as a zip. */

@@ -265,5 +265,22 @@ test('predict: files, a folder and a drop go through the run\'s model into a tab
   assert.ok(csv.find((l) => l.startsWith(`line-2/${ng2},${tableSays},`)), 'the CSV says what the table says');
   assert.ok(csv.find((l) => l.startsWith('broken.jpg,,,,')), 'unreadable files are in the CSV with their reason');
   await page.screenshot({ path: path.join(server.configDir, 'predict.png') });
+
+  // Detect faces first: a real group photo gives a box per face, coloured by its class, and a row per face.
+  await page.click('button:has-text("Clear")');
+  await page.check('input[name=detectFaces]');
+  await page.setInputFiles('input[name=predictFiles]', [path.join(import.meta.dirname, '../../node_modules/@vladmandic/face-api/demo/sample1.jpg'), path.join(inbox, 'broken.jpg')]);
+  await page.waitForSelector('[data-test=predict-progress]:has-text("2 / 2")', { timeout: 60_000 });
+  await page.waitForSelector('[data-test=face-photos] figure[data-photo="sample1.jpg"] svg rect');
+  assert.equal(await page.locator('[data-test=face-photos] figure[data-photo="sample1.jpg"] svg rect').count(), 3);
+  for (const cls of await page.locator('[data-test=face-photos] svg rect').evaluateAll((rects) => rects.map((r) => r.getAttribute('data-class')))) assert.match(cls, /^(NG|OK)$/);
+  // Photos are sent several at a time: rows come in the order the answers do.
+  assert.deepEqual((await page.locator('[data-test=predictions] tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-file')))).sort(), ['broken.jpg', 'sample1__face1.jpg', 'sample1__face2.jpg', 'sample1__face3.jpg']);
+  const [faceDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=predict-csv]')]);
+  const faceCsv = (await readFile(await faceDownload.path(), 'utf8')).trim().split('\n');
+  assert.equal(faceCsv[0], 'file,face,x,y,width,height,score,predicted,p_NG,p_OK,error');
+  assert.match(faceCsv.find((l) => l.startsWith('sample1.jpg,1,')), /^sample1\.jpg,1,\d+,\d+,\d+,\d+,0\.\d{4},(NG|OK),/);
+  assert.ok(faceCsv.some((l) => l.startsWith('broken.jpg,,,,,,,,,,')), 'the unreadable photo keeps its row, with its reason');
+  await page.screenshot({ path: path.join(server.configDir, 'predict-faces.png') });
   await rm(inbox, { recursive: true, force: true });
 });

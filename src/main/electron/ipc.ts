@@ -4,7 +4,7 @@ import { BrowserWindow, ipcMain, type IpcMainInvokeEvent } from 'electron';
 import type { Envelope } from '../../shared/contract';
 import type { LabelLoopApp } from '../app';
 
-export const CHANNELS = { call: 'labelloop:call', importFile: 'labelloop:import', importFaces: 'labelloop:importFaces', predictFile: 'labelloop:predict', event: 'labelloop:event' } as const;
+export const CHANNELS = { call: 'labelloop:call', importFile: 'labelloop:import', importFaces: 'labelloop:importFaces', predictFile: 'labelloop:predict', predictFaces: 'labelloop:predictFaces', event: 'labelloop:event' } as const;
 
 export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => boolean): () => void {
   const trusted = (event: IpcMainInvokeEvent) => {
@@ -30,18 +30,22 @@ export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => b
     });
   upload(CHANNELS.importFile, 'class', (className, name, data) => core.importFile(className, name, data));
   upload(CHANNELS.predictFile, 'session', (sessionId, name, data) => core.predictFile(sessionId as string, name, data));
-  // A photo to cut into faces: its class and settings first (the app validates the settings).
-  ipcMain.handle(CHANNELS.importFaces, async (event, to: unknown, settings: unknown, name: unknown, data: unknown): Promise<Envelope<unknown>> => {
-    if (!trusted(event)) return refused;
-    if (!(to === null || typeof to === 'string') || typeof name !== 'string' || !(data instanceof Uint8Array)) {
-      return { ok: false, error: { code: 'invalid-input', message: 'A face import needs a class (or none), settings, a file name and the file bytes' } };
-    }
-    try {
-      return { ok: true, result: await core.importFaces(to, settings, name, data) };
-    } catch (error) {
-      return { ok: false, error: { code: 'import-failed', message: error instanceof Error ? error.message : String(error) } };
-    }
-  });
+  /** A photo to cut into faces: its target (a class or none; a session) and settings first (the app validates the settings). */
+  const facesUpload = (channel: string, target: 'class' | 'session', use: (target: string | null, settings: unknown, name: string, data: Uint8Array) => Promise<unknown>) =>
+    ipcMain.handle(channel, async (event, to: unknown, settings: unknown, name: unknown, data: unknown): Promise<Envelope<unknown>> => {
+      if (!trusted(event)) return refused;
+      const validTarget = target === 'class' ? to === null || typeof to === 'string' : typeof to === 'string';
+      if (!validTarget || typeof name !== 'string' || !(data instanceof Uint8Array)) {
+        return { ok: false, error: { code: 'invalid-input', message: `Photos for faces need a ${target}, settings, a file name and the file bytes` } };
+      }
+      try {
+        return { ok: true, result: await use(to as string | null, settings, name, data) };
+      } catch (error) {
+        return { ok: false, error: { code: `${target === 'class' ? 'import' : 'predict'}-failed`, message: error instanceof Error ? error.message : String(error) } };
+      }
+    });
+  facesUpload(CHANNELS.importFaces, 'class', (className, settings, name, data) => core.importFaces(className, settings, name, data));
+  facesUpload(CHANNELS.predictFaces, 'session', (sessionId, settings, name, data) => core.predictFaces(sessionId as string, settings, name, data));
   const unsubscribe = core.events.subscribe((name, payload) => {
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(CHANNELS.event, name, payload);
   });
@@ -50,6 +54,7 @@ export function registerIpc(core: LabelLoopApp, isTrustedUrl: (url: string) => b
     ipcMain.removeHandler(CHANNELS.call);
     ipcMain.removeHandler(CHANNELS.importFile);
     ipcMain.removeHandler(CHANNELS.importFaces);
+    ipcMain.removeHandler(CHANNELS.predictFaces);
     ipcMain.removeHandler(CHANNELS.predictFile);
   };
 }

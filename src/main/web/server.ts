@@ -103,6 +103,9 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     if (url.pathname === '/import-faces' && request.method === 'POST') {
       return receiveUpload(url, request, response, (name, data) => options.app.importFaces(url.searchParams.get('class') || null, parseSettings(url.searchParams.get('settings')), name, data));
     }
+    if (url.pathname === '/predict-faces' && request.method === 'POST') {
+      return receiveUpload(url, request, response, (name, data) => options.app.predictFaces(url.searchParams.get('session') ?? '', parseSettings(url.searchParams.get('settings')), name, data));
+    }
     if (url.pathname === '/predict' && request.method === 'POST') {
       return receiveUpload(url, request, response, (name, data) => options.app.predictFile(url.searchParams.get('session') ?? '', name, data));
     }
@@ -151,7 +154,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   }
 
   /** An upload's bytes (one file per POST, capped) handed to the app; the reply is a JSON envelope. */
-  /** The face import's settings as JSON in the query; the app validates them (unparsable JSON is refused there too). */
+  /** Face settings as JSON in the query; the app validates them (unparsable JSON is refused there too). */
   function parseSettings(text: string | null): unknown {
     try {
       return JSON.parse(text ?? '{}');

@@ -56,6 +56,13 @@ export class FakeApi implements LabelLoopApi {
   faceImports: Record<string, FaceImportSummary | string> = {};
   faceCalls: { className: string | null; settings: FaceImportSettings; name: string }[] = [];
 
+  /** What predictFaces answers per photo name; unnamed photos find no face. */
+  facePredictions: Record<string, PredictionRow[]> = {};
+
+  async predictFaces(_sessionId: string, _settings: unknown, name: string): Promise<PredictionRow[]> {
+    return this.facePredictions[name] ?? [{ name, path: null, version: null, predicted: null, probabilities: null, error: 'no face found' }];
+  }
+
   async importFaces(className: string | null, settings: FaceImportSettings, name: string): Promise<FaceImportSummary> {
     this.faceCalls.push({ className, settings, name });
     const answer = this.faceImports[name] ?? { ...emptySummary(1), noFace: [name] };

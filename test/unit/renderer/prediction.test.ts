@@ -116,4 +116,46 @@ describe('prediction store', () => {
     expect(stores.prediction.session).toBeNull();
     expect(stores.prediction.rows).toEqual([]);
   });
+
+  it('detects faces first when asked: a row per face, each photo shown once, the per-face CSV, and face rows kept out of "Add to project"', async () => {
+    const box = (x: number) => ({ x, y: 10, width: 50, height: 60 });
+    const face = (n: number, probabilities: number[]) => ({
+      name: `party__face${n}.jpg`,
+      path: `.labelloop/predict/s1/00000${n}-party__face${n}.jpg`,
+      version: 'v',
+      predicted: null,
+      probabilities,
+      error: null,
+      face: { photo: 'party.jpg', face: n, box: box(100 * n), score: 0.9, photoWidth: 640, photoHeight: 480 },
+    });
+    api.facePredictions = { 'party.jpg': [face(1, [0.8, 0.2]), face(2, [0.1, 0.9])] };
+    const created: string[] = [];
+    URL.createObjectURL = () => {
+      created.push('blob:1');
+      return 'blob:1';
+    };
+    URL.revokeObjectURL = () => undefined;
+    await stores.prediction.open('r1');
+    stores.prediction.detectFaces = true;
+    stores.prediction.faceSettings.margin = 0.3;
+    await stores.prediction.predict([file('party.jpg'), file('wall.jpg')]);
+    expect(stores.prediction.rows.map((r) => [r.name, r.face?.face ?? null, r.error])).toEqual([
+      ['party__face1.jpg', 1, null],
+      ['party__face2.jpg', 2, null],
+      ['wall.jpg', null, 'no face found'],
+    ]);
+    expect(stores.prediction.facePhotos).toEqual([{ name: 'party.jpg', url: 'blob:1' }]);
+    expect(stores.prediction.facesOf('party.jpg').map((r) => stores.prediction.decided(r))).toEqual(['NG', 'OK']);
+    expect(stores.prediction.csv().trim().split('\n')).toEqual([
+      'file,face,x,y,width,height,score,predicted,p_NG,p_OK,error',
+      'party.jpg,1,100,10,50,60,0.9000,NG,0.800000,0.200000,',
+      'party.jpg,2,200,10,50,60,0.9000,OK,0.100000,0.900000,',
+      'wall.jpg,,,,,,,,,,no face found',
+    ]);
+    await stores.prediction.addShownToProject();
+    expect(api.imports).toEqual([]);
+    expect(stores.notices.notices.map((n) => n.text)).toEqual(expect.arrayContaining([expect.stringMatching(/Face rows were left out/)]));
+    stores.prediction.clear();
+    expect(stores.prediction.facePhotos).toEqual([]);
+  });
 });

@@ -86,6 +86,9 @@ export interface FoundFace {
 
 /** What one photo gave: the faces large enough to keep, cut out, and how many were too small. */
 export interface PhotoFaces {
+  /** The upright photo's size, in which the boxes are given. */
+  width: number;
+  height: number;
   found: number;
   tooSmall: number;
   faces: FoundFace[];
@@ -111,7 +114,7 @@ export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, op
       cutByBorder: cutByBorder(square, image.width, image.height),
     });
   }
-  return { found: found.length, tooSmall: found.length - kept.length, faces };
+  return { width: image.width, height: image.height, found: found.length, tooSmall: found.length - kept.length, faces };
 }
 
 /**

@@ -1,6 +1,6 @@
 // Web mode: the same LabelLoopApi over a WebSocket to the main-process services, plus two plain
 // HTTP routes for image bytes (thumbnails) and uploads. The auth cookie rides along same-origin.
-import type { Envelope, EventName, FaceImportSettings, FaceImportSummary, ImportResult, LabelLoopApi, PredictionRow, RouteName, ThumbnailSize } from '../../../shared/contract';
+import type { Envelope, EventName, FaceImportSettings, FaceImportSummary, FacePredictSettings, ImportResult, LabelLoopApi, PredictionRow, RouteName, ThumbnailSize } from '../../../shared/contract';
 import { ApiError, unwrap } from '../../../shared/envelope';
 import { createListenerRegistry } from '../../../shared/listeners';
 
@@ -72,6 +72,9 @@ export function createWebClient(origin: string = location.origin): LabelLoopApi 
     },
     async importFaces(className: string | null, settings: FaceImportSettings, name: string, data: ArrayBuffer) {
       return upload<FaceImportSummary>('/import-faces', { name, settings: JSON.stringify(settings), ...(className ? { class: className } : {}) }, data);
+    },
+    async predictFaces(sessionId: string, settings: FacePredictSettings, name: string, data: ArrayBuffer) {
+      return upload<PredictionRow[]>('/predict-faces', { name, session: sessionId, settings: JSON.stringify(settings) }, data);
     },
     async predictFile(sessionId: string, name: string, data: ArrayBuffer) {
       return upload<PredictionRow>('/predict', { name, session: sessionId }, data);

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef, triggerRef, watch } from 'vue';
-import type { PredictionRow, PredictionSession } from '../../../shared/contract';
-import { decideLabel, predictionsCsv } from '../../../shared/predictions';
+import { computed, reactive, ref, shallowRef, triggerRef, watch } from 'vue';
+import type { FacePredictSettings, PredictionRow, PredictionSession } from '../../../shared/contract';
+import { decideLabel, facePredictionsCsv, predictionsCsv } from '../../../shared/predictions';
 import { useApi } from '../api/inject';
 import type { DroppedFile } from '../dropFiles';
 import { useDatasetStore } from './dataset';
@@ -31,6 +31,11 @@ export const usePredictionStore = defineStore('prediction', () => {
   /** A predicted class, 'errors' for unreadable files, or null for all rows. */
   const filter = ref<string | null>(null);
   const limit = ref(PAGE);
+  /** "Detect faces first": each photo gives a row per face, predicted on its crop. */
+  const detectFaces = ref(false);
+  const faceSettings = reactive<FacePredictSettings>({ minConfidence: 0.5, margin: 0.25 });
+  /** The photos sent with faces detected, each shown once with its boxes (blob URLs of the bytes sent). */
+  const facePhotos = shallowRef<{ name: string; url: string }[]>([]);
   /** Bumped by stop/clear/new model: uploads of an older generation stop and their answers are dropped. */
   let generation = 0;
 
@@ -108,15 +113,21 @@ export const usePredictionStore = defineStore('prediction', () => {
     const worker = async () => {
       for (let file = waiting.shift(); file; file = waiting.shift()) {
         if (mine !== generation) return;
-        let row: PredictionRow;
+        let answer: PredictionRow[];
+        const faces = detectFaces.value;
         try {
-          row = await api.predictFile(current.sessionId, file.name, await file.data());
+          const data = await file.data();
+          answer = faces ? await api.predictFaces(current.sessionId, { ...faceSettings }, file.name, data) : [await api.predictFile(current.sessionId, file.name, data)];
+          if (faces && mine === generation && answer.some((r) => r.face)) facePhotos.value = [...facePhotos.value, { name: file.name, url: URL.createObjectURL(new Blob([data])) }];
         } catch (error) {
-          row = { name: file.name, path: null, version: null, predicted: null, probabilities: null, error: error instanceof Error ? error.message : String(error) };
+          answer = [{ name: file.name, path: null, version: null, predicted: null, probabilities: null, error: error instanceof Error ? error.message : String(error) }];
         }
         if (mine !== generation) return;
-        sources.set(row, file);
-        rows.value.push(row);
+        for (const row of answer) {
+          // A face row's file is the crop, which the window does not hold: it is not added to the project from here.
+          if (!row.face) sources.set(row, file);
+          rows.value.push(row);
+        }
         triggerRef(rows);
         done.value++;
       }
@@ -134,6 +145,8 @@ export const usePredictionStore = defineStore('prediction', () => {
     stop();
     rows.value = [];
     sources.clear();
+    for (const photo of facePhotos.value) URL.revokeObjectURL(photo.url);
+    facePhotos.value = [];
     queued.value = 0;
     done.value = 0;
     filter.value = null;
@@ -144,7 +157,19 @@ export const usePredictionStore = defineStore('prediction', () => {
     limit.value += PAGE;
   }
 
+  /** The face rows of one photo sent with faces detected. */
+  function facesOf(photo: string): PredictionRow[] {
+    return rows.value.filter((r) => r.face?.photo === photo);
+  }
+
   function csv(): string {
+    if (rows.value.some((r) => r.face)) {
+      // Photos with faces detected: the CLI's per-face columns; a photo without a face keeps its row.
+      return facePredictionsCsv(
+        classes.value,
+        rows.value.map((r) => ({ file: r.face?.photo ?? r.name, face: r.face?.face ?? null, box: r.face?.box ?? null, score: r.face?.score ?? null, predicted: decided(r), probabilities: r.probabilities, error: r.error })),
+      );
+    }
     return predictionsCsv(
       classes.value,
       rows.value.map((r) => ({ file: r.name, predicted: decided(r), probabilities: r.probabilities, error: r.error })),
@@ -160,6 +185,7 @@ export const usePredictionStore = defineStore('prediction', () => {
       if (label === null || !file) continue;
       byClass.set(label, [...(byClass.get(label) ?? []), file]);
     }
+    if (filtered.value.some((r) => r.face)) notices.push('info', 'Face rows were left out: to train on faces, bring the photos in with "Import photos (faces)" in the sidebar');
     const missing = [...byClass.keys()].filter((c) => !dataset.classes.includes(c));
     if (missing.length > 0) {
       notices.push('error', `The project has no class ${missing.map((m) => `"${m}"`).join(', ')} any more: create it first`);
@@ -178,7 +204,7 @@ export const usePredictionStore = defineStore('prediction', () => {
   );
 
   return {
-    session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown,
-    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject,
+    session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown, detectFaces, faceSettings, facePhotos,
+    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject, facesOf,
   };
 });

@@ -37,4 +37,28 @@ describe('importing faces from the window', () => {
     await expect(app.importFaces(null, { ...settings, extra: 1 }, 'group.jpg', photo)).rejects.toThrow(/Invalid face import settings/);
     await expect(app.importFaces('Masked', settings, 'group.jpg', photo)).rejects.toThrow(/There is no class "Masked"/);
   }, 120_000);
+
+  it('predicts a photo per face in a prediction session, as `labelloop predict --faces` does on the same run', async () => {
+    const { loadFaceDetector } = await import('../../../../src/main/inference/faces/detector');
+    const { predictFaces } = await import('../../../../src/main/inference/faces/predictFaces');
+    const { loadPredictor } = await import('../../../../src/main/inference/predictor');
+    const started = await app.handle('training.start', { config: { backend: 'wasm', epochs: 2, backbone: { kind: 'small_cnn', inputSize: 32 } } });
+    if (!started.ok) throw new Error(started.error.message);
+    const { runId } = started.result as { runId: string };
+    await app.training.whenDone(runId);
+    const opened = await app.handle('predict.open', { runId });
+    if (!opened.ok) throw new Error(opened.error.message);
+    const { sessionId } = opened.result as { sessionId: string };
+    const file = path.join(faceModelDir(), '..', 'demo', 'sample4.jpg');
+    const rows = await app.predictFaces(sessionId, { minConfidence: 0.5, margin: 0.25 }, 'inbox\\sample4.jpg', await readFile(file));
+    expect(rows.map((r) => [r.name, r.face?.photo, r.face?.face, r.face?.photoWidth, r.face?.photoHeight, r.error])).toEqual([1, 2, 3, 4].map((n) => [`inbox/sample4__face${n}.jpg`, 'inbox/sample4.jpg', n, 1920, 1448, null]));
+    expect(rows.every((r) => r.path?.startsWith('.labelloop/predict/') && r.probabilities?.length === 2)).toBe(true);
+    const cli = await predictFaces(await loadPredictor(path.join(dir, 'demo-project/.labelloop/runs', runId)), await loadFaceDetector(), [file], { minConfidence: 0.5, margin: 0.25 });
+    rows.forEach((row, i) => {
+      expect(Math.abs((row.face?.box.x as number) - (cli[i]?.box?.x as number))).toBeLessThan(0.1);
+      expect(Math.abs((row.probabilities?.[1] as number) - (cli[i]?.probabilities?.[1] as number))).toBeLessThan(1e-4);
+    });
+    expect(await app.predictFaces(sessionId, { minConfidence: 0.5, margin: 0.25 }, 'notes.jpg', Buffer.from('text'))).toEqual([expect.objectContaining({ name: 'notes.jpg', probabilities: null, error: expect.stringMatching(/Not an image/) })]);
+    await expect(app.predictFaces(sessionId, { minConfidence: 2, margin: 0.25 }, 'x.jpg', Buffer.from('text'))).rejects.toThrow(/Invalid face settings: minConfidence/);
+  }, 180_000);
 });
