@@ -42,7 +42,7 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   const out = path.join(dir, 'export');
   const exported = cli('export', path.join(runsDir, runId), out);
   assert.equal(exported.status, 0, exported.stderr);
-  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(existsSync(path.join(out, file)), file);
+  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(existsSync(path.join(out, file)), file);
   const inbox = path.join(dir, 'inbox');
   await mkdir(inbox);
   for (const name of ['ok_0001.jpg', 'ok_0002.jpg']) await copyFile(path.join(dir, 'faces/OK', name), path.join(inbox, name));

@@ -173,7 +173,7 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   assert.match(download.suggestedFilename(), /^labelloop-\d{8}-\d{6}-[0-9a-f]{4}\.zip$/);
   const zip = await readFile(await download.path());
   assert.equal(zip.subarray(0, 4).toString('latin1'), 'PK\x03\x04');
-  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
+  for (const file of ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md']) assert.ok(zip.includes(file), `the zip holds ${file}`);
 
   await page.click('[data-test=retrain]');
   await page.waitForSelector('[data-test=run-state]:has-text("running")');

@@ -2,6 +2,7 @@
 // class probabilities (backbone + the trained classifier, flattened into one graph), the same model
 // as model.onnx, labels.json, preprocessing.json (input size, scaling, resize, threshold) and a
 // README on loading either.
+import { FACES_SCRIPT, facesReadme, facesScript } from './faces/exportPipeline';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
@@ -91,14 +92,18 @@ export async function exportRun(runDir: string, outDir: string): Promise<ExportR
     }),
   );
   model.dispose();
-  if (onnx) await writeFile(path.join(outDir, EXPORTED_ONNX), onnx);
+  if (onnx) {
+    await writeFile(path.join(outDir, EXPORTED_ONNX), onnx);
+    // The photo pipeline (detector, then this model on each face) runs on model.onnx.
+    await writeFile(path.join(outDir, FACES_SCRIPT), facesScript());
+  }
   await writeFile(path.join(outDir, 'labels.json'), JSON.stringify(classes, null, 2));
   await writeFile(
     path.join(outDir, 'preprocessing.json'),
     JSON.stringify({ ...preprocessing, layout: 'NHWC', channels: 'RGB', pixels: preprocessing.scale === '0,1' ? 'value / 255' : 'value / 127.5 - 1', output: 'probabilities in labels.json order' }, null, 2),
   );
   await writeFile(path.join(outDir, 'README.md'), exportReadme(classes, preprocessing, onnx !== null));
-  return { files: ['model.json', 'weights.bin', ...(onnx ? [EXPORTED_ONNX] : []), 'labels.json', 'preprocessing.json', 'README.md'], notes };
+  return { files: ['model.json', 'weights.bin', ...(onnx ? [EXPORTED_ONNX, FACES_SCRIPT] : []), 'labels.json', 'preprocessing.json', 'README.md'], notes };
 }
 
 function exportReadme(classes: string[], prep: ExportedModel['preprocessing'], withOnnx: boolean): string {
@@ -134,7 +139,7 @@ const model = await tf.loadLayersModel('model.json'); // served next to weights.
 const x = tf.tidy(() => tf.browser.fromPixels(img).resizeBilinear([${prep.inputSize}, ${prep.inputSize}]).toFloat()${prep.scale === '0,1' ? '.div(255)' : '.div(127.5).sub(1)'}.expandDims());
 const probabilities = model.predict(x).dataSync();
 \`\`\`
-${withOnnx ? onnxReadme(classes, prep) : ''}`;
+${withOnnx ? onnxReadme(classes, prep) + facesReadme(prep) : ''}`;
 }
 
 /** Loading model.onnx: the same pixels as the TF.js model (NHWC float32), probabilities out. */

@@ -1,6 +1,7 @@
 // The window's face import: one uploaded photo at a time through LabelLoopApp.importFaces (the
 // upload channels of both transports call it), settings validated, crops into the open project.
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelLoopApp } from '../../../../src/main/app';
@@ -57,6 +58,21 @@ describe('importing faces from the window', () => {
     rows.forEach((row, i) => {
       expect(Math.abs((row.face?.box.x as number) - (cli[i]?.box?.x as number))).toBeLessThan(0.1);
       expect(Math.abs((row.probabilities?.[1] as number) - (cli[i]?.probabilities?.[1] as number))).toBeLessThan(1e-4);
+    });
+    // The export's two-step pipeline (predict-faces.mjs, run as its README says) gives the same faces and probabilities.
+    const out = path.join(dir, 'export');
+    const { exportRun } = await import('../../../../src/main/inference/export');
+    expect((await exportRun(path.join(dir, 'demo-project/.labelloop/runs', runId), out)).files).toContain('predict-faces.mjs');
+    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/## Photos with faces \(`predict-faces\.mjs`\)[\s\S]*faceapi\.detectAllFaces/);
+    await symlink(path.resolve('node_modules'), path.join(out, 'node_modules'), 'dir');
+    const script = spawnSync(process.execPath, [path.join(out, 'predict-faces.mjs'), file, '--margin', '0.25'], { encoding: 'utf8', timeout: 120_000 });
+    expect(script.status, script.stderr).toBe(0);
+    const exported = script.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { face: number; box: { x: number; width: number }; probabilities: number[] });
+    expect(exported.map((f) => f.face)).toEqual([1, 2, 3, 4]);
+    rows.forEach((row, i) => {
+      expect(Math.abs((row.face?.box.x as number) - (exported[i]?.box.x as number))).toBeLessThan(0.1);
+      expect(Math.abs((row.probabilities?.[0] as number) - (exported[i]?.probabilities[0] as number))).toBeLessThan(1e-4);
+      expect(Math.abs((row.probabilities?.[1] as number) - (exported[i]?.probabilities[1] as number))).toBeLessThan(1e-4);
     });
     expect(await app.predictFaces(sessionId, { minConfidence: 0.5, margin: 0.25 }, 'notes.jpg', Buffer.from('text'))).toEqual([expect.objectContaining({ name: 'notes.jpg', probabilities: null, error: expect.stringMatching(/Not an image/) })]);
     await expect(app.predictFaces(sessionId, { minConfidence: 2, margin: 0.25 }, 'x.jpg', Buffer.from('text'))).rejects.toThrow(/Invalid face settings: minConfidence/);

@@ -142,7 +142,7 @@ describe('training the demo project', () => {
 
     expect(await app.handle('runs.rename', { runId: finished.runId, name: 'baseline 160px' })).toEqual({ ok: true, result: { renamed: true } });
     const exported = await app.handle('runs.export', { runId: finished.runId });
-    expect(exported).toMatchObject({ ok: true, result: { files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] } });
+    expect(exported).toMatchObject({ ok: true, result: { files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] } });
     const preprocessing = JSON.parse(await readFile(path.join((exported as { result: { folder: string } }).result.folder, 'preprocessing.json'), 'utf8'));
     expect(preprocessing.threshold).toEqual({ positiveClass: 'NG', threshold: 0.3 });
     const cancelled = runs.find((r) => r.state === 'cancelled') as { runId: string };
@@ -220,7 +220,7 @@ describe('training the demo project', () => {
       if (stages.has(report.fineTune ? 2 : 1)) continue;
       stages = new Set([...stages, report.fineTune ? 2 : 1]);
       const out = path.join(dir, 'exports', runId);
-      expect(await exportRun(path.join(runsDir, runId), out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
+      expect(await exportRun(path.join(runsDir, runId), out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
       expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/onnxruntime-node[\s\S]*onnxruntime as ort/);
       const preprocessing = JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8'));
       expect(JSON.parse(await readFile(path.join(out, 'labels.json'), 'utf8'))).toEqual(['NG', 'OK']);
@@ -292,7 +292,7 @@ describe('training the demo project', () => {
         expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
       });
     const out = path.join(dir, 'exports', runId);
-    expect(await exportRun(runDir, out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
+    expect(await exportRun(runDir, out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
     const model = await loadLayersModelFromDir(out, 'model.json');
     expectReportProbabilities(await predictFiles(tfjsRunner(model), JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8')), files), 'TF.js export');
     model.dispose();
