@@ -9,6 +9,7 @@ import { FaceImportSettings, FacePredictSettings, isRouteName, routes } from '..
 import { NO_FACE } from './inference/faces/predictFaces';
 import { type FaceCropper, faceCropper } from './inference/faces/faceWorker';
 import { cropName, saveFaces } from './inference/faces/importFaces';
+import { faceContext, facePhotos } from './inference/faces/records';
 import { emptySummary } from '../shared/faces';
 import { uploadBaseName } from './project/uploads';
 import { DEMO_MARKER, generateDemoProject } from './project/demo';
@@ -104,6 +105,8 @@ export class LabelLoopApp {
         const folder = this.exportFolder(runId);
         return { folder, ...(await exportRunInWorker(this.writableRuns('models cannot be exported into it').runDir(runId), folder, this.options.workerFile)) };
       },
+      'faces.context': async ({ path: relative }) => faceContext(this.requireProject(), relative),
+      'faces.photos': async () => ({ photos: await facePhotos(this.requireProject()) }),
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),

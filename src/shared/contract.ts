@@ -94,6 +94,21 @@ export type FaceImportSettings = z.output<typeof FaceImportSettings>;
 export const FacePredictSettings = FaceImportSettings.pick({ minConfidence: true, margin: true }).strict();
 export type FacePredictSettings = z.output<typeof FacePredictSettings>;
 
+/** A face crop in its source photo: the photo's preview, this face's number, and every face of the photo. */
+export const FaceContext = z.object({
+  source: z.string(),
+  sourceHash: z.string(),
+  /** The photo's preview as a data URL; null when it was not kept (a full disk at import). */
+  photo: z.string().nullable(),
+  /** The upright photo's size, in which the boxes are given. */
+  width: z.number(),
+  height: z.number(),
+  face: z.number(),
+  /** `path`: where that face's crop is now; null when it left the project. */
+  faces: z.array(z.object({ face: z.number(), box: z.object({ x: z.number(), y: z.number(), width: z.number(), height: z.number() }), path: RelPath.nullable() })),
+});
+export type FaceContext = z.output<typeof FaceContext>;
+
 /** What a face import did: counts, the crops saved, and a line's worth for each photo that needs one. */
 export const FaceImportSummary = z.object({
   photos: z.number(),
@@ -453,6 +468,10 @@ export const routes = {
    * returned, operating point reread). Sessions also close with the project and when training starts.
    */
   'predict.open': route(z.object({ runId: z.string().min(1).max(64) }).strict(), PredictionSession),
+  /** The source photo of a face crop (null: the image is no crop of an import). */
+  'faces.context': route(z.object({ path: RelPath }).strict(), FaceContext.nullable()),
+  /** The photos the project's face crops came from, with their crops' current paths (the grid's photo filter). */
+  'faces.photos': route(empty, z.object({ photos: z.array(z.object({ sourceHash: z.string(), source: z.string(), paths: z.array(RelPath) })) })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,

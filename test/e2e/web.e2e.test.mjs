@@ -139,6 +139,20 @@ test('imports a real group photo as faces into Unlabeled, one crop per face, wit
   const records = (await readFile(path.join(demo, '.labelloop/faces.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(records.map((r) => [r.crop, r.source, r.margin]), [1, 2, 3].map((n) => [`party__face${n}.jpg`, 'party.jpg', 0.3]));
   assert.equal(await unlabeled(), before + 3);
+
+  // Review in context: a crop's large view shows its source photo with every face boxed, this one marked.
+  await page.click('[data-filter="unlabeled"]');
+  await page.locator('.cell[title*="party__face2.jpg"]').first().dblclick();
+  await page.waitForSelector('[data-test=face-context]:has-text("face 2 of 3 in party.jpg")');
+  await page.click('[data-test=toggle-source]');
+  await page.waitForSelector('[data-test=source-photo] svg rect');
+  assert.equal(await page.locator('[data-test=source-photo] svg rect').count(), 3);
+  assert.deepEqual(await page.locator('[data-test=source-photo] svg rect').evaluateAll((rects) => rects.map((r) => r.getAttribute('data-current'))), ['false', 'true', 'false']);
+  // …and the grid filters to that photo's crops.
+  await page.click('[data-test=photo-faces]');
+  await page.waitForSelector('[data-filter="photo"]:has-text("Faces of party.jpg")');
+  assert.equal(await page.locator('.cell').count(), 3);
+  await page.click('[data-filter="photo"]');
 });
 
 /** Opens the demo in `on`, unless the tests before already left it open. */

@@ -56,6 +56,9 @@ export class FakeApi implements LabelLoopApi {
   faceImports: Record<string, FaceImportSummary | string> = {};
   faceCalls: { className: string | null; settings: FaceImportSettings; name: string }[] = [];
 
+  /** faces.context per image path (null for others), and what faces.photos lists. */
+  faceContexts: Record<string, RouteOutput<'faces.context'>> = {};
+  facePhotoList: RouteOutput<'faces.photos'>['photos'] = [];
   /** What predictFaces answers per photo name; unnamed photos find no face. */
   facePredictions: Record<string, PredictionRow[]> = {};
 
@@ -110,6 +113,10 @@ export class FakeApi implements LabelLoopApi {
         return { recent: [] };
       case 'runs.list':
         return { runs: [...this.otherRuns, ...[...this.reports.keys()].map((runId) => ({ runId, name: null, state: 'finished', interruptedAt: null, keptModel: null, hasReport: true, valAccuracy: null, epochs: [] }))] };
+      case 'faces.context':
+        return this.faceContexts[(input as { path: string }).path] ?? null;
+      case 'faces.photos':
+        return { photos: this.facePhotoList };
       case 'runs.report': {
         const report = this.reports.get((input as { runId?: string }).runId ?? '');
         if (!report) throw new Error('no such run');

@@ -3,11 +3,13 @@
 // content are skipped and nothing is overwritten. Where each crop came from (photo, content hash,
 // box, score, landmarks) is appended to .labelloop/faces.jsonl. One photo at a time: a cancel keeps
 // what is done, and a photo that cannot be read is a line in the summary, never a stop.
-import { appendFile, readdir, readFile, stat } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FaceImportSettings, type FaceImportSummary } from '../../../shared/contract';
 import { emptySummary } from '../../../shared/faces';
 import { isImageName } from '../../../shared/images';
+import sharp from 'sharp';
+import { errnoCode } from '../../common/errors';
 import { hashBuffer } from '../../project/contentHash';
 import { EMPTY_FILE, UndecodableImage } from '../../project/imageDecode';
 import type { ProjectSession } from '../../project/project';
@@ -16,17 +18,27 @@ import { cropFace, cropSquare, cutByBorder, eyeTiltDegrees } from './crop';
 import { decodePhoto, type DetectedFace, type FaceDetector } from './detector';
 
 export const FACES_FILE = 'faces.jsonl';
+/** Where each source photo's preview is kept, by content hash: `.labelloop/faces/sources/<hash>.jpg`. */
+export const SOURCES_DIR = path.join('faces', 'sources');
+export const PREVIEW_SIDE = 1600;
 
 /** The settings, and the class folder the crops go to (null: the project root, unlabeled). */
 export type FaceImportOptions = FaceImportSettings & { className: string | null };
 
 export const DEFAULT_FACE_IMPORT: FaceImportSettings = FaceImportSettings.parse({});
 
-/** One line of faces.jsonl: a crop in the project and where in which photo it was found. */
+/**
+ * One line of faces.jsonl: a crop in the project and where in which photo it was found. `crop` is
+ * where it was saved; `cropHash` finds it again after a relabel moved it.
+ */
 export interface FaceRecord {
   crop: string;
+  cropHash: string;
   source: string;
   sourceHash: string;
+  /** The upright photo's size, in which `box` and `landmarks` are given. */
+  photoWidth: number;
+  photoHeight: number;
   face: number;
   box: { x: number; y: number; width: number; height: number };
   score: number;
@@ -89,6 +101,8 @@ export interface PhotoFaces {
   /** The upright photo's size, in which the boxes are given. */
   width: number;
   height: number;
+  /** A JPEG of the upright photo at most PREVIEW_SIDE wide, kept to show a crop in its photo. */
+  preview: Uint8Array;
   found: number;
   tooSmall: number;
   faces: FoundFace[];
@@ -114,7 +128,11 @@ export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, op
       cutByBorder: cutByBorder(square, image.width, image.height),
     });
   }
-  return { width: image.width, height: image.height, found: found.length, tooSmall: found.length - kept.length, faces };
+  const preview = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
+    .jpeg({ quality: 85 })
+    .toBuffer();
+  return { width: image.width, height: image.height, preview, found: found.length, tooSmall: found.length - kept.length, faces };
 }
 
 /**
@@ -127,13 +145,36 @@ export async function saveFaces(project: ProjectSession, source: string, bytes: 
   if (photo.found === 0) summary.noFace.push(source);
   const sourceHash = hashBuffer(bytes);
   const recordsFile = path.join(project.root, DATA_DIR, FACES_FILE);
+  const previewFile = path.join(project.root, DATA_DIR, SOURCES_DIR, `${sourceHash}.jpg`);
+  let previewSaved = false;
   for (const face of photo.faces) {
     const result = await project.importFile(options.className, cropName(source, face.face), face.jpeg);
     for (const duplicate of result.duplicates) summary.duplicates.push({ crop: duplicate.name, existing: duplicate.existing });
     for (const rejected of result.rejected) summary.unreadable.push({ path: `${source} (face ${face.face})`, reason: rejected.message });
     for (const crop of result.imported) {
       summary.imported.push(crop);
-      const record: FaceRecord = { crop, source, sourceHash, face: face.face, box: face.box, score: face.score, landmarks: face.landmarks, margin: options.margin, turned: face.turned, cutByBorder: face.cutByBorder };
+      if (!previewSaved) {
+        // Only a view of the photo: without it the crop is still imported and recorded.
+        previewSaved = await mkdir(path.dirname(previewFile), { recursive: true })
+          .then(() => writeFile(previewFile, photo.preview, { flag: 'wx' }))
+          .then(() => true)
+          .catch((error: unknown) => errnoCode(error) === 'EEXIST');
+      }
+      const record: FaceRecord = {
+        crop,
+        cropHash: hashBuffer(face.jpeg),
+        source,
+        sourceHash,
+        photoWidth: photo.width,
+        photoHeight: photo.height,
+        face: face.face,
+        box: face.box,
+        score: face.score,
+        landmarks: face.landmarks,
+        margin: options.margin,
+        turned: face.turned,
+        cutByBorder: face.cutByBorder,
+      };
       await appendFile(recordsFile, `${JSON.stringify(record)}\n`).catch(() => summary.unrecorded.push(crop));
     }
   }

@@ -1,6 +1,6 @@
 import { defineStore } from 'pinia';
-import { computed, reactive, ref } from 'vue';
-import type { FaceImportSettings, FaceImportSummary } from '../../../shared/contract';
+import { computed, reactive, ref, shallowRef } from 'vue';
+import type { FaceImportSettings, FaceImportSummary, RouteOutput } from '../../../shared/contract';
 import { addSummary, describeFaceImport, emptySummary } from '../../../shared/faces';
 import { useApi } from '../api/inject';
 import type { DroppedFile } from '../dropFiles';
@@ -22,6 +22,17 @@ export const useFacesStore = defineStore('faces', () => {
   const current = ref('');
   const summary = ref<FaceImportSummary | null>(null);
   let cancelRequested = false;
+  /** The photos the project's crops came from, for the grid's photo filter. */
+  const photos = shallowRef<RouteOutput<'faces.photos'>['photos']>([]);
+
+  async function loadPhotos(): Promise<void> {
+    photos.value = (await notices.guard(() => api.call('faces.photos', {})))?.photos ?? [];
+  }
+
+  /** The crops of one photo, as paths now. */
+  function pathsOf(sourceHash: string): ReadonlySet<string> {
+    return new Set(photos.value.find((p) => p.sourceHash === sourceHash)?.paths ?? []);
+  }
 
   const lines = computed(() => (summary.value ? describeFaceImport(summary.value) : []));
 
@@ -58,5 +69,5 @@ export const useFacesStore = defineStore('faces', () => {
     cancelRequested = true;
   }
 
-  return { settings, running, done, total, current, summary, lines, importPhotos, cancel };
+  return { settings, running, done, total, current, summary, lines, photos, importPhotos, cancel, loadPhotos, pathsOf };
 });

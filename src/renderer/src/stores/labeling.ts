@@ -2,13 +2,15 @@ import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import type { ImageItem } from '../../../shared/contract';
 import { useDatasetStore } from './dataset';
+import { useFacesStore } from './faces';
 
-/** 'all', 'unlabeled', 'unreadable', or 'class:<name>'. */
+/** 'all', 'unlabeled', 'unreadable', 'class:<name>', or 'photo:<content hash>' (the face crops of one photo). */
 export type GridFilter = string;
 
 /** What the labeling grid shows and what is selected: the state behind every key press. */
 export const useLabelingStore = defineStore('labeling', () => {
   const dataset = useDatasetStore();
+  const faces = useFacesStore();
 
   const filter = ref<GridFilter>('all');
   const selected = shallowRef<ReadonlySet<string>>(new Set());
@@ -21,6 +23,10 @@ export const useLabelingStore = defineStore('labeling', () => {
     if (f === 'all') return dataset.items;
     if (f === 'unlabeled') return dataset.items.filter((i) => i.label === null);
     if (f === 'unreadable') return dataset.items.filter((i) => i.status === 'unreadable');
+    if (f.startsWith('photo:')) {
+      const crops = faces.pathsOf(f.slice('photo:'.length));
+      return dataset.items.filter((i) => crops.has(i.path));
+    }
     const className = f.slice('class:'.length);
     return dataset.items.filter((i) => i.label === className);
   });

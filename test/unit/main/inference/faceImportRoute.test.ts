@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LabelLoopApp } from '../../../../src/main/app';
 import { faceModelDir } from '../../../../src/main/inference/faces/detector';
@@ -37,6 +38,24 @@ describe('importing faces from the window', () => {
     await expect(app.importFaces(null, { ...settings, margin: 5 }, 'group.jpg', photo)).rejects.toThrow(/Invalid face import settings: margin/);
     await expect(app.importFaces(null, { ...settings, extra: 1 }, 'group.jpg', photo)).rejects.toThrow(/Invalid face import settings/);
     await expect(app.importFaces('Masked', settings, 'group.jpg', photo)).rejects.toThrow(/There is no class "Masked"/);
+
+    // In context: the crop's photo (its preview), this face and the photo's others, found by content even after a relabel moved it.
+    const moved = await app.handle('dataset.relabel', { paths: ['OK/group__face2.jpg'], to: 'NG' });
+    if (!moved.ok) throw new Error(moved.error.message);
+    const context = await app.handle('faces.context', { path: 'NG/group__face2.jpg' });
+    expect(context).toMatchObject({ ok: true, result: { source: 'group.jpg', face: 2, width: 1920, height: 1448, photo: expect.stringMatching(/^data:image\/jpeg;base64,/) } });
+    const faces = (context as { result: { faces: { face: number; path: string | null; box: { width: number } }[] } }).result.faces;
+    expect(faces.map((f) => [f.face, f.path])).toEqual([
+      [1, 'OK/group__face1.jpg'],
+      [2, 'NG/group__face2.jpg'],
+      [3, 'OK/group__face3.jpg'],
+      [4, 'OK/group__face4.jpg'],
+    ]);
+    expect(faces.every((f) => f.box.width > 50)).toBe(true);
+    const preview = Buffer.from(((context as { result: { photo: string } }).result.photo).split(',')[1] as string, 'base64');
+    expect((await sharp(preview).metadata()).width).toBe(1600);
+    expect(await app.handle('faces.context', { path: 'OK/ok_0001.jpg' })).toEqual({ ok: true, result: null });
+    expect(await app.handle('faces.photos', {})).toEqual({ ok: true, result: { photos: [{ sourceHash: expect.any(String), source: 'group.jpg', paths: ['NG/group__face2.jpg', 'OK/group__face1.jpg', 'OK/group__face3.jpg', 'OK/group__face4.jpg'] }] } });
   }, 120_000);
 
   it('predicts a photo per face in a prediction session, as `labelloop predict --faces` does on the same run', async () => {
