@@ -11,7 +11,7 @@ import { type FaceCropper, faceCropper } from './inference/faces/faceWorker';
 import { cropName, saveFaces } from './inference/faces/importFaces';
 import { faceContext, facePhotos } from './inference/faces/records';
 import { emptySummary } from '../shared/faces';
-import { uploadBaseName } from './project/uploads';
+import { uploadBaseName, uploadProblem } from './project/uploads';
 import { DEMO_MARKER, generateDemoProject } from './project/demo';
 import { UserError } from './common/errors';
 import { EventBus } from './common/events';
@@ -163,9 +163,14 @@ export class LabelLoopApp {
     if (className !== null && !project.snapshot().classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
     const source = uploadBaseName(name);
     const summary = emptySummary(1);
+    const problem = uploadProblem(source, data.byteLength);
+    if (problem) {
+      summary.unreadable.push({ path: source, reason: problem });
+      return summary;
+    }
     let photo;
     try {
-      photo = await this.faceCropper.crop(data, parsed.data);
+      photo = await this.faceCropper.crop(data, { ...parsed.data, preview: true });
     } catch (error) {
       summary.unreadable.push({ path: source, reason: error instanceof Error ? error.message : String(error) });
       return summary;
@@ -178,11 +183,14 @@ export class LabelLoopApp {
   async predictFaces(sessionId: string, settings: unknown, name: string, data: Uint8Array): Promise<PredictionRow[]> {
     const parsed = FacePredictSettings.safeParse(settings);
     if (!parsed.success) throw new UserError('invalid-input', `Invalid face settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    this.predictions.requireSession(sessionId); // before the detector's work, not after it
     const photoName = name.replace(/\\/g, '/');
     const noRow = (error: string): PredictionRow[] => [{ name: photoName, path: null, version: null, predicted: null, probabilities: null, error }];
+    const problem = uploadProblem(uploadBaseName(photoName), data.byteLength);
+    if (problem) return noRow(problem);
     let photo;
     try {
-      photo = await this.faceCropper.crop(data, { ...parsed.data, minSize: 1, align: false });
+      photo = await this.faceCropper.crop(data, { ...parsed.data, minSize: 1, preview: false });
     } catch (error) {
       return noRow(error instanceof Error ? error.message : String(error));
     }

@@ -91,7 +91,7 @@ export const FaceImportSettings = z
   .strict();
 export type FaceImportSettings = z.output<typeof FaceImportSettings>;
 /** Predict's "Detect faces first": the crops are cut as an import with these settings cuts them. */
-export const FacePredictSettings = FaceImportSettings.pick({ minConfidence: true, margin: true }).strict();
+export const FacePredictSettings = FaceImportSettings.pick({ minConfidence: true, margin: true, align: true }).strict();
 export type FacePredictSettings = z.output<typeof FacePredictSettings>;
 
 /** A face crop in its source photo: the photo's preview, this face's number, and every face of the photo. */
@@ -119,6 +119,8 @@ export const FaceImportSummary = z.object({
   noFace: z.array(z.string()),
   unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
   unrecorded: z.array(z.string()),
+  /** Images inside the project itself (its training images, face crops among them): never cut again. */
+  insideProject: z.array(z.string()),
   cancelled: z.boolean(),
 });
 export type FaceImportSummary = z.output<typeof FaceImportSummary>;

@@ -3,7 +3,7 @@
 import type { FaceImportSummary } from './contract';
 
 export function emptySummary(photos: number): FaceImportSummary {
-  return { photos, facesFound: 0, imported: [], duplicates: [], tooSmall: 0, noFace: [], unreadable: [], unrecorded: [], cancelled: false };
+  return { photos, facesFound: 0, imported: [], duplicates: [], tooSmall: 0, noFace: [], unreadable: [], unrecorded: [], insideProject: [], cancelled: false };
 }
 
 /** `into` plus one more photo's (or batch's) summary. */
@@ -17,6 +17,7 @@ export function addSummary(into: FaceImportSummary, more: FaceImportSummary): Fa
     noFace: [...into.noFace, ...more.noFace],
     unreadable: [...into.unreadable, ...more.unreadable],
     unrecorded: [...into.unrecorded, ...more.unrecorded],
+    insideProject: [...into.insideProject, ...more.insideProject],
     cancelled: into.cancelled || more.cancelled,
   };
 }
@@ -30,5 +31,8 @@ export function describeFaceImport(summary: FaceImportSummary): string[] {
   for (const d of summary.duplicates) lines.push(`duplicate: ${d.crop} is already in the project as ${d.existing}`);
   for (const u of summary.unreadable) lines.push(`unreadable: ${u.path}: ${u.reason}`);
   for (const crop of summary.unrecorded) lines.push(`saved, but its source could not be recorded in .labelloop/faces.jsonl: ${crop}`);
+  if (summary.insideProject.length > 0) {
+    lines.push(`${summary.insideProject.length} image(s) inside the project skipped: they are its training images (face crops among them), not photos to cut; import photos from a folder outside it`);
+  }
   return lines;
 }

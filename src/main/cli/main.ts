@@ -47,7 +47,8 @@ Usage:
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
   labelloop predict <exportDir|runDir|runId> <files or folders…> [--csv out.csv] [--project DIR (for a run id; default .)]
                   [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
-                  [--faces [--annotate outDir] [--margin 0.25] [--min-confidence 0.5]] (a row per face found)
+                  [--faces [--annotate outDir] [--margin 0.25] [--min-confidence 0.5] [--align]] (a row per face found;
+                  margin and align as the training crops were cut)
   labelloop faces <photos or folders…> --into <projectDir> [--class NAME (default: unlabeled)]
                   [--min-confidence 0.5] [--min-size 32 (px)] [--margin 0.25] [--align]
                                                                crop every face found into the project
@@ -257,8 +258,10 @@ function faceImportOptions(values: { class?: string; 'min-confidence'?: number; 
 }
 
 async function predict(argv: string[]): Promise<number> {
-  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string', engine: 'string', faces: 'boolean', annotate: 'string', margin: 'number', 'min-confidence': 'number' });
-  if (!values.faces && (values.annotate !== undefined || values.margin !== undefined || values['min-confidence'] !== undefined)) throw new Error('--annotate, --margin and --min-confidence go with --faces');
+  const { positional, values } = parseFlags(argv, { csv: 'string', project: 'string', engine: 'string', faces: 'boolean', annotate: 'string', margin: 'number', 'min-confidence': 'number', align: 'boolean' });
+  if (!values.faces && (values.annotate !== undefined || values.margin !== undefined || values['min-confidence'] !== undefined || values.align !== undefined)) {
+    throw new Error('--annotate, --margin, --min-confidence and --align go with --faces');
+  }
   const engine = FrozenEngine.safeParse(values.engine ?? 'auto');
   if (!engine.success) throw new Error(`Invalid option engine: expected one of ${FrozenEngine.options.join(', ')}`);
   const [source, ...inputs] = positional;
@@ -273,8 +276,8 @@ async function predict(argv: string[]): Promise<number> {
   console.error(`Model: ${predictor.engine.label}`);
   for (const note of predictor.engine.notUsed) console.error(`  ${note.name} not used: ${printable(note.reason)}`);
   if (values.faces) {
-    const { minConfidence, margin } = faceImportOptions(values);
-    const lines = await predictFaces(predictor, await loadFaceDetector(), files, { minConfidence, margin });
+    const { minConfidence, margin, align } = faceImportOptions(values);
+    const lines = await predictFaces(predictor, await loadFaceDetector(), files, { minConfidence, margin, align });
     await predictor.dispose();
     const csv = facePredictionsCsv(classes, lines);
     if (values.csv) await writeFile(path.resolve(values.csv), csv);

@@ -91,12 +91,18 @@ export class PredictionService {
     return this.session?.info ?? null;
   }
 
-  /** Stores one image in the session and predicts it; bad files come back as rows with an error. */
-  async predictFile(sessionId: string, fileName: string, data: Uint8Array): Promise<PredictionRow> {
+  /** The open session with this id; refuses a closed or replaced one. */
+  requireSession(sessionId: string): OpenSession {
     const session = this.session;
     if (!session || session.info.sessionId !== sessionId) {
       throw new UserError('no-session', 'This prediction session is closed: choose a model again');
     }
+    return session;
+  }
+
+  /** Stores one image in the session and predicts it; bad files come back as rows with an error. */
+  async predictFile(sessionId: string, fileName: string, data: Uint8Array): Promise<PredictionRow> {
+    const session = this.requireSession(sessionId);
     const name = fileName.replace(/\\/g, '/');
     const base = uploadBaseName(name);
     const problem = uploadProblem(base, data.byteLength);

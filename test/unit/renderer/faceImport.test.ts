@@ -10,19 +10,20 @@ import { API_KEY } from '../../../src/renderer/src/api/inject';
 import { useFacesStore } from '../../../src/renderer/src/stores/faces';
 import { useDatasetStore } from '../../../src/renderer/src/stores/dataset';
 import { useNoticesStore } from '../../../src/renderer/src/stores/notices';
+import { useLabelingStore } from '../../../src/renderer/src/stores/labeling';
 import { emptySummary } from '../../../src/shared/faces';
 import { FakeApi } from './fakeApi';
 
 const photo = (name: string) => ({ name, data: async () => new ArrayBuffer(8) });
 
 describe('face import in the window', () => {
-  function setup() {
-    const api = FakeApi.withItems(['NG', 'OK'], []);
+  function setup(items: { path: string }[] = []) {
+    const api = FakeApi.withItems(['NG', 'OK'], items);
     const app = createApp({});
     const pinia = createPinia();
     app.provide(API_KEY, api).use(pinia);
     setActivePinia(pinia);
-    const stores = app.runWithContext(() => ({ faces: useFacesStore(), dataset: useDatasetStore(), notices: useNoticesStore() }));
+    const stores = app.runWithContext(() => ({ faces: useFacesStore(), dataset: useDatasetStore(), notices: useNoticesStore(), labeling: useLabelingStore() }));
     return { api, pinia, ...stores };
   }
 
@@ -69,5 +70,24 @@ describe('face import in the window', () => {
     expect(wrapper.get('[data-test=face-summary]').text()).toMatch(/1 photo\(s\): 1 face\(s\) found, 1 crop\(s\) saved.*\(cancelled: what was done is kept\)/);
     expect(wrapper.find('[data-test=face-progress]').exists()).toBe(false);
     expect(wrapper.findAll('select[name=faceTarget] option').map((o) => o.text())).toEqual(['Unlabeled', 'NG', 'OK']);
+  });
+
+  it("keeps a photo's crops in the photo filter when one is labelled (main is asked again where they are now)", async () => {
+    const { api, faces, dataset, labeling } = setup([{ path: 'party__face1.jpg' }, { path: 'party__face2.jpg' }, { path: 'other.jpg' }]);
+    await dataset.refresh();
+    api.facePhotoList = [{ sourceHash: 'a'.repeat(64), source: 'party.jpg', paths: ['party__face1.jpg', 'party__face2.jpg'] }];
+    await faces.loadPhotos();
+    labeling.setFilter(`photo:${'a'.repeat(64)}`);
+    expect(labeling.visible.map((i) => i.path)).toEqual(['party__face1.jpg', 'party__face2.jpg']);
+    // Main finds crops by content: after the move it lists the crop at its new path.
+    api.facePhotoList = [{ sourceHash: 'a'.repeat(64), source: 'party.jpg', paths: ['NG/party__face1.jpg', 'party__face2.jpg'] }];
+    await dataset.relabel(['party__face1.jpg'], 'NG');
+    await flushPromises();
+    expect(labeling.visible.map((i) => i.path)).toEqual(['NG/party__face1.jpg', 'party__face2.jpg']);
+    expect(api.calls.filter((c) => c.route === 'faces.photos')).toHaveLength(2);
+    // A move that touches no crop asks nothing.
+    await dataset.relabel(['other.jpg'], 'OK');
+    await flushPromises();
+    expect(api.calls.filter((c) => c.route === 'faces.photos')).toHaveLength(2);
   });
 });

@@ -144,8 +144,8 @@ describe('prediction store', () => {
       ['party__face2.jpg', 2, null],
       ['wall.jpg', null, 'no face found'],
     ]);
-    expect(stores.prediction.facePhotos).toEqual([{ name: 'party.jpg', url: 'blob:1' }]);
-    expect(stores.prediction.facesOf('party.jpg').map((r) => stores.prediction.decided(r))).toEqual(['NG', 'OK']);
+    expect(stores.prediction.facePhotos).toEqual([{ id: 1, name: 'party.jpg', url: 'blob:1', width: 640, height: 480, faces: stores.prediction.rows.slice(0, 2) }]);
+    expect(stores.prediction.facePhotos[0]?.faces.map((r) => stores.prediction.decided(r))).toEqual(['NG', 'OK']);
     expect(stores.prediction.csv().trim().split('\n')).toEqual([
       'file,face,x,y,width,height,score,predicted,p_NG,p_OK,error',
       'party.jpg,1,100,10,50,60,0.9000,NG,0.800000,0.200000,',
@@ -155,6 +155,13 @@ describe('prediction store', () => {
     await stores.prediction.addShownToProject();
     expect(api.imports).toEqual([]);
     expect(stores.notices.notices.map((n) => n.text)).toEqual(expect.arrayContaining([expect.stringMatching(/Face rows were left out/)]));
+    // The same name again (another folder's party.jpg): its own entry, its own boxes.
+    api.facePredictions = { 'party.jpg': [face(1, [0.3, 0.7])] };
+    await stores.prediction.predict([file('party.jpg')]);
+    expect(stores.prediction.facePhotos.map((p) => [p.id, p.name, p.faces.map((r) => stores.prediction.decided(r))])).toEqual([
+      [1, 'party.jpg', ['NG', 'OK']],
+      [2, 'party.jpg', ['OK']],
+    ]);
     stores.prediction.clear();
     expect(stores.prediction.facePhotos).toEqual([]);
   });

@@ -11,11 +11,12 @@ export function facesScript(): string {
   return `// Photos in, a verdict per face out, as LabelLoop's \`predict --faces\` does it:
 // 1. face-api's SSD MobileNetV1 finds the faces (on a copy at most ${DETECT_MAX_SIDE} px wide);
 // 2. each face is cut as a square (the box's longer side plus --margin of it on every side, black
-//    past the photo's border, at most ${MAX_CROP_SIDE} px, JPEG quality 92), the way the training crops were;
+//    past the photo's border, turned so the eyes lie level with --align, at most ${MAX_CROP_SIDE} px,
+//    JPEG quality 92), the way the training crops were;
 // 3. model.onnx classifies the crop, prepared as preprocessing.json says.
 //
 //   npm install @vladmandic/face-api @tensorflow/tfjs @tensorflow/tfjs-backend-wasm sharp onnxruntime-node
-//   node predict-faces.mjs photo.jpg [more.jpg …] [--margin 0.25] [--min-confidence 0.5]
+//   node predict-faces.mjs photo.jpg [more.jpg …] [--margin 0.25] [--min-confidence 0.5] [--align]
 //
 // Prints one JSON line per face: {"file", "face", "box": {x, y, width, height}, "score", "probabilities"}.
 import { createRequire } from 'node:module';
@@ -33,16 +34,34 @@ const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const prep = JSON.parse(readFileSync(path.join(here, 'preprocessing.json'), 'utf8'));
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at < 0 ? fallback : Number(args.splice(at, 2)[1]);
+const stop = (message) => {
+  console.error(message);
+  process.exit(2);
 };
-const margin = option('--margin', 0.25);
-const minConfidence = option('--min-confidence', 0.5);
+const option = (name, fallback, low, high) => {
+  const at = args.indexOf(name);
+  if (at < 0) return fallback;
+  const [, text] = args.splice(at, 2);
+  const value = Number(text);
+  if (text === undefined || text.trim() === '' || !(value >= low && value <= high)) stop(\`\${name} needs a number from \${low} to \${high}\`);
+  return value;
+};
+const flag = (name) => {
+  const at = args.indexOf(name);
+  return at >= 0 && args.splice(at, 1).length === 1;
+};
+const margin = option('--margin', 0.25, 0, 2);
+const minConfidence = option('--min-confidence', 0.5, 0.01, 0.99);
+const align = flag('--align');
+const unknown = args.find((a) => a.startsWith('--'));
+if (unknown) stop(\`Unknown option \${unknown}\`);
+if (args.length === 0) stop('Usage: node predict-faces.mjs photo.jpg [more.jpg …] [--margin 0.25] [--min-confidence 0.5] [--align]');
 
 await tf.setBackend('wasm');
 await tf.ready();
-await faceapi.nets.ssdMobilenetv1.loadFromDisk(path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model'));
+const models = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+await faceapi.nets.ssdMobilenetv1.loadFromDisk(models);
+if (align) await faceapi.nets.faceLandmark68Net.loadFromDisk(models);
 const session = await ort.InferenceSession.create(path.join(here, 'model.onnx'));
 const fit = { stretch: 'fill', 'center-crop': 'cover', pad: 'contain' }[prep.resize];
 const kernel = prep.interpolation === 'lanczos3' ? 'lanczos3' : 'linear';
@@ -57,25 +76,46 @@ for (const file of args) {
   const small = scale < 1 ? { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) } : { width, height };
   const pixels = scale < 1 ? await sharp(photo.data, raw).resize(small.width, small.height, { fit: 'fill', kernel: 'linear' }).raw().toBuffer() : photo.data;
   const input = tf.tensor3d(pixels, [small.height, small.width, 3], 'int32');
-  const found = await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 1000 }));
+  const detection = faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 1000 }));
+  const found = align ? await detection.withFaceLandmarks() : (await detection).map((d) => ({ detection: d }));
   input.dispose();
+  const back = (p) => ({ x: p.x * (width / small.width), y: p.y * (height / small.height) });
   const faces = found
     .map((f) => {
-      const b = f.box;
-      const x = b.x * (width / small.width);
-      const y = b.y * (height / small.height);
-      return { score: f.score, box: { x, y, width: (b.x + b.width) * (width / small.width) - x, height: (b.y + b.height) * (height / small.height) - y } };
+      const b = f.detection.box;
+      const { x, y } = back(b);
+      const far = back({ x: b.x + b.width, y: b.y + b.height });
+      return { score: f.detection.score, box: { x, y, width: far.x - x, height: far.y - y }, landmarks: f.landmarks?.positions.map(back) };
     })
     .sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
+  // The photo's pixels in a square that may reach past its border, black there.
+  const squarePixels = async (left, top, side) => {
+    const [x0, y0, x1, y1] = [Math.max(0, left), Math.max(0, top), Math.min(width, left + side), Math.min(height, top + side)];
+    if (x1 <= x0 || y1 <= y0) return Buffer.alloc(side * side * 3);
+    return sharp(photo.data, raw).extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }).extend({ left: x0 - left, top: y0 - top, right: left + side - x1, bottom: top + side - y1, background: black }).raw().toBuffer();
+  };
+  // The tilt of the line through the eye centres (landmarks 36–41 and 42–47), clockwise in degrees.
+  const eyeTilt = (points) => {
+    const mean = (p) => ({ x: p.reduce((s, q) => s + q.x, 0) / p.length, y: p.reduce((s, q) => s + q.y, 0) / p.length });
+    const [l, r] = [mean(points.slice(36, 42)), mean(points.slice(42, 48))];
+    return (Math.atan2(r.y - l.y, r.x - l.x) * 180) / Math.PI;
+  };
   for (const [k, face] of faces.entries()) {
     const side = Math.max(1, Math.round(Math.max(face.box.width, face.box.height) * (1 + 2 * margin)));
     const left = Math.round(face.box.x + face.box.width / 2 - side / 2);
     const top = Math.round(face.box.y + face.box.height / 2 - side / 2);
-    const [x0, y0, x1, y1] = [Math.max(0, left), Math.max(0, top), Math.min(width, left + side), Math.min(height, top + side)];
-    const square =
-      x1 <= x0 || y1 <= y0
-        ? Buffer.alloc(side * side * 3)
-        : await sharp(photo.data, raw).extract({ left: x0, top: y0, width: x1 - x0, height: y1 - y0 }).extend({ left: x0 - left, top: y0 - top, right: left + side - x1, bottom: top + side - y1, background: black }).raw().toBuffer();
+    const tilt = align ? eyeTilt(face.landmarks) : 0;
+    let square;
+    if (Math.abs(tilt) < 0.01) {
+      square = await squarePixels(left, top, side);
+    } else {
+      // Turn a wider square, so the turned crop has no empty corners, and cut its centre.
+      const wide = Math.ceil(side * Math.SQRT2) + 2;
+      const pad = Math.floor((wide - side) / 2);
+      const turned = await sharp(await squarePixels(left - pad, top - pad, wide), { raw: { width: wide, height: wide, channels: 3 } }).rotate(-tilt, { background: black }).raw().toBuffer({ resolveWithObject: true });
+      square = await sharp(turned.data, { raw: { width: turned.info.width, height: turned.info.height, channels: 3 } })
+        .extract({ left: Math.floor((turned.info.width - side) / 2), top: Math.floor((turned.info.height - side) / 2), width: side, height: side }).raw().toBuffer();
+    }
     const crop = sharp(square, { raw: { width: side, height: side, channels: 3 } });
     if (side > ${MAX_CROP_SIDE}) crop.resize(${MAX_CROP_SIDE}, ${MAX_CROP_SIDE}, { kernel: 'linear' });
     const jpeg = await crop.jpeg({ quality: 92 }).toBuffer();
@@ -103,6 +143,8 @@ test checks this to 1e-4):
 \`\`\`sh
 node ${FACES_SCRIPT} photo.jpg --margin 0.25 --min-confidence 0.5
 \`\`\`
+
+Give the margin the crops were imported with, and \`--align\` if they were levelled ("Level the eyes").
 
 In a browser, with face-api and TF.js loaded (the crop's JPEG step is left out, so the figures
 can differ slightly from the app's):

@@ -4,9 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { UndecodableImage } from '../../project/imageDecode';
 import { loadFaceDetector } from './detector';
-import { facesOfPhoto, type FaceImportOptions, type PhotoFaces } from './importFaces';
-
-export type CropSettings = Omit<FaceImportOptions, 'className'>;
+import { type CropSettings, facesOfPhoto, type PhotoFaces } from './importFaces';
 
 export interface FaceCropper {
   /** A photo's faces, cut out; rejects with UndecodableImage (its reason) for what is no photo. */
@@ -21,11 +19,13 @@ export function faceCropper(workerFile?: string): FaceCropper {
     return { crop: async (bytes, settings) => facesOfPhoto(await loadFaceDetector(), bytes, settings), dispose: async () => undefined };
   }
   // Requests wait for the worker's "ready": a message sent before it listens would be lost.
-  let worker: { thread: Worker; ready: Promise<void> } | null = null;
-  const waiting = new Map<number, { resolve: (faces: PhotoFaces) => void; reject: (error: Error) => void }>();
+  // Each worker keeps its own waiting requests, so the end of a dead one fails only its own.
+  type Running = { thread: Worker; ready: Promise<void>; waiting: Map<number, { resolve: (faces: PhotoFaces) => void; reject: (error: Error) => void }> };
+  let worker: Running | null = null;
   let nextId = 1;
-  const start = () => {
+  const start = (): Running => {
     const started = new Worker(workerFile, { workerData: { kind: 'faces' } });
+    const waiting: Running['waiting'] = new Map();
     let markReady: () => void = () => undefined;
     let markFailed: (error: Error) => void = () => undefined;
     const ready = new Promise<void>((resolve, reject) => {
@@ -40,15 +40,16 @@ export function faceCropper(workerFile?: string): FaceCropper {
       if (reply.type === 'cropped') call?.resolve(reply.faces);
       else call?.reject(reply.undecodable ? new UndecodableImage(reply.message) : new Error(reply.message));
     });
+    // 'error' is followed by 'exit': by then a newer worker may serve, and it must be kept.
     const fail = (error: Error) => {
-      worker = null;
+      if (worker?.thread === started) worker = null;
       markFailed(error);
       for (const call of waiting.values()) call.reject(error);
       waiting.clear();
     };
     started.on('error', fail);
     started.on('exit', (code) => fail(new Error(`The face detector's worker stopped (exit code ${code})`)));
-    return { thread: started, ready };
+    return { thread: started, ready, waiting };
   };
   return {
     async crop(bytes, settings) {
@@ -57,7 +58,7 @@ export function faceCropper(workerFile?: string): FaceCropper {
       await running.ready;
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        waiting.set(id, { resolve, reject });
+        running.waiting.set(id, { resolve, reject });
         running.thread.postMessage({ type: 'crop', id, bytes, settings });
       });
     },

@@ -7,6 +7,7 @@ import { appendFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { FaceImportSettings, type FaceImportSummary } from '../../../shared/contract';
 import { emptySummary } from '../../../shared/faces';
+import { isInside } from '../../project/confine';
 import { isImageName } from '../../../shared/images';
 import sharp from 'sharp';
 import { errnoCode } from '../../common/errors';
@@ -101,15 +102,18 @@ export interface PhotoFaces {
   /** The upright photo's size, in which the boxes are given. */
   width: number;
   height: number;
-  /** A JPEG of the upright photo at most PREVIEW_SIDE wide, kept to show a crop in its photo. */
-  preview: Uint8Array;
+  /** A JPEG of the upright photo at most PREVIEW_SIDE wide, kept to show a crop in its photo; null unless asked for. */
+  preview: Uint8Array | null;
   found: number;
   tooSmall: number;
   faces: FoundFace[];
 }
 
+/** How one photo's faces are cut; `preview` asks for the photo's preview too (the import keeps it, prediction does not). */
+export type CropSettings = Omit<FaceImportOptions, 'className'> & { preview: boolean };
+
 /** Detects and crops one photo's faces (reading order); throws UndecodableImage for what is no photo. */
-export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, options: Omit<FaceImportOptions, 'className'>): Promise<PhotoFaces> {
+export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, options: CropSettings): Promise<PhotoFaces> {
   if (bytes.byteLength === 0) throw new UndecodableImage(EMPTY_FILE);
   const image = await decodePhoto(bytes);
   const found = readingOrder(await detector.detect(image, { minConfidence: options.minConfidence }));
@@ -128,10 +132,12 @@ export async function facesOfPhoto(detector: FaceDetector, bytes: Uint8Array, op
       cutByBorder: cutByBorder(square, image.width, image.height),
     });
   }
-  const preview = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
-    .jpeg({ quality: 85 })
-    .toBuffer();
+  const preview = options.preview
+    ? await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+        .resize(PREVIEW_SIDE, PREVIEW_SIDE, { fit: 'inside', withoutEnlargement: true, kernel: 'linear' })
+        .jpeg({ quality: 85 })
+        .toBuffer()
+    : null;
   return { width: image.width, height: image.height, preview, found: found.length, tooSmall: found.length - kept.length, faces };
 }
 
@@ -146,6 +152,7 @@ export async function saveFaces(project: ProjectSession, source: string, bytes: 
   const sourceHash = hashBuffer(bytes);
   const recordsFile = path.join(project.root, DATA_DIR, FACES_FILE);
   const previewFile = path.join(project.root, DATA_DIR, SOURCES_DIR, `${sourceHash}.jpg`);
+  const { preview } = photo;
   let previewSaved = false;
   for (const face of photo.faces) {
     const result = await project.importFile(options.className, cropName(source, face.face), face.jpeg);
@@ -153,10 +160,10 @@ export async function saveFaces(project: ProjectSession, source: string, bytes: 
     for (const rejected of result.rejected) summary.unreadable.push({ path: `${source} (face ${face.face})`, reason: rejected.message });
     for (const crop of result.imported) {
       summary.imported.push(crop);
-      if (!previewSaved) {
+      if (!previewSaved && preview) {
         // Only a view of the photo: without it the crop is still imported and recorded.
         previewSaved = await mkdir(path.dirname(previewFile), { recursive: true })
-          .then(() => writeFile(previewFile, photo.preview, { flag: 'wx' }))
+          .then(() => writeFile(previewFile, preview, { flag: 'wx' }))
           .then(() => true)
           .catch((error: unknown) => errnoCode(error) === 'EEXIST');
       }
@@ -188,8 +195,11 @@ export async function importFaces(
   hooks: { onProgress?: (done: number, total: number, photo: string) => void; isCancelled?: () => boolean } = {},
 ): Promise<FaceImportSummary> {
   project.requireWritable('faces cannot be imported');
-  const { photos, unreadable } = await listPhotos(sources);
-  const summary = { ...emptySummary(photos.length), unreadable };
+  const listed = await listPhotos(sources);
+  // `labelloop faces . --into .` would otherwise cut faces out of the crops already there.
+  const insideProject = listed.photos.filter((photo) => isInside(project.root, photo));
+  const photos = listed.photos.filter((photo) => !isInside(project.root, photo));
+  const summary = { ...emptySummary(photos.length), unreadable: listed.unreadable, insideProject };
   for (const [index, photo] of photos.entries()) {
     if (hooks.isCancelled?.()) {
       summary.cancelled = true;
@@ -200,7 +210,7 @@ export async function importFaces(
     let faces: PhotoFaces;
     try {
       bytes = await readFile(photo);
-      faces = await facesOfPhoto(detector, bytes, options);
+      faces = await facesOfPhoto(detector, bytes, { ...options, preview: true });
     } catch (error) {
       summary.unreadable.push({ path: photo, reason: error instanceof Error ? error.message : String(error) });
       continue;

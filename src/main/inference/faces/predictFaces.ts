@@ -6,10 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decideLabel, type FacePredictionLine } from '../../../shared/predictions';
-import { EMPTY_FILE, UndecodableImage } from '../../project/imageDecode';
 import type { Predictor } from '../predictor';
-import { cropFace, cropSquare } from './crop';
 import { decodePhoto, type FaceDetector } from './detector';
+import { facesOfPhoto, type PhotoFaces } from './importFaces';
 
 export const NO_FACE = 'no face found';
 
@@ -17,6 +16,8 @@ export interface FacePredictOptions {
   minConfidence: number;
   /** The margin the training crops were cut with (the import's default is 0.25). */
   margin: number;
+  /** Whether the training crops were turned to level the eyes. */
+  align: boolean;
 }
 
 /** One line per face found (reading order), or one line with the reason for a photo without. */
@@ -26,34 +27,32 @@ export async function predictFaces(predictor: Predictor, detector: FaceDetector,
   const failed = (file: string, error: string): FacePredictionLine => ({ file, face: null, box: null, score: null, predicted: null, probabilities: null, error });
   try {
     for (const file of files) {
-      let image;
+      let photo: PhotoFaces;
       try {
-        const bytes = await readFile(file);
-        if (bytes.byteLength === 0) throw new UndecodableImage(EMPTY_FILE);
-        image = await decodePhoto(bytes);
+        // Cut as the import cuts (every face, however small), so the model sees what it was trained on.
+        photo = await facesOfPhoto(detector, await readFile(file), { ...options, minSize: 1, preview: false });
       } catch (error) {
         lines.push(failed(file, error instanceof Error ? error.message : String(error)));
         continue;
       }
-      const faces = [...(await detector.detect(image, { minConfidence: options.minConfidence }))].sort((a, b) => a.box.x - b.box.x || a.box.y - b.box.y);
-      if (faces.length === 0) {
+      if (photo.faces.length === 0) {
         lines.push(failed(file, NO_FACE));
         continue;
       }
       const crops = await Promise.all(
-        faces.map(async (face, k) => {
-          const crop = path.join(scratch, `${lines.length}-${k + 1}.jpg`);
-          await writeFile(crop, await cropFace(image, cropSquare(face.box, options.margin), null));
+        photo.faces.map(async (face) => {
+          const crop = path.join(scratch, `${lines.length}-${face.face}.jpg`);
+          await writeFile(crop, face.jpeg);
           return crop;
         }),
       );
       const outcomes = await predictor.predict(crops);
-      faces.forEach((face, k) => {
+      photo.faces.forEach((face, k) => {
         const outcome = outcomes[k];
         const probabilities = outcome?.probabilities ?? null;
         lines.push({
           file,
-          face: k + 1,
+          face: face.face,
           box: face.box,
           score: face.score,
           probabilities,

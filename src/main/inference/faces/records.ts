@@ -8,13 +8,17 @@ import type { ProjectSession } from '../../project/project';
 import { DATA_DIR } from '../../project/scan';
 import { FACES_FILE, type FaceRecord, SOURCES_DIR } from './importFaces';
 
-/** Every whole record; a torn or foreign line (a crash mid-append, a hand edit) is skipped. */
+/** A sha256 in hex: the only form a record's hashes may take, since sourceHash names a file under .labelloop. */
+const CONTENT_HASH = /^[0-9a-f]{64}$/;
+
+/** Every whole record; a torn or foreign line (a crash mid-append, a hand edit, a path in place of a hash) is skipped. */
 export async function readFaceRecords(projectRoot: string): Promise<FaceRecord[]> {
   const text = await readFile(path.join(projectRoot, DATA_DIR, FACES_FILE), 'utf8').catch(() => '');
   return text.split('\n').flatMap((line) => {
     try {
       const record = JSON.parse(line) as FaceRecord;
-      return typeof record.cropHash === 'string' && typeof record.sourceHash === 'string' && record.box ? [record] : [];
+      const wellFormed = CONTENT_HASH.test(String(record.cropHash)) && CONTENT_HASH.test(String(record.sourceHash)) && record.box;
+      return wellFormed ? [record] : [];
     } catch {
       return [];
     }
@@ -37,10 +41,16 @@ export async function faceContext(project: ProjectSession, relative: string): Pr
   if (!own) return null;
   const where = await pathsByHash(project);
   const preview = await readFile(path.join(project.root, DATA_DIR, SOURCES_DIR, `${own.sourceHash}.jpg`)).catch(() => null);
-  const seen = new Set<string>();
-  const faces = records
-    .filter((r) => r.sourceHash === own.sourceHash && !seen.has(r.cropHash) && (seen.add(r.cropHash), true))
-    .map((r) => ({ face: r.face, box: r.box, path: where.get(r.cropHash) ?? null }));
+  // One entry per face of the photo: a photo imported twice (another margin, another class) has two
+  // records of each face, with the same box; the one whose crop is still in the project is shown.
+  const byBox = new Map<string, { face: number; box: FaceRecord['box']; path: string | null }>();
+  for (const r of records.filter((record) => record.sourceHash === own.sourceHash)) {
+    const key = [r.box.x, r.box.y, r.box.width, r.box.height].join(',');
+    const entry = { face: r.face, box: r.box, path: where.get(r.cropHash) ?? null };
+    const known = byBox.get(key);
+    if (!known || (known.path === null && entry.path !== null) || r.cropHash === own.cropHash) byBox.set(key, entry);
+  }
+  const faces = [...byBox.values()].sort((a, b) => a.face - b.face);
   return {
     source: own.source,
     sourceHash: own.sourceHash,

@@ -1,5 +1,5 @@
 import { defineStore } from 'pinia';
-import { computed, reactive, ref, shallowRef } from 'vue';
+import { computed, reactive, ref, shallowRef, watch } from 'vue';
 import type { FaceImportSettings, FaceImportSummary, RouteOutput } from '../../../shared/contract';
 import { addSummary, describeFaceImport, emptySummary } from '../../../shared/faces';
 import { useApi } from '../api/inject';
@@ -28,6 +28,15 @@ export const useFacesStore = defineStore('faces', () => {
   async function loadPhotos(): Promise<void> {
     photos.value = (await notices.guard(() => api.call('faces.photos', {})))?.photos ?? [];
   }
+
+  // A relabel, undo or class rename moves crops: once a loaded path is gone, ask main again
+  // (it finds crops by content), so the photo filter keeps showing a crop the user just labelled.
+  watch(
+    () => dataset.byPath,
+    (byPath) => {
+      if (photos.value.some((photo) => photo.paths.some((p) => !byPath.has(p)))) void loadPhotos();
+    },
+  );
 
   /** The crops of one photo, as paths now. */
   function pathsOf(sourceHash: string): ReadonlySet<string> {

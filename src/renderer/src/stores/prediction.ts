@@ -14,6 +14,19 @@ const PAGE = 200;
 
 export type PredictionSort = 'added' | 'least-confident' | 'most-confident' | 'name';
 
+/** A row judged on one face of a photo. */
+export type FaceRow = PredictionRow & { face: NonNullable<PredictionRow['face']> };
+
+/** A photo sent with "Detect faces first": shown with a box per face (photoWidth × photoHeight pixels). */
+export interface FacePhoto {
+  id: number;
+  name: string;
+  url: string;
+  width: number;
+  height: number;
+  faces: FaceRow[];
+}
+
 /** The Predict view: a run's model, the images sent to it and what it said about each. */
 export const usePredictionStore = defineStore('prediction', () => {
   const api = useApi();
@@ -33,9 +46,10 @@ export const usePredictionStore = defineStore('prediction', () => {
   const limit = ref(PAGE);
   /** "Detect faces first": each photo gives a row per face, predicted on its crop. */
   const detectFaces = ref(false);
-  const faceSettings = reactive<FacePredictSettings>({ minConfidence: 0.5, margin: 0.25 });
+  const faceSettings = reactive<FacePredictSettings>({ minConfidence: 0.5, margin: 0.25, align: false });
   /** The photos sent with faces detected, each shown once with its boxes (blob URLs of the bytes sent). */
-  const facePhotos = shallowRef<{ name: string; url: string }[]>([]);
+  const facePhotos = shallowRef<FacePhoto[]>([]);
+  let nextPhotoId = 0;
   /** Bumped by stop/clear/new model: uploads of an older generation stop and their answers are dropped. */
   let generation = 0;
 
@@ -118,7 +132,13 @@ export const usePredictionStore = defineStore('prediction', () => {
         try {
           const data = await file.data();
           answer = faces ? await api.predictFaces(current.sessionId, { ...faceSettings }, file.name, data) : [await api.predictFile(current.sessionId, file.name, data)];
-          if (faces && mine === generation && answer.some((r) => r.face)) facePhotos.value = [...facePhotos.value, { name: file.name, url: URL.createObjectURL(new Blob([data])) }];
+          const faceRows = answer.filter((r): r is FaceRow => r.face !== undefined);
+          const first = faceRows[0];
+          if (first && mine === generation) {
+            // Each upload its own entry: two photos of one name keep their own boxes.
+            const photo = { id: ++nextPhotoId, name: file.name, url: URL.createObjectURL(new Blob([data])), width: first.face.photoWidth, height: first.face.photoHeight, faces: faceRows };
+            facePhotos.value = [...facePhotos.value, photo];
+          }
         } catch (error) {
           answer = [{ name: file.name, path: null, version: null, predicted: null, probabilities: null, error: error instanceof Error ? error.message : String(error) }];
         }
@@ -155,11 +175,6 @@ export const usePredictionStore = defineStore('prediction', () => {
 
   function showMore(): void {
     limit.value += PAGE;
-  }
-
-  /** The face rows of one photo sent with faces detected. */
-  function facesOf(photo: string): PredictionRow[] {
-    return rows.value.filter((r) => r.face?.photo === photo);
   }
 
   function csv(): string {
@@ -205,6 +220,6 @@ export const usePredictionStore = defineStore('prediction', () => {
 
   return {
     session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown, detectFaces, faceSettings, facePhotos,
-    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject, facesOf,
+    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject,
   };
 });

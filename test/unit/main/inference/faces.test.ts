@@ -146,6 +146,13 @@ describe('faces in photos', () => {
       expect(cancelled).toMatchObject({ photos: 2, cancelled: true });
       expect(cancelled.imported).toHaveLength(5);
       expect(describeFaceImport(cancelled)[0]).toMatch(/\(cancelled: what was done is kept\)$/);
+      // `labelloop faces . --into .`: the project's own images (its crops) are not cut again; photos outside it still are.
+      const before = (await readFile(path.join(root, '.labelloop', FACES_FILE), 'utf8')).length;
+      const itself = await importFaces(project, detector, [root], { ...DEFAULT_FACE_IMPORT, className: null });
+      expect(itself).toMatchObject({ photos: 0, imported: [], unreadable: [] });
+      expect(itself.insideProject.length).toBe(project.snapshot().items.length);
+      expect(describeFaceImport(itself)).toContain(`${itself.insideProject.length} image(s) inside the project skipped: they are its training images (face crops among them), not photos to cut; import photos from a folder outside it`);
+      expect((await readFile(path.join(root, '.labelloop', FACES_FILE), 'utf8')).length).toBe(before);
     } finally {
       await project.close();
     }
@@ -172,7 +179,7 @@ describe('faces in photos', () => {
     const files = [sample(4), path.join(dir, 'sofa.jpg'), path.join(dir, 'nothing.jpg')];
     await writeFile(files[1] as string, noFace[1] as Buffer);
     await writeFile(files[2] as string, 'no image');
-    const lines = await predictFaces(predictor, detector, files, { minConfidence: 0.5, margin: 0.25 });
+    const lines = await predictFaces(predictor, detector, files, { minConfidence: 0.5, margin: 0.25, align: false });
     expect(lines.map((l) => [path.basename(l.file), l.face, l.error === null])).toEqual([
       ...[1, 2, 3, 4].map((n) => ['sample4.jpg', n, true]),
       ['sofa.jpg', null, false],
