@@ -3,6 +3,7 @@
 import type { TrainingConfig } from '../../shared/contract';
 import { accuracy, describeAccuracy } from '../../shared/metrics';
 import type { TrainingReport } from '../../shared/report';
+import { holdoutMonitor } from './holdoutMonitors';
 
 export interface RunDiagnostics {
   /** Seconds from the click on Train to the saved report. */
@@ -27,8 +28,10 @@ export function finishMessage(report: TrainingReport, config: TrainingConfig, di
   if (report.head?.fit === 'converged' && !report.fineTune) {
     parts.push(`head fitted to convergence (L2 ${report.head.l2} chosen by cross-validation on the train split)`);
   } else {
-    // The small CNN's val_ metrics are its inner holdout's: the val split chose nothing.
-    const watched = report.head?.fit === 'scratch' ? `${monitor} on the ${report.head.holdoutImages} held-out train images` : monitor;
+    // The small CNN watches its inner holdout (or, without one, its training metrics): the val split chose nothing.
+    const scratch = report.head?.fit === 'scratch' ? report.head : null;
+    const watchedMonitor = scratch ? holdoutMonitor(config.checkpointMonitor, scratch.holdoutImages > 0) : monitor;
+    const watched = !scratch ? monitor : scratch.holdoutImages > 0 ? `${watchedMonitor} on the ${scratch.holdoutImages} held-out train images` : `${watchedMonitor} on the train images, too few to hold some out`;
     parts.push(report.bestEpoch >= 0 ? `kept epoch ${report.bestEpoch + 1} of ${ran} (best ${watched})` : `kept the last epoch (${watched} never improved)`);
   }
 

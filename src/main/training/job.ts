@@ -23,6 +23,7 @@ import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
+import { monitorsOnHoldout } from './holdoutMonitors';
 import { buildSmallCnn, cnnSchedule, HOLDOUT_SHARE, innerHoldout, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnSpec } from './smallCnn';
 import { tf, type TF } from '../engine/tf';
 
@@ -350,8 +351,11 @@ async function trainSmallCnn(input: {
   const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
   const batchesPerEpoch = Math.ceil(fitRows.length / config.batchSize);
   const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed);
+  const fitImages = new Set(fitRows.map(input.imageOf)).size;
   input.notes.push(
-    `The small CNN trained on ${new Set(fitRows.map(input.imageOf)).size} train images; ${holdoutRows.length} more (${Math.round(HOLDOUT_SHARE * 100)}% of each class) chose its epoch and early stop, so val and test chose nothing. Label errors are ranked from regressions on the pixels.`,
+    holdoutRows.length > 0
+      ? `The small CNN trained on ${fitImages} train images; ${new Set(holdoutRows.map(input.imageOf)).size} more (${Math.round(HOLDOUT_SHARE * 100)}% of each class) chose its epoch and early stop, so val and test chose nothing. Label errors are ranked from regressions on the pixels.`
+      : `The small CNN trained on all ${fitImages} train images: no class had enough to hold some out, so the training loss chose its epoch and early stop (val and test chose nothing). Label errors are ranked from regressions on the pixels.`,
   );
   try {
     const trained = await trainHead({
@@ -363,13 +367,14 @@ async function trainSmallCnn(input: {
       classCount: input.classCount,
       trainRows: fitRows,
       valRows: holdoutRows,
+      heldOut: 'holdout',
       classWeights: input.classWeights,
-      config: { ...config, schedule: cnnSchedule(config.schedule, input.spec.decayPerEpoch, batchesPerEpoch) },
+      config: { ...monitorsOnHoldout(config, holdoutRows.length > 0), schedule: cnnSchedule(config, input.spec.decayPerEpoch, batchesPerEpoch) },
       callbacks: [epochReporter('training', config.epochs, fitRows.length, config.batchSize, input.emit, input.memory)],
       isCancelled: input.isCancelled,
       onBestEpoch: input.onBestEpoch,
     });
-    return { ...trained, head: { fit: 'scratch' as const, holdoutImages: holdoutRows.length } };
+    return { ...trained, head: { fit: 'scratch' as const, holdoutImages: new Set(holdoutRows.map(input.imageOf)).size } };
   } catch (error) {
     model.dispose();
     throw error;

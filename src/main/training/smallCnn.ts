@@ -62,11 +62,12 @@ export function buildSmallCnn(inputSize: number, classCount: number, seed: numbe
 }
 
 /**
- * The tutorial's ExponentialDecay, once an epoch, unless the config names its own schedule;
+ * The tutorial's ExponentialDecay, once an epoch, unless the config names its own schedule or
+ * lowers the rate on a plateau (a per-batch schedule would overwrite what that callback set);
  * a factor of 1 keeps the rate constant.
  */
-export function cnnSchedule(configured: TrainingConfig['schedule'], decayPerEpoch: number, batchesPerEpoch: number): TrainingConfig['schedule'] {
-  if (configured.kind !== 'constant' || decayPerEpoch >= 1) return configured;
+export function cnnSchedule(config: Pick<TrainingConfig, 'schedule' | 'reduceLrOnPlateau'>, decayPerEpoch: number, batchesPerEpoch: number): TrainingConfig['schedule'] {
+  if (config.schedule.kind !== 'constant' || config.reduceLrOnPlateau || decayPerEpoch >= 1) return config.schedule;
   return { kind: 'exponential', decaySteps: batchesPerEpoch, decayRate: decayPerEpoch, staircase: true };
 }
 

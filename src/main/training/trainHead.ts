@@ -32,6 +32,8 @@ export interface HeadTrainingInput {
   /** Rows to train on, repeats included when oversampling. */
   trainRows: number[];
   valRows: number[];
+  /** What the valRows are called in the logs: `val` (`val_loss`, …), or `holdout` for the small CNN's inner holdout. */
+  heldOut?: HeldOutName;
   classWeights?: number[];
   config: TrainingConfig;
   callbacks?: Callback[];
@@ -137,7 +139,7 @@ export async function trainHead(input: HeadTrainingInput): Promise<HeadTrainingR
         await new Promise((resolve) => setImmediate(resolve));
       }
       const logs: Logs = { loss: lossSum / order.length, accuracy: correct / order.length };
-      if (input.valRows.length > 0) Object.assign(logs, evaluate(model, features, labels, input.valRows, classCount));
+      if (input.valRows.length > 0) Object.assign(logs, evaluate(model, features, labels, input.valRows, classCount, input.heldOut));
       const broken = Object.entries(logs).find(([, value]) => !Number.isFinite(value));
       if (broken) throw new NonFiniteError(`${broken[0]} became ${broken[1]} at epoch ${epoch + 1}`);
       history.push(logs);
@@ -194,15 +196,17 @@ function trainStep(
   });
 }
 
-/** Loss and accuracy on some rows, in inference mode (dropout off). */
-export function evaluate(model: TF.LayersModel, features: TF.Tensor, labels: TF.Tensor1D, rows: number[], classCount: number): Logs {
+export type HeldOutName = 'val' | 'holdout';
+
+/** Loss and accuracy on some rows, in inference mode (dropout off), logged as `<name>_loss` and `<name>_accuracy`. */
+export function evaluate(model: TF.LayersModel, features: TF.Tensor, labels: TF.Tensor1D, rows: number[], classCount: number, name: HeldOutName = 'val'): Logs {
   return tf.tidy(() => {
     const index = tf.tensor1d(rows, 'int32');
     const logits = predictInBatches(model, tf.gather(features, index));
     const y = tf.gather(labels, index);
     const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(y, classCount), logits);
     const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'float32'));
-    return { val_loss: loss.dataSync()[0] as number, val_accuracy: accuracy.dataSync()[0] as number };
+    return { [`${name}_loss`]: loss.dataSync()[0] as number, [`${name}_accuracy`]: accuracy.dataSync()[0] as number };
   });
 }
 

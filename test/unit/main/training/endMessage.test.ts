@@ -86,8 +86,11 @@ describe('finishMessage', () => {
   it('says a small CNN kept the epoch its inner holdout chose, and decoded (not embedded) its images', () => {
     const scratch = report({ head: { fit: 'scratch', holdoutImages: 12 }, accuracy: { on: 'val', value: 0.95, low: 0.76, high: 0.99, images: 20, honest: true } });
     const { message, details } = finishMessage(scratch, TrainingConfig.parse({ epochs: 20, backbone: { kind: 'small_cnn' } }), diagnostics);
-    expect(message).toMatch(/ · kept epoch 12 of 20 \(best val_loss on the 12 held-out train images\)$/);
+    expect(message).toMatch(/ · kept epoch 12 of 20 \(best holdout_loss on the 12 held-out train images\)$/);
     expect(details).toMatch(/600 image\(s\) decoded at 30\.0\/s/);
+    // Classes too small to hold an image out: the training loss chose, and the line says so.
+    const none = report({ head: { fit: 'scratch', holdoutImages: 0 }, accuracy: { on: 'val', value: 0.95, low: 0.76, high: 0.99, images: 20, honest: true } });
+    expect(finishMessage(none, TrainingConfig.parse({ epochs: 20, backbone: { kind: 'small_cnn' } }), diagnostics).message).toMatch(/ · kept epoch 12 of 20 \(best loss on the train images, too few to hold some out\)$/);
   });
 
   it('formats durations people read', () => {

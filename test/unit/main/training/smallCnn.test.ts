@@ -2,6 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildSmallCnn, cnnSchedule, innerHoldout } from '../../../../src/main/training/smallCnn';
 import { scheduledLearningRate } from '../../../../src/main/training/callbacks';
+import { monitorsOnHoldout } from '../../../../src/main/training/holdoutMonitors';
+import { TrainingConfig } from '../../../../src/shared/contract';
 
 describe('small CNN from scratch', () => {
   it('is the Keras tutorial stack: three Conv–Pool blocks, dropout, dense 128, logits', () => {
@@ -16,13 +18,28 @@ describe('small CNN from scratch', () => {
   });
 
   it('decays the learning rate once an epoch unless the config names a schedule', () => {
-    const decay = cnnSchedule({ kind: 'constant' }, 0.96, 10);
+    const plain = { schedule: { kind: 'constant' as const }, reduceLrOnPlateau: null };
+    const decay = cnnSchedule(plain, 0.96, 10);
     expect(decay).toEqual({ kind: 'exponential', decaySteps: 10, decayRate: 0.96, staircase: true });
     // Steps 0–9 are epoch 1 at the full rate, step 10 starts epoch 2 at 0.96 of it, step 25 is in epoch 3.
     expect([0, 9, 10, 25].map((step) => scheduledLearningRate(1e-3, decay, step))).toEqual([1e-3, 1e-3, 1e-3 * 0.96, 1e-3 * 0.96 * 0.96].map((v) => expect.closeTo(v, 12)));
     const cosine = { kind: 'cosine' as const, decaySteps: 100, alpha: 0 };
-    expect(cnnSchedule(cosine, 0.96, 10)).toBe(cosine);
-    expect(cnnSchedule({ kind: 'constant' }, 1, 10)).toEqual({ kind: 'constant' });
+    expect(cnnSchedule({ ...plain, schedule: cosine }, 0.96, 10)).toBe(cosine);
+    expect(cnnSchedule(plain, 1, 10)).toEqual({ kind: 'constant' });
+    // ReduceLROnPlateau sets the rate itself: a per-batch decay would overwrite it every step.
+    const plateau = TrainingConfig.parse({ reduceLrOnPlateau: {} }).reduceLrOnPlateau;
+    expect(cnnSchedule({ ...plain, reduceLrOnPlateau: plateau }, 0.96, 10)).toEqual({ kind: 'constant' });
+  });
+
+  it('watches its inner holdout under its own name, or the training metrics when there is none', () => {
+    const config = TrainingConfig.parse({ checkpointMonitor: 'val_accuracy', reduceLrOnPlateau: { monitor: 'val_loss' }, earlyStopping: { monitor: 'val_loss', patience: 4 } });
+    const onHoldout = monitorsOnHoldout(config, true);
+    expect([onHoldout.checkpointMonitor, onHoldout.earlyStopping?.monitor, onHoldout.reduceLrOnPlateau?.monitor]).toEqual(['holdout_accuracy', 'holdout_loss', 'holdout_loss']);
+    expect(onHoldout.earlyStopping?.patience).toBe(4);
+    const without = monitorsOnHoldout(config, false);
+    expect([without.checkpointMonitor, without.earlyStopping?.monitor, without.reduceLrOnPlateau?.monitor]).toEqual(['accuracy', 'loss', 'loss']);
+    // A monitor on the training metrics stays as it is.
+    expect(monitorsOnHoldout({ ...config, checkpointMonitor: 'loss' }, true).checkpointMonitor).toBe('loss');
   });
 
   it('holds out 15% of each class\'s train images with their copies, never a class\'s only image', () => {
