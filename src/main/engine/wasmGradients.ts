@@ -190,26 +190,31 @@ export function maxPool2x2Backprop(x: Float32Array, dy: Float32Array, [n, height
   return dx;
 }
 
+/**
+ * Puts `faster` in place of wasm's kernel `name`; it hands the cases it does not cover to wasm's
+ * own kernel (`original`). Nothing happens where wasm has no such kernel.
+ */
+function overrideWasmKernel(name: string, faster: (args: Parameters<TF.KernelFunc>[0], original: TF.KernelFunc) => ReturnType<TF.KernelFunc>): void {
+  const registered = tf.getKernel(name, 'wasm');
+  if (!registered) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...registered, kernelFunc: (args) => faster(args, registered.kernelFunc) });
+}
+
 /** 2×2 stride-2 pools over even sizes through maxPool2x2Backprop; anything else on wasm's kernel. */
 function speedUpMaxPoolGrad(): void {
-  const original = tf.getKernel('MaxPoolGrad', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('MaxPoolGrad', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { dy, input } = args.inputs as { dy: TF.TensorInfo; input: TF.TensorInfo };
-      const a = args.attrs as unknown as TF.MaxPoolGradAttrs;
-      const pair = (v: number | [number, number]) => (typeof v === 'number' ? [v, v] : v);
-      const [fh, fw] = pair(a.filterSize);
-      const [sh, sw] = pair(a.strides);
-      const shape = input.shape as [number, number, number, number];
-      const padless = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
-      if (fh !== 2 || fw !== 2 || sh !== 2 || sw !== 2 || !padless || shape[1] % 2 !== 0 || shape[2] % 2 !== 0) return original.kernelFunc(args);
-      const backend = args.backend as TF.KernelBackend;
-      const values = (info: TF.TensorInfo) => backend.readSync(info.dataId) as Float32Array;
-      return tf.tensor4d(maxPool2x2Backprop(values(input), values(dy), shape), shape);
-    },
+  overrideWasmKernel('MaxPoolGrad', (args, original) => {
+    const { dy, input } = args.inputs as { dy: TF.TensorInfo; input: TF.TensorInfo };
+    const a = args.attrs as unknown as TF.MaxPoolGradAttrs;
+    const pair = (v: number | [number, number]) => (typeof v === 'number' ? [v, v] : v);
+    const [fh, fw] = pair(a.filterSize);
+    const [sh, sw] = pair(a.strides);
+    const shape = input.shape as [number, number, number, number];
+    const padless = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
+    if (fh !== 2 || fw !== 2 || sh !== 2 || sw !== 2 || !padless || shape[1] % 2 !== 0 || shape[2] % 2 !== 0) return original(args);
+    const backend = args.backend as TF.KernelBackend;
+    const values = (info: TF.TensorInfo) => backend.readSync(info.dataId) as Float32Array;
+    return tf.tensor4d(maxPool2x2Backprop(values(input), values(dy), shape), shape);
   });
 }
 
@@ -219,32 +224,26 @@ function speedUpMaxPoolGrad(): void {
  * copies fewer values (a Dense layer's weight gradient, xᵀ·dy, is one of these every step).
  */
 function speedUpTransposedMatMul(tensor: (info: TF.TensorInfo) => TF.Tensor4D): void {
-  const original = tf.getKernel('BatchMatMul', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { a: aInfo, b: bInfo } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
-      const { transposeA, transposeB } = args.attrs as unknown as TF.BatchMatMulAttrs;
-      if (!transposeA && !transposeB) return original.kernelFunc(args);
-      return tf.tidy(() => {
-        const a = tensor(aInfo) as TF.Tensor;
-        const b = tensor(bInfo) as TF.Tensor;
-        const swapLast = (t: TF.Tensor) => {
-          const perm = t.shape.map((_, axis) => axis);
-          perm.splice(-2, 2, t.rank - 1, t.rank - 2);
-          return tf.transpose(t, perm);
-        };
-        const rows = transposeA ? (a.shape.at(-1) as number) : (a.shape.at(-2) as number);
-        const columns = transposeB ? (b.shape.at(-2) as number) : (b.shape.at(-1) as number);
-        const batch = Math.max(a.size / ((a.shape.at(-1) as number) * (a.shape.at(-2) as number)), b.size / ((b.shape.at(-1) as number) * (b.shape.at(-2) as number)));
-        const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
-        const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + batch * rows * columns;
-        if (direct <= swapped) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
-        return swapLast(tf.matMul(transposeB ? b : swapLast(b), transposeA ? a : swapLast(a)));
-      });
-    },
+  overrideWasmKernel('BatchMatMul', (args, original) => {
+    const { a: aInfo, b: bInfo } = args.inputs as { a: TF.TensorInfo; b: TF.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as TF.BatchMatMulAttrs;
+    if (!transposeA && !transposeB) return original(args);
+    return tf.tidy(() => {
+      const a = tensor(aInfo) as TF.Tensor;
+      const b = tensor(bInfo) as TF.Tensor;
+      const swapLast = (t: TF.Tensor) => {
+        const perm = t.shape.map((_, axis) => axis);
+        perm.splice(-2, 2, t.rank - 1, t.rank - 2);
+        return tf.transpose(t, perm);
+      };
+      const rows = transposeA ? (a.shape.at(-1) as number) : (a.shape.at(-2) as number);
+      const columns = transposeB ? (b.shape.at(-2) as number) : (b.shape.at(-1) as number);
+      const batch = Math.max(a.size / ((a.shape.at(-1) as number) * (a.shape.at(-2) as number)), b.size / ((b.shape.at(-1) as number) * (b.shape.at(-2) as number)));
+      const direct = (transposeA ? a.size : 0) + (transposeB ? b.size : 0);
+      const swapped = (transposeA ? 0 : a.size) + (transposeB ? 0 : b.size) + batch * rows * columns;
+      if (direct <= swapped) return tf.matMul(transposeA ? swapLast(a) : a, transposeB ? swapLast(b) : b);
+      return swapLast(tf.matMul(transposeB ? b : swapLast(b), transposeA ? a : swapLast(a)));
+    });
   });
 }
 
@@ -320,30 +319,24 @@ const batchNormGradient: TF.GradConfig = {
  * 3×3 'same' convs) as a forward conv; both ~10× faster than wasm's own kernel.
  */
 function speedUpStride1BackpropInput(tensor: (info: TF.TensorInfo) => TF.Tensor4D): void {
-  const original = tf.getKernel('Conv2DBackpropInput', 'wasm');
-  if (!original) return;
-  tf.unregisterKernel('Conv2DBackpropInput', 'wasm');
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const { dy, filter } = args.inputs as { dy: TF.TensorInfo; filter: TF.TensorInfo };
-      const a = args.attrs as unknown as TF.Conv2DBackpropInputAttrs;
-      const [kh, kw, inChannels, outChannels] = filter.shape as [number, number, number, number];
-      const [sh, sw] = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
-      if (sh !== 1 || sw !== 1 || a.dataFormat === 'NCHW') return original.kernelFunc(args);
-      const unpadded = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
-      if (kh === 1 && kw === 1 && unpadded) {
-        return tf.tidy(() => {
-          const rows = a.inputShape[0] * a.inputShape[1] * a.inputShape[2];
-          const dy2d = tf.reshape(tensor(dy), [rows, outChannels]);
-          const weightsT = tf.transpose(tf.reshape(tensor(filter), [inChannels, outChannels]));
-          return tf.reshape(tf.matMul(dy2d, weightsT), a.inputShape);
-        });
-      }
-      // Padding wider than the kernel would need a crop after the conv: left to wasm's kernel.
-      const widePad = typeof a.pad === 'number' ? a.pad > Math.min(kh, kw) - 1 : typeof a.pad === 'object';
-      if (widePad) return original.kernelFunc(args);
-      return tf.tidy(() => conv2dBackpropInputStride1(tensor(dy), tensor(filter), a.inputShape, a.pad, a.dimRoundingMode));
-    },
+  overrideWasmKernel('Conv2DBackpropInput', (args, original) => {
+    const { dy, filter } = args.inputs as { dy: TF.TensorInfo; filter: TF.TensorInfo };
+    const a = args.attrs as unknown as TF.Conv2DBackpropInputAttrs;
+    const [kh, kw, inChannels, outChannels] = filter.shape as [number, number, number, number];
+    const [sh, sw] = typeof a.strides === 'number' ? [a.strides, a.strides] : a.strides;
+    if (sh !== 1 || sw !== 1 || a.dataFormat === 'NCHW') return original(args);
+    const unpadded = a.pad === 'valid' || a.pad === 'same' || a.pad === 0;
+    if (kh === 1 && kw === 1 && unpadded) {
+      return tf.tidy(() => {
+        const rows = a.inputShape[0] * a.inputShape[1] * a.inputShape[2];
+        const dy2d = tf.reshape(tensor(dy), [rows, outChannels]);
+        const weightsT = tf.transpose(tf.reshape(tensor(filter), [inChannels, outChannels]));
+        return tf.reshape(tf.matMul(dy2d, weightsT), a.inputShape);
+      });
+    }
+    // Padding wider than the kernel would need a crop after the conv: left to wasm's kernel.
+    const widePad = typeof a.pad === 'number' ? a.pad > Math.min(kh, kw) - 1 : typeof a.pad === 'object';
+    if (widePad) return original(args);
+    return tf.tidy(() => conv2dBackpropInputStride1(tensor(dy), tensor(filter), a.inputShape, a.pad, a.dimRoundingMode));
   });
 }

@@ -158,6 +158,43 @@ describe('faces in photos', () => {
     }
   }, 180_000);
 
+  it('imports a crowd of 144 real faces: over 100 found, each one saved once or named as a duplicate, none lost', async () => {
+    // The six photos' 22 faces, each cut with room around it, tiled 12 × 12 at 80 px: a crowd photo.
+    const tiles: Buffer[] = [];
+    for (let n = 1; n <= 6; n++) {
+      const image = await decodePhoto(await readFile(sample(n)));
+      for (const face of await detector.detect(image, { minConfidence: 0.5 })) {
+        const square = cropSquare(face.box, 0.4);
+        const [left, top] = [Math.max(0, square.left), Math.max(0, square.top)];
+        const side = Math.min(square.side, image.width - left, image.height - top);
+        const raw = { raw: { width: image.width, height: image.height, channels: 3 as const } };
+        tiles.push(await sharp(image.data, raw).extract({ left, top, width: side, height: side }).resize(80, 80).raw().toBuffer());
+      }
+    }
+    expect(tiles).toHaveLength(22);
+    const composite = Array.from({ length: 144 }, (_, k) => ({ input: tiles[k % 22] as Buffer, raw: { width: 80, height: 80, channels: 3 as const }, left: (k % 12) * 80, top: Math.floor(k / 12) * 80 }));
+    const photos = path.join(dir, 'crowd');
+    await mkdir(photos, { recursive: true });
+    await writeFile(path.join(photos, 'crowd.jpg'), await sharp({ create: { width: 960, height: 960, channels: 3, background: '#808080' } }).composite(composite).jpeg({ quality: 90 }).toBuffer());
+    const root = path.join(dir, 'crowd-project');
+    await mkdir(path.join(root, 'OK'), { recursive: true });
+    const project = await ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+    try {
+      const summary = await importFaces(project, detector, [photos], { ...DEFAULT_FACE_IMPORT, className: 'OK' });
+      expect(summary.facesFound).toBeGreaterThan(100);
+      expect(summary.unreadable).toEqual([]);
+      // Every face is accounted for: saved, skipped as a copy of a saved crop, or too small.
+      expect(summary.imported.length + summary.duplicates.length + summary.tooSmall).toBe(summary.facesFound);
+      expect(new Set(summary.imported).size).toBe(summary.imported.length);
+      expect((await readdir(path.join(root, 'OK'))).filter((f) => f.endsWith('.jpg')).sort()).toEqual(summary.imported.map((p) => path.basename(p)).sort());
+      const records = (await readFile(path.join(root, '.labelloop', FACES_FILE), 'utf8')).trim().split('\n');
+      expect(records).toHaveLength(summary.imported.length);
+      expect(describeFaceImport(summary)[0]).toMatch(new RegExp(`^1 photo\\(s\\): ${summary.facesFound} face\\(s\\) found, ${summary.imported.length} crop\\(s\\) saved`));
+    } finally {
+      await project.close();
+    }
+  }, 180_000);
+
   it('predicts per face on the crops the import would cut, a row per face, and one row saying so for a photo without', async () => {
     const received: string[] = [];
     // A stand-in classifier: what matters is which crops it is shown; "red" is the mean red share.

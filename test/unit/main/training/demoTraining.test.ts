@@ -33,6 +33,42 @@ describe('training the demo project', () => {
     return { runId, ...(await app.training.whenDone(runId)) };
   }
 
+  /**
+   * Exports a run and checks that its TF.js and ONNX models, and the run folder on either engine,
+   * give the report's probabilities for its first samples (to 1e-4).
+   */
+  async function expectExportsPredictLikeRun(report: TrainingReport, runDir: string, out: string, what: string): Promise<void> {
+    const { exportRun, loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
+    const { loadPredictor, predictFiles } = await import('../../../../src/main/inference/predictor');
+    const { tfjsRunner } = await import('../../../../src/main/engine/onnx/frozenRunner');
+    expect(await exportRun(runDir, out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
+    expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/onnxruntime-node[\s\S]*onnxruntime as ort/);
+    expect(JSON.parse(await readFile(path.join(out, 'labels.json'), 'utf8'))).toEqual(['NG', 'OK']);
+    const samples = report.samples.slice(0, 6);
+    const files = samples.map((s) => path.join(dir, 'demo-project', s.path));
+    const expectReportProbabilities = (predicted: { probabilities: number[] | null; error: string | null }[], where: string) =>
+      samples.forEach((s, i) => {
+        expect(predicted[i]?.error, where).toBeNull();
+        expect(Math.abs((predicted[i]?.probabilities?.[0] ?? NaN) - (s.probabilities.NG as number)), where).toBeLessThan(1e-4);
+        expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
+      });
+    // The TF.js export, loaded as its README says.
+    const model = await loadLayersModelFromDir(out, 'model.json');
+    expectReportProbabilities(await predictFiles(tfjsRunner(model), JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8')), files), `${what}: TF.js export`);
+    model.dispose();
+    // The ONNX export, the run folder on ONNX Runtime (the window and the CLI) and on TF.js.
+    for (const [source, engine, expected] of [
+      [out, 'auto', 'onnx'],
+      [runDir, 'auto', 'onnx'],
+      [runDir, 'tfjs', 'tfjs'],
+    ] as const) {
+      const predictor = await loadPredictor(source, { engine });
+      expect(predictor.engine.engine, `${what}: ${source} on ${engine}`).toBe(expected);
+      expectReportProbabilities(await predictor.predict(files), `${what}: ${source} on ${engine}`);
+      await predictor.dispose();
+    }
+  }
+
   it('reaches ≥ 95% validation accuracy on wasm and writes a complete report', async () => {
     // 160 px is the demo images' own size: embeds 600 images in ~20 s here and scores ~97%.
     const { status, report, runId } = await train({ backend: 'wasm', inputSize: 160, epochs: 60, learningRate: 0.003 });
@@ -206,9 +242,6 @@ describe('training the demo project', () => {
   }, 120_000);
 
   it('exports runs (stage 1 and stage 2) whose TF.js and ONNX models, and the run folder on either engine, reproduce the app\'s probabilities', async () => {
-    const { exportRun, loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
-    const { loadPredictor, predictFiles } = await import('../../../../src/main/inference/predictor');
-    const { tfjsRunner } = await import('../../../../src/main/engine/onnx/frozenRunner');
     const listed = await app.handle('runs.list', {});
     if (!listed.ok) throw new Error(listed.error.message);
     const runs = (listed.result as { runs: { runId: string; hasReport: boolean }[] }).runs.filter((r) => r.hasReport);
@@ -219,34 +252,7 @@ describe('training the demo project', () => {
       // One run of each stage is enough: each export loads the whole backbone.
       if (stages.has(report.fineTune ? 2 : 1)) continue;
       stages = new Set([...stages, report.fineTune ? 2 : 1]);
-      const out = path.join(dir, 'exports', runId);
-      expect(await exportRun(path.join(runsDir, runId), out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
-      expect(await readFile(path.join(out, 'README.md'), 'utf8')).toMatch(/onnxruntime-node[\s\S]*onnxruntime as ort/);
-      const preprocessing = JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8'));
-      expect(JSON.parse(await readFile(path.join(out, 'labels.json'), 'utf8'))).toEqual(['NG', 'OK']);
-      const samples = report.samples.slice(0, 6);
-      const files = samples.map((s) => path.join(dir, 'demo-project', s.path));
-      const expectReportProbabilities = (predicted: { probabilities: number[] | null; error: string | null }[], where: string) =>
-        samples.forEach((s, i) => {
-          expect(predicted[i]?.error, where).toBeNull();
-          expect(Math.abs((predicted[i]?.probabilities?.[0] ?? NaN) - (s.probabilities.NG as number)), where).toBeLessThan(1e-4);
-          expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
-        });
-      // The TF.js export, loaded as its README says.
-      const model = await loadLayersModelFromDir(out, 'model.json');
-      expectReportProbabilities(await predictFiles(tfjsRunner(model), preprocessing, files), `stage ${[...stages].at(-1)}: TF.js export`);
-      model.dispose();
-      // The ONNX export, the run folder on ONNX Runtime (the window and the CLI) and on TF.js.
-      for (const [source, engine, expected] of [
-        [out, 'auto', 'onnx'],
-        [path.join(runsDir, runId), 'auto', 'onnx'],
-        [path.join(runsDir, runId), 'tfjs', 'tfjs'],
-      ] as const) {
-        const predictor = await loadPredictor(source, { engine });
-        expect(predictor.engine.engine, `${source} on ${engine}`).toBe(expected);
-        expectReportProbabilities(await predictor.predict(files), `${source} on ${engine}`);
-        await predictor.dispose();
-      }
+      await expectExportsPredictLikeRun(report, path.join(runsDir, runId), path.join(dir, 'exports', runId), `stage ${report.fineTune ? 2 : 1}`);
     }
     expect(stages).toEqual(new Set([1, 2]));
   }, 180_000);
@@ -267,9 +273,6 @@ describe('training the demo project', () => {
   }, 180_000);
 
   it('trains a small CNN from scratch: an inner holdout of train images picks the epoch, val stays honest, and the run, its ONNX export and its TF.js export predict alike', async () => {
-    const { exportRun, loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
-    const { loadPredictor, predictFiles } = await import('../../../../src/main/inference/predictor');
-    const { tfjsRunner } = await import('../../../../src/main/engine/onnx/frozenRunner');
     const { report, runId, status } = await train({ backend: 'wasm', epochs: 12, backbone: { kind: 'small_cnn', inputSize: 32 } });
     const r = report as TrainingReport;
     expect(status.engine?.backbone).toMatchObject({ engine: 'none' });
@@ -286,24 +289,7 @@ describe('training the demo project', () => {
     expect(r.notes?.join(' ')).toMatch(/408 train images; 72 more/);
     const runDir = path.join(dir, 'demo-project/.labelloop/runs', runId);
     expect(JSON.parse(await readFile(path.join(runDir, 'model/labelloop.json'), 'utf8')).input).toEqual({ layer: 'pixels', shape: [32, 32, 3] });
-    const samples = r.samples.slice(0, 6);
-    const files = samples.map((s) => path.join(dir, 'demo-project', s.path));
-    const expectReportProbabilities = (predicted: { probabilities: number[] | null; error: string | null }[], where: string) =>
-      samples.forEach((s, i) => {
-        expect(predicted[i]?.error, where).toBeNull();
-        expect(Math.abs((predicted[i]?.probabilities?.[1] ?? NaN) - (s.probabilities.OK as number)), where).toBeLessThan(1e-4);
-      });
-    const out = path.join(dir, 'exports', runId);
-    expect(await exportRun(runDir, out)).toEqual({ files: ['model.json', 'weights.bin', 'model.onnx', 'predict-faces.mjs', 'labels.json', 'preprocessing.json', 'README.md'], notes: [] });
-    const model = await loadLayersModelFromDir(out, 'model.json');
-    expectReportProbabilities(await predictFiles(tfjsRunner(model), JSON.parse(await readFile(path.join(out, 'preprocessing.json'), 'utf8')), files), 'TF.js export');
-    model.dispose();
-    for (const source of [runDir, out]) {
-      const predictor = await loadPredictor(source);
-      expect(predictor.engine.engine, source).toBe('onnx');
-      expectReportProbabilities(await predictor.predict(files), source);
-      await predictor.dispose();
-    }
+    await expectExportsPredictLikeRun(r, runDir, path.join(dir, 'exports', runId), 'small CNN');
   }, 240_000);
 
   it('Auto compares the bundled backbones on train images, trains on the winner, shows the table, and Retrain repeats its choice', async () => {
