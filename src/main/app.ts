@@ -75,6 +75,7 @@ export class LabelLoopApp {
       'project.close': async () => ({ closed: await this.closeProject() }),
       'dataset.scan': async () => this.requireProject().rescan(),
       'dataset.relabel': async ({ paths, to }) => this.requireProject().relabel(paths, to),
+      'dataset.relabelEach': async ({ groups }) => this.requireProject().relabelEach(groups),
       'dataset.undo': async () => this.requireProject().undo(),
       'dataset.redo': async () => this.requireProject().redo(),
       'dataset.details': async ({ path: file }) => this.requireProject().details(file),

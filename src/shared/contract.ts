@@ -260,7 +260,7 @@ export const EpochLogs = z.record(z.string(), z.number());
 export const TrainingProgress = z.object({
   runId: z.string(),
   /** `decoding`: the small CNN's pixels, where a backbone would be embedding. */
-  phase: z.enum(['preparing', 'choosing', 'embedding', 'decoding', 'training', 'fine-tuning', 'evaluating']),
+  phase: z.enum(['preparing', 'choosing', 'embedding', 'decoding', 'training', 'fine-tuning', 'evaluating', 'suggesting']),
   /** Embedding: images done of total; training: batches. */
   done: z.number(),
   total: z.number(),
@@ -435,6 +435,14 @@ export const routes = {
   'dataset.scan': route(empty, DatasetSnapshot),
   'dataset.relabel': route(
     z.object({ paths: z.array(RelPath).min(1).max(100_000), to: ClassName.nullable() }).strict(),
+    MoveResult,
+  ),
+  /** Several relabels as one undoable step (accepting suggested labels: each image to its own class). */
+  'dataset.relabelEach': route(
+    z
+      .object({ groups: z.array(z.object({ paths: z.array(RelPath).min(1).max(100_000), to: ClassName.nullable() }).strict()).min(1).max(1000) })
+      .strict()
+      .refine((input) => input.groups.reduce((n, g) => n + g.paths.length, 0) <= 100_000, 'At most 100,000 images in one step'),
     MoveResult,
   ),
   'dataset.undo': route(empty, MoveResult),

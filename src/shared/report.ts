@@ -21,6 +21,13 @@ export interface ModelChoice {
   reason: string;
 }
 
+/** An unlabeled image as the run's model judged it: the likeliest class and every class's probability. */
+export interface UnlabeledSuggestion {
+  path: string;
+  suggested: string;
+  probabilities: Record<string, number>;
+}
+
 export interface TrainingReport {
   runId: string;
   backend: string;
@@ -69,4 +76,6 @@ export interface TrainingReport {
   /** What the run repaired or worked around on its way, in words (e.g. damaged cached features). */
   notes?: string[];
   operatingPoint?: OperatingPoint;
+  /** The project's unlabeled images (its root) as the saved model judged them; absent in older reports. */
+  unlabeled?: UnlabeledSuggestion[];
 }

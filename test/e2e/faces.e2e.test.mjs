@@ -1,6 +1,6 @@
 // The photo pipeline in one go, in a real browser against web mode: photos in as face crops
-// (Unlabeled), two crops labelled by keyboard, a run that trains on them, and a new photo
-// predicted per face with a box on each face.
+// (Unlabeled), two crops labelled by keyboard, a run that trains on them (and suggests a label
+// for the crop left unlabeled), and a new photo predicted per face with a box on each face.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -60,6 +60,21 @@ test('import photos as faces into Unlabeled, label two crops, train, and predict
   const report = JSON.parse(await readFile(path.join(runsDir, runId, 'report.json'), 'utf8'));
   const labelled = report.samples.filter((s) => s.path.includes('sample1__face'));
   assert.deepEqual(labelled.map((s) => [s.path, s.label]).sort(), [['NG/sample1__face2.jpg', 'NG'], ['OK/sample1__face1.jpg', 'OK']]);
+
+  // The crop left unlabeled got the run's suggestion: the Suggested filter shows it, and A accepts it.
+  const suggestion = report.unlabeled.find((u) => u.path === 'sample1__face3.jpg');
+  assert.ok(suggestion, 'the unlabeled crop is in report.unlabeled');
+  await page.click('[data-tab=label]');
+  await page.waitForSelector('[data-filter="suggested"]:has-text("Suggested")');
+  await page.click('[data-filter="suggested"]');
+  await page.waitForSelector('.cell[data-path="sample1__face3.jpg"] [data-test=suggestion]');
+  assert.match(await page.locator('.cell[data-path="sample1__face3.jpg"] [data-test=suggestion]').innerText(), new RegExp(`^${suggestion.suggested} \\d+%$`));
+  await page.locator('.cell[data-path="sample1__face3.jpg"]').click();
+  await page.keyboard.press('a');
+  await page.waitForFunction(() => document.querySelector('[data-filter="unlabeled"] .count')?.textContent?.trim() === '0');
+  assert.ok(existsSync(path.join(demo, suggestion.suggested, 'sample1__face3.jpg')), 'accepted into its suggested class on disk');
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction(() => document.querySelector('[data-filter="unlabeled"] .count')?.textContent?.trim() === '1');
 
   // 4. A photo the run never saw, faces detected first: a box per face in its class's colour, a row per face.
   await page.click('[data-tab=predict]');

@@ -203,6 +203,10 @@ async function train(argv: string[]): Promise<number> {
     if (report.modelChoice) for (const line of modelChoiceLines(report.modelChoice)) console.log(line);
     if (report.accuracy) console.log(`accuracy ${describeAccuracy(report.accuracy)}`);
     if (report.labelErrorEstimate) console.log(`label errors: about ${(report.labelErrorEstimate.share * 100).toFixed(1)}% of labels look wrong (${report.labelErrorEstimate.count} of ${report.samples.length}); ${report.samples.filter((s) => s.likelyMislabeled).length} flagged in report.samples`);
+    if (report.unlabeled?.length) {
+      const uncertain = [...report.unlabeled].sort((a, b) => Math.max(...Object.values(a.probabilities)) - Math.max(...Object.values(b.probabilities)))[0];
+      console.log(`suggested labels: ${report.unlabeled.length} unlabeled image(s) judged in report.unlabeled; least certain: ${printable(uncertain?.path ?? '')}`);
+    }
     for (const skipped of report.skipped) console.log(`skipped ${printable(skipped.path)}: ${printable(skipped.reason)}`);
     if (typeof values.report === 'string') {
       await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));

@@ -146,10 +146,17 @@ export class LabelJournal {
 
   /** Moves the images at `paths` into `targetDir` (relative; '' is the root) as one step the user can undo. */
   relabel(paths: string[], targetDir: string): Promise<ApplyResult> {
+    return this.relabelEach([{ paths, targetDir }]);
+  }
+
+  /** Several relabels (each group its own target) as one step the user can undo: accepting suggested labels. */
+  relabelEach(groups: { paths: string[]; targetDir: string }[]): Promise<ApplyResult> {
     return this.serialize(async () => {
       this.requireWritable('images cannot be relabeled');
       // Planned inside the queue: two clients moving same-named files get distinct names.
-      const plan = await this.plan(paths, targetDir);
+      const plans = [];
+      for (const group of groups) plans.push(await this.plan(group.paths, group.targetDir));
+      const plan = { moves: plans.flatMap((p) => p.moves), failed: plans.flatMap((p) => p.failed) };
       const tx = await this.apply('do', plan.moves);
       if (tx.moves.length > 0) {
         this.undoStack.push({ id: tx.id, moves: tx.moves });

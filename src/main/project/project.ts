@@ -151,9 +151,15 @@ export class ProjectSession {
   }
 
   async relabel(paths: string[], to: string | null): Promise<MoveResult> {
+    return this.relabelEach([{ paths, to }]);
+  }
+
+  /** Each group of images to its own class (null: unlabeled), as one step that one undo takes back. */
+  async relabelEach(groups: { paths: string[]; to: string | null }[]): Promise<MoveResult> {
     this.requireWritable('images cannot be relabeled');
-    if (to !== null && !this.classes.includes(to)) throw new UserError('no-such-class', `There is no class "${to}"`);
-    return this.move(() => this.journal.relabel(paths, to ?? ''));
+    const unknown = groups.find((g) => g.to !== null && !this.classes.includes(g.to));
+    if (unknown) throw new UserError('no-such-class', `There is no class "${unknown.to}"`);
+    return this.move(() => this.journal.relabelEach(groups.map((g) => ({ paths: g.paths, targetDir: g.to ?? '' }))));
   }
 
   async undo(): Promise<MoveResult> {

@@ -11,6 +11,7 @@ import { chooseBackbone } from './modelChoice';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
 import { estimateLabelErrors, type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
+import { suggestLabels } from '../inspection/suggestions';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
 import { ProgressReporter } from './callbacks';
@@ -21,7 +22,7 @@ import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, per
 import { savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
-import { predictInBatches, trainHead } from './trainHead';
+import { CancelledError, predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { monitorsOnHoldout } from './holdoutMonitors';
 import { buildSmallCnn, cnnSchedule, HOLDOUT_SHARE, innerHoldout, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnSpec } from './smallCnn';
@@ -44,6 +45,8 @@ export interface TrainingJob {
   cacheDir: string;
   classes: string[];
   samples: JobSample[];
+  /** Project-relative paths of the readable unlabeled images: the saved model suggests a label for each. */
+  unlabeled: string[];
   config: TrainingConfig;
 }
 
@@ -269,8 +272,22 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       augmentedCopies: copyRows.length,
       notes,
     };
-    await saveRun(job, final.model, report);
-    return report;
+    await saveModel(job, final.model, report);
+    // The saved model, as Predict runs it, judges the unlabeled images: the grid's suggested labels.
+    const suggested = await suggestLabels({
+      runDir: job.runDir,
+      projectRoot: job.projectRoot,
+      paths: job.unlabeled,
+      classes: job.classes,
+      engine: config.engine,
+      onProgress: (done, total) => emit({ type: 'progress', progress: { phase: 'suggesting', done, total, imagesPerSecond: 0, etaSeconds: null, memory: memory() } }),
+      isCancelled,
+    });
+    if (isCancelled()) throw new CancelledError();
+    if (suggested.unreadable.length > 0) notes.push(`${suggested.unreadable.length} unlabeled image(s) could not be read for a suggested label (first: ${suggested.unreadable[0]?.path}: ${suggested.unreadable[0]?.reason})`);
+    const finished = { ...report, unlabeled: suggested.suggestions };
+    await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(finished, null, 2));
+    return finished;
   } finally {
     if (final.model !== result.model) final.model.dispose();
     result.model.dispose();
@@ -484,8 +501,7 @@ function predictProbabilities(model: TF.LayersModel, features: Float32Array, sam
 }
 
 /** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
-async function saveRun(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
+async function saveModel(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
   const fineTune = report.fineTune ? { cutLayer: report.fineTune.cutLayer, cutShape: report.fineTune.cutShape } : null;
   await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: savedPreprocessing(report.preprocessing), fineTune });
-  await writeFile(path.join(job.runDir, 'report.json'), JSON.stringify(report, null, 2));
 }

@@ -216,6 +216,7 @@ export class TrainingService {
       cacheDir: path.join(dataDir, 'cache', 'embeddings'),
       classes,
       samples: samples.map((s) => ({ path: s.path, hash: s.hash, label: classes.indexOf(s.label), split: splits.assignments[s.hash] ?? 'train' })),
+      unlabeled: project.snapshot().items.filter((i) => i.label === null && i.status !== 'unreadable').map((i) => i.path),
       config,
     };
   }

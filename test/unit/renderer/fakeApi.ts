@@ -147,6 +147,13 @@ export class FakeApi implements LabelLoopApi {
         this.redoStack = [];
         return this.move(moves);
       }
+      case 'dataset.relabelEach': {
+        const { groups } = input as RouteInput<'dataset.relabelEach'>;
+        const moves = groups.flatMap((g) => g.paths.map((from) => ({ from, to: `${g.to ?? ''}/${from.split('/').pop()}`.replace(/^\//, '') })));
+        this.undoStack.push(moves);
+        this.redoStack = [];
+        return this.move(moves);
+      }
       case 'dataset.undo': {
         const moves = (this.undoStack.pop() ?? []).map((m) => ({ from: m.to, to: m.from }));
         this.redoStack.push(moves);

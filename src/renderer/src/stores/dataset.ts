@@ -81,9 +81,19 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   async function relabel(paths: string[], to: string | null): Promise<MoveResult | undefined> {
     if (paths.length === 0) return undefined;
+    return moveWith(() => api.call('dataset.relabel', { paths, to }));
+  }
+
+  /** Each group to its own class in one step (one undo takes it all back). */
+  async function relabelEach(groups: { paths: string[]; to: string | null }[]): Promise<MoveResult | undefined> {
+    if (groups.length === 0) return undefined;
+    return moveWith(() => api.call('dataset.relabelEach', { groups }));
+  }
+
+  async function moveWith(call: () => Promise<MoveResult>): Promise<MoveResult | undefined> {
     busy.value = true;
     try {
-      const result = await notices.guard(() => api.call('dataset.relabel', { paths, to }));
+      const result = await notices.guard(call);
       if (result) applyMoves(result);
       return result;
     } finally {
@@ -153,6 +163,6 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   return {
     root, name, classes, items, byPath, warnings, recovered, readOnly, history, progress, lostMessage, busy, counts,
-    load, refresh, relabel, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
+    load, refresh, relabel, relabelEach, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });

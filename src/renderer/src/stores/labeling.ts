@@ -3,14 +3,19 @@ import { computed, ref, shallowRef, watch } from 'vue';
 import type { ImageItem } from '../../../shared/contract';
 import { useDatasetStore } from './dataset';
 import { useFacesStore } from './faces';
+import { useSuggestionsStore } from './suggestions';
 
-/** 'all', 'unlabeled', 'unreadable', 'class:<name>', or 'photo:<content hash>' (the face crops of one photo). */
+/**
+ * 'all', 'unlabeled', 'unreadable', 'suggested' (unlabeled images with a run's suggestion, least
+ * confident first), 'class:<name>', or 'photo:<content hash>' (the face crops of one photo).
+ */
 export type GridFilter = string;
 
 /** What the labeling grid shows and what is selected: the state behind every key press. */
 export const useLabelingStore = defineStore('labeling', () => {
   const dataset = useDatasetStore();
   const faces = useFacesStore();
+  const suggestions = useSuggestionsStore();
 
   const filter = ref<GridFilter>('all');
   const selected = shallowRef<ReadonlySet<string>>(new Set());
@@ -23,6 +28,7 @@ export const useLabelingStore = defineStore('labeling', () => {
     if (f === 'all') return dataset.items;
     if (f === 'unlabeled') return dataset.items.filter((i) => i.label === null);
     if (f === 'unreadable') return dataset.items.filter((i) => i.status === 'unreadable');
+    if (f === 'suggested') return suggestions.ordered(dataset.items);
     if (f.startsWith('photo:')) {
       const crops = faces.pathsOf(f.slice('photo:'.length));
       return dataset.items.filter((i) => crops.has(i.path));
@@ -96,13 +102,22 @@ export const useLabelingStore = defineStore('labeling', () => {
 
   /** Number key n (1-based) moves the targets to the n-th class; 0 means unlabeled. */
   function assign(classNumber: number): Promise<void> {
-    pressQueue = pressQueue.then(() => assignNow(classNumber));
+    const to = classNumber === 0 ? null : dataset.classes[classNumber - 1];
+    if (to === undefined) return pressQueue;
+    return queueMove((paths) => dataset.relabel(paths, to).then((result) => result !== undefined));
+  }
+
+  /** "A": each target to the class a run suggested for it (unlabeled images with a suggestion only). */
+  function acceptSuggestions(): Promise<void> {
+    return queueMove(async (paths) => (await suggestions.accept(paths)) > 0);
+  }
+
+  function queueMove(move: (paths: string[]) => Promise<boolean>): Promise<void> {
+    pressQueue = pressQueue.then(() => moveTargets(move));
     return pressQueue;
   }
 
-  async function assignNow(classNumber: number): Promise<void> {
-    const to = classNumber === 0 ? null : dataset.classes[classNumber - 1];
-    if (to === undefined) return;
+  async function moveTargets(move: (paths: string[]) => Promise<boolean>): Promise<void> {
     const paths = targets();
     // Where the cursor goes next: the first image after it that is not being moved.
     const moving = new Set(paths);
@@ -111,8 +126,7 @@ export const useLabelingStore = defineStore('labeling', () => {
       const candidate = visible.value[i] as ImageItem;
       if (!moving.has(candidate.path)) next = candidate;
     }
-    const result = await dataset.relabel(paths, to);
-    if (!result) return;
+    if (!(await move(paths))) return;
     if (paths.length === 1) {
       const index = next ? visible.value.findIndex((i) => i.path === next.path) : -1;
       cursor.value = index >= 0 ? index : Math.min(cursor.value, visible.value.length - 1);
@@ -130,6 +144,6 @@ export const useLabelingStore = defineStore('labeling', () => {
 
   return {
     filter, selected, cursor, viewerOpen, visible, current,
-    setFilter, click, moveCursor, selectAll, clearSelection, targets, assign,
+    setFilter, click, moveCursor, selectAll, clearSelection, targets, assign, acceptSuggestions,
   };
 });

@@ -64,7 +64,7 @@ describe('Auto: choosing the backbone', () => {
           samples.push({ path: `${name}/${file}`, hash: `${name}-${file}`, label, split: i % 5 === 0 ? 'val' : 'train' });
         }
       }
-      job = { runId: 'r1', projectRoot: project, runDir: path.join(dir, 'run'), cacheDir: path.join(dir, 'cache'), classes: ['NG', 'OK'], samples, config: TrainingConfig.parse({ inputSize: 96, backbone: { kind: 'auto' } }) };
+      job = { runId: 'r1', projectRoot: project, runDir: path.join(dir, 'run'), cacheDir: path.join(dir, 'cache'), classes: ['NG', 'OK'], samples, unlabeled: [], config: TrainingConfig.parse({ inputSize: 96, backbone: { kind: 'auto' } }) };
     });
     afterAll(() => cleanup());
 
