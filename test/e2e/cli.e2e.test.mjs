@@ -36,6 +36,21 @@ test('demo + train write a report with every field the README names', async () =
   for (const key of ['totalSeconds', 'embedSeconds', 'trainSeconds', 'imagesPerSecond']) assert.equal(typeof report.timing[key], 'number');
 });
 
+test('check: an exact copy added to the demo is reported in words and in the JSON report', async () => {
+  const project = path.join(dir, 'faces');
+  const [first] = (await readdir(path.join(project, 'OK'))).filter((n) => n.endsWith('.jpg')).sort();
+  await copyFile(path.join(project, 'OK', first), path.join(project, 'NG', `copy-of-${first}`));
+  const reportFile = path.join(dir, 'check.json');
+  const run = cli('check', project, '--report', reportFile);
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(run.stdout.split('\n')[0], /^61 image\(s\): 1 group\(s\) of exact duplicates, \d+ of near-duplicates, \d+ across the split \(leaks\), \d+ under different labels \(conflicts\), \d+ quality outlier\(s\), 0 unreadable$/);
+  assert.ok(run.stdout.includes(`exact duplicates: NG/copy-of-${first}, OK/${first}`), run.stdout);
+  const report = JSON.parse(await readFile(reportFile, 'utf8'));
+  assert.deepEqual(Object.keys(report).sort(), ['conflicts', 'duplicates', 'images', 'issues', 'leaks', 'unreadable']);
+  assert.deepEqual(report.conflicts.find((c) => c.paths.includes(`OK/${first}`))?.labels.sort(), ['NG', 'OK']);
+  await rm(path.join(project, 'NG', `copy-of-${first}`));
+});
+
 test('export a run, then predict a folder to CSV with it (and from the run folder or its id directly)', async () => {
   const runsDir = path.join(dir, 'faces/.labelloop/runs');
   const [runId] = await readdir(runsDir);
@@ -101,7 +116,7 @@ test('faces: crop every face of real photos into the project, then predict per f
   assert.match(run.stderr, /2 photo\(s\), 7 face\(s\)/);
   for (const line of lines.slice(1)) assert.match(line, /,\d+,\d+,\d+,\d+,\d+,0\.\d{4},(NG|OK),[\d.]+,[\d.]+,$/);
   assert.deepEqual((await readdir(annotated)).sort(), ['sample1.jpg', 'sample4.jpg']);
-  assert.match(cli('predict', out, path.join(demo, 'sample4.jpg'), '--annotate', annotated).stderr, /--annotate, --margin and --min-confidence go with --faces/);
+  assert.match(cli('predict', out, path.join(demo, 'sample4.jpg'), '--annotate', annotated).stderr, /--annotate, --margin, --min-confidence and --align go with --faces/);
 });
 
 test('bad projects exit non-zero with a clear message', async () => {

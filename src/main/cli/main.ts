@@ -14,6 +14,7 @@ import { decideLabel, facePredictionsCsv, type PredictionLine, predictionsCsv } 
 import { loadFaceDetector } from '../inference/faces/detector';
 import { DEFAULT_FACE_IMPORT, type FaceImportOptions, importFaces } from '../inference/faces/importFaces';
 import { describeFaceImport } from '../../shared/faces';
+import { checkProject, describeCheck } from '../inspection/dataCheck';
 import { annotatePhoto, annotationName, NO_FACE, predictFaces } from '../inference/faces/predictFaces';
 import { describeAccuracy } from '../../shared/metrics';
 import type { ModelChoice } from '../../shared/report';
@@ -49,6 +50,8 @@ Usage:
                   [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--faces [--annotate outDir] [--margin 0.25] [--min-confidence 0.5] [--align]] (a row per face found;
                   margin and align as the training crops were cut)
+  labelloop check <projectDir> [--report check.json]          exact and near duplicates, copies across the split (leaks) or
+                                                               under two labels (conflicts), quality outliers
   labelloop faces <photos or folders…> --into <projectDir> [--class NAME (default: unlabeled)]
                   [--min-confidence 0.5] [--min-size 32 (px)] [--margin 0.25] [--align]
                                                                crop every face found into the project
@@ -109,6 +112,8 @@ async function main(argv: string[]): Promise<number> {
       return predict(rest);
     case 'faces':
       return faces(rest);
+    case 'check':
+      return check(rest);
     case 'web':
       await runWebMode(rest, import.meta.dirname);
       return -1; // keeps serving
@@ -211,6 +216,29 @@ async function train(argv: string[]): Promise<number> {
     if (typeof values.report === 'string') {
       await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));
       console.log(`report written to ${path.resolve(values.report)}`);
+    }
+    return 0;
+  } finally {
+    await project.close();
+  }
+}
+
+/** `labelloop check`: duplicates, leakage, conflicts and quality outliers, in words and as JSON. */
+async function check(argv: string[]): Promise<number> {
+  const { positional, values } = parseFlags(argv, { report: 'string' });
+  const dir = positional[0];
+  if (!dir) throw new Error('check needs a project folder: labelloop check <projectDir> [--report check.json]');
+  const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+  try {
+    const report = await checkProject(project, {
+      onProgress: (done, total) => {
+        if (done % 500 === 0 || done === total) console.error(`checked ${done}/${total} images`);
+      },
+    });
+    for (const line of describeCheck(report)) console.log(printable(line));
+    if (values.report) {
+      await writeFile(path.resolve(values.report), JSON.stringify(report, null, 2));
+      console.log(`report written to ${printable(path.resolve(values.report))}`);
     }
     return 0;
   } finally {
