@@ -35,6 +35,8 @@ export interface ImageStats {
   colourfulness: number;
   /** 64-bit DCT perceptual hash as two 32-bit halves. */
   hash: [number, number];
+  /** The 16×16 luma, zero mean and unit length: a hash match is confirmed by its correlation. */
+  thumb: Float32Array;
 }
 
 /**
@@ -44,6 +46,8 @@ export interface ImageStats {
  * looser bound flags distinct images: crops need the embeddings' confirmation (not built yet).
  */
 export const NEAR_DUPLICATE_BITS = 4;
+/** …and whose 16×16 thumbnails correlate at least this much (the similarity reported). */
+export const NEAR_DUPLICATE_CORRELATION = 0.97;
 /** A robust z-score beyond this marks an outlier. */
 const OUTLIER_Z = 3.5;
 
@@ -88,7 +92,22 @@ export async function imageStats(file: string): Promise<ImageStats> {
     entropy,
     colourfulness: spread / (colour.length / 3) / 255,
     hash: perceptualHash(await image.clone().flatten({ background: '#000000' }).greyscale().resize(32, 32, { fit: 'fill', kernel: 'linear' }).raw().toBuffer()),
+    thumb: normalized(await image.clone().flatten({ background: '#000000' }).greyscale().resize(16, 16, { fit: 'fill', kernel: 'linear' }).raw().toBuffer()),
   };
+}
+
+function normalized(values: Uint8Array): Float32Array {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const out = Float32Array.from(values, (v) => v - mean);
+  const length = Math.hypot(...out) || 1;
+  return out.map((v) => v / length);
+}
+
+/** Correlation of two normalized thumbnails, −1..1. */
+export function thumbCorrelation(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
+  return dot;
 }
 
 /** pHash: the 8×8 lowest frequencies of the 32×32 DCT (DC left out), each bit above or below their median. */
@@ -228,8 +247,11 @@ export async function checkProject(project: ProjectSession, hooks: { onProgress?
     const ha = (measured[a] as { stats: ImageStats }).stats.hash;
     for (let y = x + 1; y < representatives.length; y++) {
       const b = representatives[y] as number;
-      const distance = hashDistance(ha, (measured[b] as { stats: ImageStats }).stats.hash);
-      if (distance <= NEAR_DUPLICATE_BITS) nearPairs.push({ a, b, similarity: Math.round((1 - distance / 64) * 1000) / 1000 });
+      const other = (measured[b] as { stats: ImageStats }).stats;
+      if (hashDistance(ha, other.hash) > NEAR_DUPLICATE_BITS) continue;
+      // Similar-looking images of one kind (face crops, parts) share hashes: the thumbnails must agree too.
+      const correlation = thumbCorrelation((measured[a] as { stats: ImageStats }).stats.thumb, other.thumb);
+      if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
     }
   }
   for (const group of groups(measured.length, nearPairs)) {
