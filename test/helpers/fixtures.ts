@@ -9,6 +9,23 @@ export async function tempDir(prefix = 'labelloop-test-'): Promise<{ dir: string
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** A web-mode app with its own config folder and the demo project open; `close` disposes it and removes the folder. */
+export async function openDemoApp(): Promise<{ dir: string; app: import('../../src/main/app').LabelLoopApp; close: () => Promise<void> }> {
+  const { LabelLoopApp } = await import('../../src/main/app');
+  const { dir, cleanup } = await tempDir();
+  const app = new LabelLoopApp({ host: 'web', version: 'test', configDir: dir, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
+  const opened = await app.handle('project.openDemo', {});
+  if (!opened.ok) throw new Error(opened.error.message);
+  return {
+    dir,
+    app,
+    close: async () => {
+      await app.dispose();
+      await cleanup();
+    },
+  };
+}
+
 export async function jpeg(color = '#c84', width = 40, height = 30): Promise<Buffer> {
   return sharp({ create: { width, height, channels: 3, background: color } }).jpeg().toBuffer();
 }

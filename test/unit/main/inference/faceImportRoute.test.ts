@@ -6,27 +6,19 @@ import { appendFile, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelLoopApp } from '../../../../src/main/app';
+import type { LabelLoopApp } from '../../../../src/main/app';
 import { MAX_IMPORT_BYTES } from '../../../../src/shared/contract';
 import { faceModelDir } from '../../../../src/main/inference/faces/detector';
-import { tempDir } from '../../../helpers/fixtures';
+import { openDemoApp } from '../../../helpers/fixtures';
 
 describe('importing faces from the window', () => {
   let dir: string;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
   let app: LabelLoopApp;
   const settings = { minConfidence: 0.5, minSize: 32, margin: 0.25, align: false };
 
-  beforeAll(async () => {
-    ({ dir, cleanup } = await tempDir());
-    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: dir, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
-    const opened = await app.handle('project.openDemo', {});
-    if (!opened.ok) throw new Error(opened.error.message);
-  });
-  afterAll(async () => {
-    await app.dispose();
-    await cleanup();
-  });
+  beforeAll(async () => ({ dir, app, close } = await openDemoApp()));
+  afterAll(async () => close());
 
   it('cuts an uploaded photo\'s faces into a class, says what it could not read, and refuses bad settings and unknown classes', async () => {
     const photo = await readFile(path.join(faceModelDir(), '..', 'demo', 'sample4.jpg'));

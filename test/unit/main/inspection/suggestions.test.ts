@@ -3,25 +3,17 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LabelLoopApp } from '../../../../src/main/app';
+import type { LabelLoopApp } from '../../../../src/main/app';
 import type { TrainingReport } from '../../../../src/shared/report';
-import { tempDir } from '../../../helpers/fixtures';
+import { openDemoApp } from '../../../helpers/fixtures';
 
 describe('suggested labels for unlabeled images', () => {
   let dir: string;
-  let cleanup: () => Promise<void>;
+  let close: () => Promise<void>;
   let app: LabelLoopApp;
 
-  beforeAll(async () => {
-    ({ dir, cleanup } = await tempDir());
-    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: dir, projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
-    const opened = await app.handle('project.openDemo', {});
-    if (!opened.ok) throw new Error(opened.error.message);
-  });
-  afterAll(async () => {
-    await app.dispose();
-    await cleanup();
-  });
+  beforeAll(async () => ({ dir, app, close } = await openDemoApp()));
+  afterAll(async () => close());
 
   it('lists every unlabeled image with the model\'s likeliest class and probabilities, as Predict judges the file', async () => {
     // Ten images of each class lose their label (moved to the project root through the journal).
