@@ -173,6 +173,26 @@ export type BundledBackbone = z.infer<typeof BundledBackbone>;
 export const DEFAULT_BACKBONE: BundledBackbone = 'inception_v3';
 
 /**
+ * No pretrained backbone: a small CNN (the classic Keras tutorial's Conv–Pool stacks) trained
+ * from scratch on the pixels, with the epochs, learning rate, schedule and callbacks of the run.
+ */
+export const SmallCnnBackbone = z.object({
+  kind: z.literal('small_cnn'),
+  inputSize: z.union(CNN_INPUT_SIZES.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<64>, z.ZodLiteral<96>, z.ZodLiteral<128>]).default(32),
+  /** The learning rate's factor per epoch (the tutorial's ExponentialDecay) unless `schedule` names one; 1 keeps it constant. */
+  decayPerEpoch: z.number().min(0.5).max(1).default(0.96),
+});
+
+/** What Auto can choose: a bundled backbone under a converged head, or the small CNN from scratch. */
+export const AutoCandidate = z.enum([...BundledBackbone.options, 'small_cnn']);
+export type AutoCandidate = z.infer<typeof AutoCandidate>;
+
+/** The backbone setting that trains what Auto chose (the CNN with its defaults). */
+export function backboneOfChoice(chosen: AutoCandidate): { kind: BundledBackbone } | z.output<typeof SmallCnnBackbone> {
+  return chosen === 'small_cnn' ? SmallCnnBackbone.parse({ kind: chosen }) : { kind: chosen };
+}
+
+/**
  * What runs the frozen backbone (and predicts): `auto` is ONNX Runtime (its CUDA provider where
  * installed, else the CPU) falling back to TF.js; `onnx` insists on ONNX Runtime on the CPU; the
  * GPU routes fall back to the CPU; `tfjs` never converts. Training always runs on TF.js.
@@ -223,19 +243,10 @@ export const TrainingConfig = z
     backbone: z
       .discriminatedUnion('kind', [
         z.object({ kind: BundledBackbone }),
-        /** Auto: the bundled backbone that scores best on inner folds of a sample of the train split, chosen within the budget. */
+        /** Auto: the bundled backbone (or, for small or grayscale images, the small CNN) that scores best on a sample of the train split, chosen within the budget. */
         z.object({ kind: z.literal('auto'), budgetSeconds: z.number().int().min(10).max(3600).default(120) }),
         z.object({ kind: z.literal('keras'), source: z.string().min(1), cutLayer: z.string().min(1).optional() }),
-        /**
-         * No pretrained backbone: a small CNN (the classic Keras tutorial's Conv–Pool stacks) trained
-         * from scratch on the pixels, with the epochs, learning rate, schedule and callbacks below.
-         */
-        z.object({
-          kind: z.literal('small_cnn'),
-          inputSize: z.union(CNN_INPUT_SIZES.map((n) => z.literal(n)) as [z.ZodLiteral<32>, z.ZodLiteral<64>, z.ZodLiteral<96>, z.ZodLiteral<128>]).default(32),
-          /** The learning rate's factor per epoch (the tutorial's ExponentialDecay) unless `schedule` names one; 1 keeps it constant. */
-          decayPerEpoch: z.number().min(0.5).max(1).default(0.96),
-        }),
+        SmallCnnBackbone,
       ])
       .default({ kind: DEFAULT_BACKBONE }),
     backend: BackendPreference.default('auto'),
@@ -337,8 +348,8 @@ export const TrainingStatus = z.object({
         .object({
           probeImages: z.number(),
           budgetSeconds: z.number(),
-          candidates: z.array(z.object({ backbone: BundledBackbone, logLoss: z.number().nullable(), accuracy: z.number().nullable(), seconds: z.number(), skipped: z.string().nullable() })),
-          chosen: BundledBackbone,
+          candidates: z.array(z.object({ backbone: AutoCandidate, logLoss: z.number().nullable(), accuracy: z.number().nullable(), seconds: z.number(), skipped: z.string().nullable(), note: z.string().optional() })),
+          chosen: AutoCandidate,
           reason: z.string(),
         })
         .nullable(),

@@ -1,5 +1,5 @@
 // The report every run writes (report.json), read by the CLI, the window and later runs.
-import type { BundledBackbone, TrainingConfig } from './contract';
+import type { AutoCandidate, TrainingConfig } from './contract';
 import type { AccuracyEstimate } from './metrics';
 
 export type Split = 'train' | 'val' | 'test';
@@ -15,9 +15,12 @@ export interface ModelChoice {
   /** Train images (a stratified sample; never val or test) that every candidate was scored on. */
   probeImages: number;
   budgetSeconds: number;
-  /** Inner-fold log-loss and accuracy of a converged head on each candidate's features; null where skipped. */
-  candidates: { backbone: BundledBackbone; logLoss: number | null; accuracy: number | null; seconds: number; skipped: string | null }[];
-  chosen: BundledBackbone;
+  /**
+   * Held-out log-loss and accuracy on the sample: a converged head on each backbone's features by
+   * inner folds, the small CNN on a held-out third; null where skipped. `note`: how it ran, where that matters.
+   */
+  candidates: { backbone: AutoCandidate; logLoss: number | null; accuracy: number | null; seconds: number; skipped: string | null; note?: string }[];
+  chosen: AutoCandidate;
   reason: string;
 }
 

@@ -41,7 +41,7 @@ Usage:
                   [--report report.json]
                   [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
                   [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|small_cnn|model.json|URL]
-                  [--auto-budget SECONDS (default 120: how long Auto may compare backbones)]
+                  [--auto-budget SECONDS (default 120: how long Auto may compare models)]
                   [--cnn-size 32|64|96|128 (small_cnn: no backbone, a small CNN from scratch; default 32)]
                   [--cut-layer NAME] [--input-scale 0,1|-1,1] (these two for a model.json only)
                   [--resize stretch|center-crop|pad]
@@ -393,8 +393,8 @@ main(process.argv.slice(2)).then(
 function modelChoiceLines(choice: ModelChoice): string[] {
   const rows = choice.candidates.map((c) =>
     c.skipped === null
-      ? `  ${c.backbone === choice.chosen ? '*' : ' '} ${c.backbone.padEnd(20)} inner accuracy ${((c.accuracy ?? 0) * 100).toFixed(1).padStart(5)}%  log-loss ${(c.logLoss ?? 0).toFixed(3)}  ${c.seconds.toFixed(1)} s`
+      ? `  ${c.backbone === choice.chosen ? '*' : ' '} ${c.backbone.padEnd(20)} held-out accuracy ${((c.accuracy ?? 0) * 100).toFixed(1).padStart(5)}%  log-loss ${(c.logLoss ?? 0).toFixed(3)}  ${c.seconds.toFixed(1)} s${c.note ? `  (${c.note})` : ''}`
       : `    ${c.backbone.padEnd(20)} skipped: ${c.skipped}`,
   );
-  return [`model choice (Auto, ${choice.probeImages} train images, inner folds):`, ...rows, `chose ${choice.chosen}: ${choice.reason}`];
+  return [`model choice (Auto, ${choice.probeImages} train images; backbones by inner folds, the small CNN on a held-out third):`, ...rows, `chose ${choice.chosen}: ${choice.reason}`];
 }

@@ -270,6 +270,23 @@ export class LearningRateScheduler implements Callback {
   }
 }
 
+/**
+ * Stops at the end of the first epoch that ends past a deadline (TensorFlow Addons' TimeStopping):
+ * how a fit keeps within a time budget. `deadline` is in the clock's milliseconds.
+ */
+export class TimeStopping implements Callback {
+  stoppedAt: number | null = null;
+
+  constructor(private readonly deadline: number, private readonly now: () => number = () => performance.now()) {}
+
+  onEpochEnd(epoch: number, _logs: Logs, control: TrainingControl): void {
+    if (this.now() < this.deadline || control.stopTraining) return;
+    this.stoppedAt = epoch;
+    control.stopTraining = true;
+    control.stopReason = `time budget reached after epoch ${epoch + 1}`;
+  }
+}
+
 /** Throttled batch progress and per-epoch metrics, for the window and the CLI. */
 export class ProgressReporter implements Callback {
   private lastReport = 0;

@@ -2,12 +2,12 @@
 // load the backbone, embed only the images the cache lacks, train the head, evaluate, save.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EngineInfo, TrainingConfig, TrainingProgress } from '../../shared/contract';
+import { backboneOfChoice, type EngineInfo, type TrainingConfig, type TrainingProgress } from '../../shared/contract';
 import type { ModelChoice, Split, TrainingReport } from '../../shared/report';
 export type { TrainingReport } from '../../shared/report';
 import { seededRandom } from '../project/demo';
 import { type Augmentation, augmentationKey } from './augment';
-import { chooseBackbone } from './modelChoice';
+import { chooseModel } from './modelChoice';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
 import { estimateLabelErrors, type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
@@ -24,8 +24,7 @@ import { classWeights, oversample } from './splits';
 import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
 import { CancelledError, predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
-import { monitorsOnHoldout } from './holdoutMonitors';
-import { buildSmallCnn, cnnSchedule, HOLDOUT_SHARE, innerHoldout, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnSpec } from './smallCnn';
+import { fitSmallCnn, HOLDOUT_SHARE, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnInput } from './smallCnn';
 import { tf, type TF } from '../engine/tf';
 
 export interface JobSample {
@@ -75,8 +74,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   emit({ type: 'backend', summary: backendSummary, engine: engineInfo(backend, config.backbone.kind === 'small_cnn' ? NO_BACKBONE : await probeFrozenEngine(config.engine)) });
 
   const notes: string[] = [];
-  const modelChoice = config.backbone.kind === 'auto' ? await chooseBackbone(job, config.backbone.budgetSeconds, emit, isCancelled, memory, notes) : undefined;
-  const backboneSpec = config.backbone.kind === 'auto' ? { kind: (modelChoice as ModelChoice).chosen } : config.backbone;
+  const modelChoice = config.backbone.kind === 'auto' ? await chooseModel(job, config.backbone.budgetSeconds, emit, isCancelled, memory, notes) : undefined;
+  const backboneSpec = config.backbone.kind === 'auto' ? backboneOfChoice((modelChoice as ModelChoice).chosen) : config.backbone;
   const scratch = backboneSpec.kind === 'small_cnn' ? backboneSpec : null;
   const backbone = backboneSpec.kind === 'small_cnn' ? { ...pixelStage(backboneSpec, config.resize), dispose: () => undefined } : await loadRunBackbone(job, backboneSpec);
   const runner =
@@ -345,57 +344,15 @@ async function fitConvergedStage(input: {
  * The small CNN from scratch, with the run's Keras controls: an inner holdout of the train split
  * (never val) picks the kept epoch and stops early, so val stays an honest estimate.
  */
-async function trainSmallCnn(input: {
-  spec: SmallCnnSpec;
-  features: Float32Array;
-  dim: number;
-  sampleShape: number[];
-  labels: Int32Array;
-  classCount: number;
-  trainRows: number[];
-  imageOf: (row: number) => number;
-  classWeights?: number[];
-  config: TrainingConfig;
-  backendName: string;
-  emit: (event: JobEvent) => void;
-  memory: Memory;
-  isCancelled: () => boolean;
-  onBestEpoch: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
-  notes: string[];
-}) {
+async function trainSmallCnn(input: Omit<SmallCnnInput, 'callbacks'> & { emit: (event: JobEvent) => void; memory: Memory; notes: string[] }) {
   const { config } = input;
-  if (input.backendName === 'wasm') registerWasmGradients();
-  const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
-  const batchesPerEpoch = Math.ceil(fitRows.length / config.batchSize);
-  const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed);
-  const fitImages = new Set(fitRows.map(input.imageOf)).size;
+  const trained = await fitSmallCnn({ ...input, callbacks: (fitRows) => [epochReporter('training', config.epochs, fitRows, config.batchSize, input.emit, input.memory)] });
   input.notes.push(
-    holdoutRows.length > 0
-      ? `The small CNN trained on ${fitImages} train images; ${new Set(holdoutRows.map(input.imageOf)).size} more (${Math.round(HOLDOUT_SHARE * 100)}% of each class) chose its epoch and early stop, so val and test chose nothing. Label errors are ranked from regressions on the pixels.`
-      : `The small CNN trained on all ${fitImages} train images: no class had enough to hold some out, so the training loss chose its epoch and early stop (val and test chose nothing). Label errors are ranked from regressions on the pixels.`,
+    trained.holdoutImages > 0
+      ? `The small CNN trained on ${trained.fitImages} train images; ${trained.holdoutImages} more (${Math.round(HOLDOUT_SHARE * 100)}% of each class) chose its epoch and early stop, so val and test chose nothing. Label errors are ranked from regressions on the pixels.`
+      : `The small CNN trained on all ${trained.fitImages} train images: no class had enough to hold some out, so the training loss chose its epoch and early stop (val and test chose nothing). Label errors are ranked from regressions on the pixels.`,
   );
-  try {
-    const trained = await trainHead({
-      features: input.features,
-      dim: input.dim,
-      model,
-      sampleShape: input.sampleShape,
-      labels: input.labels,
-      classCount: input.classCount,
-      trainRows: fitRows,
-      valRows: holdoutRows,
-      heldOut: 'holdout',
-      classWeights: input.classWeights,
-      config: { ...monitorsOnHoldout(config, holdoutRows.length > 0), schedule: cnnSchedule(config, input.spec.decayPerEpoch, batchesPerEpoch) },
-      callbacks: [epochReporter('training', config.epochs, fitRows.length, config.batchSize, input.emit, input.memory)],
-      isCancelled: input.isCancelled,
-      onBestEpoch: input.onBestEpoch,
-    });
-    return { ...trained, head: { fit: 'scratch' as const, holdoutImages: new Set(holdoutRows.map(input.imageOf)).size } };
-  } catch (error) {
-    model.dispose();
-    throw error;
-  }
+  return { ...trained, head: { fit: 'scratch' as const, holdoutImages: trained.holdoutImages } };
 }
 
 /** Stage 2: cache the frozen part's output at the cut, then train the top blocks and the head. */

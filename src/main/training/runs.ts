@@ -5,7 +5,7 @@
 import { readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunSummary } from '../../shared/contract';
-import { BundledBackbone, TrainingConfig } from '../../shared/contract';
+import { AutoCandidate, backboneOfChoice, TrainingConfig } from '../../shared/contract';
 import { describeKeptModel } from '../../shared/keptModel';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
 import { UserError } from '../common/errors';
@@ -77,8 +77,8 @@ export class RunStore {
     const config = await this.config(runId);
     if (config.backbone.kind !== 'auto') return config;
     const report = await readJson(path.join(this.dir(runId), 'report.json')).catch(() => null);
-    const chosen = BundledBackbone.safeParse((report?.modelChoice as { chosen?: unknown } | undefined)?.chosen);
-    return chosen.success ? { ...config, backbone: { kind: chosen.data } } : config;
+    const chosen = AutoCandidate.safeParse((report?.modelChoice as { chosen?: unknown } | undefined)?.chosen);
+    return chosen.success ? { ...config, backbone: backboneOfChoice(chosen.data) } : config;
   }
 
   async rename(runId: string, name: string): Promise<void> {

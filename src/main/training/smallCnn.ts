@@ -8,6 +8,10 @@ import { DEFAULT_PREPROCESSING, type Preprocessing } from '../engine/preprocess'
 import { tf, type TF } from '../engine/tf';
 import { seededRandom } from '../project/demo';
 import { shuffled } from './splits';
+import type { Callback, Logs } from './callbacks';
+import { monitorsOnHoldout } from './holdoutMonitors';
+import { type HeadTrainingResult, trainHead } from './trainHead';
+import { registerWasmGradients } from '../engine/wasmGradients';
 
 export type SmallCnnSpec = { kind: 'small_cnn'; inputSize: number; decayPerEpoch: number };
 
@@ -93,4 +97,54 @@ export function innerHoldout(trainRows: number[], labels: Int32Array, imageOf: (
     // The held-out images themselves, once each (not their copies, not oversampling's repeats).
     holdoutRows: [...heldOut].sort((a, b) => a - b),
   };
+}
+
+export interface SmallCnnInput {
+  spec: SmallCnnSpec;
+  /** Row-major scaled pixels, one row per image or augmented copy. */
+  features: Float32Array;
+  dim: number;
+  sampleShape: number[];
+  labels: Int32Array;
+  classCount: number;
+  trainRows: number[];
+  imageOf: (row: number) => number;
+  classWeights?: number[];
+  config: TrainingConfig;
+  backendName: string;
+  /** Callbacks of this fit, given how many rows it fits on (for progress by batch). */
+  callbacks: (fitRows: number) => Callback[];
+  isCancelled: () => boolean;
+  onBestEpoch?: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
+}
+
+/** Trains the CNN on the train rows less an inner holdout, which picks the epoch and stops early. */
+export async function fitSmallCnn(input: SmallCnnInput): Promise<HeadTrainingResult & { fitImages: number; holdoutImages: number }> {
+  const { config } = input;
+  if (input.backendName === 'wasm') registerWasmGradients();
+  const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
+  const batchesPerEpoch = Math.ceil(fitRows.length / config.batchSize);
+  const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed);
+  try {
+    const trained = await trainHead({
+      features: input.features,
+      dim: input.dim,
+      model,
+      sampleShape: input.sampleShape,
+      labels: input.labels,
+      classCount: input.classCount,
+      trainRows: fitRows,
+      valRows: holdoutRows,
+      heldOut: 'holdout',
+      classWeights: input.classWeights,
+      config: { ...monitorsOnHoldout(config, holdoutRows.length > 0), schedule: cnnSchedule(config, input.spec.decayPerEpoch, batchesPerEpoch) },
+      callbacks: input.callbacks(fitRows.length),
+      isCancelled: input.isCancelled,
+      onBestEpoch: input.onBestEpoch,
+    });
+    return { ...trained, fitImages: new Set(fitRows.map(input.imageOf)).size, holdoutImages: new Set(holdoutRows.map(input.imageOf)).size };
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
 }

@@ -8,6 +8,7 @@ import {
   ProgressReporter,
   ReduceLROnPlateau,
   scheduledLearningRate,
+  TimeStopping,
 } from '../../../../src/main/training/callbacks';
 
 /** A run whose "weights" are one number, so restoring the best ones is visible. */
@@ -147,6 +148,31 @@ describe('learning-rate schedules', () => {
     const scheduler = new LearningRateScheduler(0.2, { kind: 'exponential', decaySteps: 1, decayRate: 0.5 });
     scheduler.onBatchBegin(3, control);
     expect(control.lr).toBeCloseTo(0.025);
+  });
+});
+
+describe('TimeStopping', () => {
+  it('stops at the end of the first epoch that ends at or past the deadline, and says so', async () => {
+    let clock = 0;
+    const stopper = new TimeStopping(100, () => clock);
+    const { last, control } = await run(stopper, 'loss', [1, 1, 1, 1, 1, 1], new FakeControl(), () => void (clock += 30));
+    // run() advances the clock by 30 ms after each epoch, so epoch k ends at 30k ms; the deadline is 100 ms.
+    expect(last).toBe(4);
+    expect(stopper.stoppedAt).toBe(4);
+    expect(control.stopReason).toBe('time budget reached after epoch 5');
+  });
+
+  it('does nothing before the deadline, nor over another callback\'s stop', async () => {
+    const early = await run(new TimeStopping(1e9, () => 0), 'loss', [1, 1, 1]);
+    expect(early.last).toBe(2);
+    expect(early.control.stopTraining).toBe(false);
+    const control = new FakeControl();
+    control.stopTraining = true;
+    control.stopReason = 'early stopping';
+    const stopper = new TimeStopping(0, () => 10);
+    stopper.onEpochEnd(0, {}, control);
+    expect(stopper.stoppedAt).toBeNull();
+    expect(control.stopReason).toBe('early stopping');
   });
 });
 

@@ -292,11 +292,13 @@ describe('training the demo project', () => {
     await expectExportsPredictLikeRun(r, runDir, path.join(dir, 'exports', runId), 'small CNN');
   }, 240_000);
 
-  it('Auto compares the bundled backbones on train images, trains on the winner, shows the table, and Retrain repeats its choice', async () => {
+  it('Auto compares the bundled backbones on train images (not the CNN on colour photos), trains on the winner, shows the table, and Retrain repeats its choice', async () => {
     const { report, status, runId } = await train({ backend: 'wasm', inputSize: 96, backbone: { kind: 'auto' } });
     const r = report as TrainingReport;
     const choice = r.modelChoice as NonNullable<TrainingReport['modelChoice']>;
-    expect(choice.candidates.map((c) => c.backbone)).toEqual(['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']);
+    expect(choice.candidates.map((c) => c.backbone)).toEqual(['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3', 'small_cnn']);
+    // Colour faces at 160 px: the CNN is not tried.
+    expect(choice.candidates[3]?.skipped).toMatch(/^not tried: the images are in colour/);
     expect(choice.probeImages).toBe(400);
     expect(r.backbone.kind).toBe(choice.chosen);
     expect(status.result?.modelChoice).toEqual(choice);
