@@ -2,22 +2,24 @@
 // packages): on each dataset, one split chosen by the app (60/20/20, by content hash), and on its
 // test images, which chose nothing: Auto, each bundled backbone pinned, logistic regression fitted
 // to convergence on raw 32×32 pixels, our small CNN from scratch, and PyTorch's on the same split.
-// `BENCH_REAL=cnn` runs the two small CNNs only.
+// `BENCH_REAL=cnn` runs the two small CNNs only; `BENCH_DATASETS=a,b` only the datasets named.
 // Every accuracy comes with its 95% Wilson interval. Each run starts with an empty feature cache.
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
-import { decodeForModel } from '../src/main/engine/preprocess';
+import { decodeForModel, savedPreprocessing } from '../src/main/engine/preprocess';
 import { selectBackend } from '../src/main/engine/backend';
 import { DATA_DIR } from '../src/main/project/scan';
-import { fitConvergedHead } from '../src/main/training/convergedHead';
+import { fitConvergedHead, innerFoldScore } from '../src/main/training/convergedHead';
+import { EmbeddingCache } from '../src/main/training/embeddingCache';
+import { hashFile } from '../src/main/project/contentHash';
 import { tf, type TF } from '../src/main/engine/tf';
 import { accuracyEstimate, type AccuracyEstimate } from '../src/shared/metrics';
 import type { TrainingReport } from '../src/shared/report';
-import { buildRealDatasets } from './realData';
+import { buildRealDatasets, cappedCopy } from './realData';
 
 /** Images per dataset (a fixed, evenly spaced pick per class where a set is larger): keeps each dataset within minutes. */
 const MAX_IMAGES = 1000;
@@ -29,22 +31,6 @@ const report = (line: string) => {
 };
 const interval = (e: AccuracyEstimate) => `${(e.value * 100).toFixed(1)}% (${(e.low * 100).toFixed(1)}–${(e.high * 100).toFixed(1)})`;
 
-/** A copy of the dataset with at most MAX_IMAGES images, the same share of each class. */
-async function capped(source: string, target: string): Promise<void> {
-  const classes = (await readdir(source, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
-  const files = await Promise.all(classes.map(async (name) => (await readdir(path.join(source, name))).sort()));
-  const total = files.reduce((sum, list) => sum + list.length, 0);
-  for (const [c, name] of classes.entries()) {
-    const list = files[c] as string[];
-    const keep = Math.min(list.length, Math.ceil((list.length * MAX_IMAGES) / Math.max(total, MAX_IMAGES)));
-    await mkdir(path.join(target, name), { recursive: true });
-    for (let k = 0; k < keep; k++) {
-      const file = list[Math.floor((k * list.length) / keep)] as string;
-      await cp(path.join(source, name, file), path.join(target, name, file));
-    }
-  }
-}
-
 async function timedRun(app: LabelLoopApp, project: string, config: Record<string, unknown>) {
   await rm(path.join(project, DATA_DIR, 'cache'), { recursive: true, force: true });
   const started = performance.now();
@@ -53,6 +39,25 @@ async function timedRun(app: LabelLoopApp, project: string, config: Record<strin
   const done = await app.training.whenDone((result.result as { runId: string }).runId);
   if (!done.report) throw new Error(`run ${done.status.state}: ${done.status.ended?.message}`);
   return { seconds: (performance.now() - started) / 1000, report: done.report };
+}
+
+/**
+ * A steadier comparison of backbones than one test split: 5-fold cross-validation of the converged
+ * head over every image of the set, on the run's cached features, for three fold assignments.
+ */
+async function wholeSetCv(project: string, run: TrainingReport): Promise<string> {
+  const dim = run.backbone.featureSize;
+  const cache = await EmbeddingCache.open(path.join(project, DATA_DIR, 'cache', 'embeddings'), EmbeddingCache.key(run.backbone.id, savedPreprocessing(run.preprocessing)), dim);
+  const features = new Float32Array(run.samples.length * dim);
+  for (const [i, s] of run.samples.entries()) features.set(cache.get(await hashFile(path.join(project, s.path))) as Float32Array, i * dim);
+  const labels = Int32Array.from(run.samples, (s) => run.classes.indexOf(s.label));
+  const rows = run.samples.map((_, i) => i);
+  const scores: string[] = [];
+  for (const seed of [1, 2, 3]) {
+    const score = await innerFoldScore({ features, dim, labels, classCount: run.classes.length, trainRows: rows, imageOf: (r) => r, seed, folds: 5 });
+    scores.push(score ? `${(score.accuracy * 100).toFixed(1)}%` : '—');
+  }
+  return `5-fold CV over all ${rows.length} images ${scores.join(' / ')}`;
 }
 
 /** Logistic regression (the converged head) on raw 32×32 RGB pixels, fitted on the train split, scored on test. */
@@ -97,9 +102,10 @@ describe('model quality on real datasets', () => {
     const { built, missing } = await buildRealDatasets(path.join(os.homedir(), '.cache', 'labelloop', 'datasets'));
     for (const m of missing) report(`${m.name}: not built (${m.why})`);
     await selectBackend('wasm');
-    for (const dataset of built) {
+    const only = process.env.BENCH_DATASETS?.split(',');
+    for (const dataset of built.filter((d) => !only || only.includes(d.name))) {
       const project = path.join(work, dataset.name);
-      await capped(dataset.dir, project);
+      await cappedCopy(dataset.dir, project, MAX_IMAGES);
       const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, `config-${dataset.name}`), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });
       try {
         const opened = await app.handle('project.open', { path: project });
@@ -116,7 +122,7 @@ describe('model quality on real datasets', () => {
           autoTable = `  Auto's table: ${auto.report.modelChoice?.candidates.map((c) => (c.skipped ? `${c.backbone} skipped (${c.skipped})` : `${c.backbone} ${((c.accuracy ?? 0) * 100).toFixed(1)}%, log-loss ${(c.logLoss ?? 0).toFixed(3)}, ${c.seconds.toFixed(0)} s`)).join('; ')}`;
           for (const kind of ['mobilenet_v2', 'mobilenet_v2_depths', 'inception_v3']) {
             const pinned = await timedRun(app, project, { ...base, backbone: { kind } });
-            cells.push(`${kind}: ${interval(pinned.report.accuracy as AccuracyEstimate)}, ${pinned.seconds.toFixed(0)} s`);
+            cells.push(`${kind}: ${interval(pinned.report.accuracy as AccuracyEstimate)}, ${pinned.seconds.toFixed(0)} s, ${await wholeSetCv(project, pinned.report)}`);
           }
           const pixels = await rawPixels(project, samples, classes);
           cells.push(`LR on raw 32×32 pixels: ${interval(pixels.estimate)}, ${pixels.seconds.toFixed(0)} s`);

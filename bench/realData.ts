@@ -12,7 +12,7 @@
 // picks where a class is capped, and no randomness.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp, { type OutputInfo } from 'sharp';
@@ -476,4 +476,20 @@ export async function buildRealDatasets(outDir: string): Promise<{ built: RealDa
     built.push(dataset);
   }
   return { built, missing };
+}
+
+/** A copy of a dataset with at most `max` images, the same share of each class (an evenly spaced pick of its sorted files). */
+export async function cappedCopy(source: string, target: string, max: number): Promise<void> {
+  const classes = (await readdir(source, { withFileTypes: true })).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name).sort();
+  const files = await Promise.all(classes.map(async (name) => (await readdir(path.join(source, name))).sort()));
+  const total = files.reduce((sum, list) => sum + list.length, 0);
+  for (const [c, name] of classes.entries()) {
+    const list = files[c] as string[];
+    const keep = Math.min(list.length, Math.ceil((list.length * max) / Math.max(total, max)));
+    await mkdir(path.join(target, name), { recursive: true });
+    for (let k = 0; k < keep; k++) {
+      const file = list[Math.floor((k * list.length) / keep)] as string;
+      await cp(path.join(source, name, file), path.join(target, name, file));
+    }
+  }
 }

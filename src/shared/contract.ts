@@ -253,8 +253,11 @@ export const TrainingConfig = z
     engine: FrozenEngine.default('auto'),
     /** Augmented copies of each training image (0 = off), embedded once and cached. */
     augmentation: AugmentationSettings,
-    /** Stage 2: unfreeze the top N MobileNetV2 blocks (1 = Conv_1, 2 = + block_16, … 4 = + block_14). */
-    fineTuneBlocks: z.number().int().min(0).max(4).default(0),
+    /**
+     * Stage 2: unfreeze the top N MobileNetV2 units (1 = Conv_1, 2 = + block_16, … 17 = every
+     * block, 18 = + expanded_conv, 19 = the whole network from the pixels). On wasm, as deep as fits.
+     */
+    fineTuneBlocks: z.number().int().min(0).max(19).default(0),
     fineTuneEpochs: z.number().int().min(1).max(1000).default(10),
     fineTuneLearningRate: z.number().positive().max(1).default(1e-4),
     fineTuneOptimizer: z.enum(['sgd', 'adam', 'rmsprop']).default('sgd'),

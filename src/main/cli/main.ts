@@ -39,7 +39,7 @@ Usage:
                    --batch or --patience is given)]
                   [--backend auto|tensorflow|wasm|cpu] [--engine auto|onnx|onnx-cuda|onnx-webgpu|tfjs]
                   [--report report.json]
-                  [--fine-tune-layers 0-4 (top MobileNetV2 blocks)] [--fine-tune-epochs N] [--fine-tune-lr X]
+                  [--fine-tune-layers 0-19 (top MobileNetV2 units; 19 = the whole network)] [--fine-tune-epochs N] [--fine-tune-lr X]
                   [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|small_cnn|model.json|URL]
                   [--auto-budget SECONDS (default 120: how long Auto may compare models)]
                   [--cnn-size 32|64|96|128 (small_cnn: no backbone, a small CNN from scratch; default 32)]

@@ -5,13 +5,103 @@
 // update the moving averages during fit even with trainable = false (unlike Keras since TF 2).
 import { type TF, tf } from '../engine/tf';
 
-/** Where the frozen part ends for N unfrozen blocks, counted from the top (MobileNetV2 layer names). */
+/**
+ * Where the frozen part ends for N unfrozen units, counted from the top (MobileNetV2 layer names):
+ * 1 = Conv_1, 2 = + block_16, … 17 = every block, 18 = + the first block (expanded_conv). With
+ * WHOLE_NETWORK nothing stays frozen: the whole network trains from the pixels, as a Keras user
+ * fine-tunes with every layer trainable.
+ */
 export const MOBILENET_FINE_TUNE_CUTS: Record<number, string> = {
   1: 'block_16_project_BN',
   2: 'block_15_add',
   3: 'block_14_add',
   4: 'block_13_project_BN',
+  5: 'block_12_add',
+  6: 'block_11_add',
+  7: 'block_10_project_BN',
+  8: 'block_9_add',
+  9: 'block_8_add',
+  10: 'block_7_add',
+  11: 'block_6_project_BN',
+  12: 'block_5_add',
+  13: 'block_4_add',
+  14: 'block_3_project_BN',
+  15: 'block_2_add',
+  16: 'block_1_project_BN',
+  17: 'expanded_conv_project_BN',
+  18: 'Conv1_relu',
 };
+export const WHOLE_NETWORK = 19;
+
+/** The layer stage 2 starts after for N units: the network's input layer for the whole network. */
+export function fineTuneCut(features: TF.LayersModel, units: number): string {
+  if (units === WHOLE_NETWORK) return (features.layers[0] as TF.layers.Layer).name;
+  const cut = MOBILENET_FINE_TUNE_CUTS[units];
+  if (!cut) throw new Error(`Fine-tuning takes 1 to ${WHOLE_NETWORK} units, not ${units}`);
+  return cut;
+}
+
+/**
+ * Bytes a training step keeps per activation value (each layer's output, its gradient and what the
+ * kernels save for the backward pass), measured on wasm: 1.46 GB for 4 images through the whole
+ * MobileNetV2 at 224 px, whose layers output 22 M values per image.
+ */
+export const TRAINING_BYTES_PER_VALUE = 16;
+/** What a fit may use of WebAssembly's 32-bit memory (4 GiB), leaving room for the rest of the process. */
+export const WASM_FIT_BYTES = 3 * 2 ** 30;
+
+/**
+ * Memory a stage-2 fit needs when it starts after `cutLayer`: every image's cached activations at
+ * the cut (one tensor), a batch's training-mode activations above it, and the trainable weights
+ * with their gradients and two optimizer moments.
+ */
+export function fineTuneBytes(features: TF.LayersModel, cutLayer: string, images: number, batchSize: number): number {
+  const layers = features.layers;
+  const cutIndex = layers.findIndex((l) => l.name === cutLayer);
+  if (cutIndex < 0) throw new Error(`No layer "${cutLayer}" to fine-tune from`);
+  const values = (layer: TF.layers.Layer) => {
+    const shapes = (Array.isArray(layer.outputShape[0]) ? layer.outputShape : [layer.outputShape]) as (number | null)[][];
+    return shapes.reduce((sum, shape) => sum + shape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1), 0);
+  };
+  const above = layers.slice(cutIndex + 1);
+  const activations = above.reduce((sum, layer) => sum + values(layer), 0);
+  const weights = above.reduce((sum, layer) => sum + layer.countParams(), 0);
+  return images * values(layers[cutIndex] as TF.layers.Layer) * 4 + batchSize * activations * TRAINING_BYTES_PER_VALUE + weights * 4 * 4;
+}
+
+export interface FineTunePlan {
+  units: number;
+  cutLayer: string;
+  bytes: number;
+  /** Why fewer units than asked were fine-tuned, in words; null when the request fits. */
+  note: string | null;
+}
+
+const gigabytes = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * How deep stage 2 goes: the units asked for, or on a backend with a memory limit (wasm) the most
+ * that fit in it, with the reason. Native TensorFlow and the cpu backend have no such limit.
+ */
+export function planFineTune(features: TF.LayersModel, requested: number, images: number, batchSize: number, limitBytes: number | null): FineTunePlan {
+  const plan = (units: number) => {
+    const cutLayer = fineTuneCut(features, units);
+    return { units, cutLayer, bytes: fineTuneBytes(features, cutLayer, images, batchSize) };
+  };
+  const wanted = plan(requested);
+  if (limitBytes === null || wanted.bytes <= limitBytes) return { ...wanted, note: null };
+  for (let units = requested - 1; units >= 1; units--) {
+    const fits = plan(units);
+    if (fits.bytes > limitBytes) continue;
+    return {
+      ...fits,
+      note:
+        `Fine-tuning ${requested} units needs about ${gigabytes(wanted.bytes)} for ${images} images at batch ${batchSize} on WebAssembly, which addresses at most 4 GiB: ` +
+        `the top ${units} were fine-tuned instead (about ${gigabytes(fits.bytes)}). A smaller batch size or input size goes deeper; native TensorFlow (tfjs-node, see the README's GPU section) has no such limit`,
+    };
+  }
+  throw new Error(`Fine-tuning needs about ${gigabytes(plan(1).bytes)} even for one unit with ${images} images at batch ${batchSize}, more than WebAssembly's 4 GiB: use a smaller batch or input size`);
+}
 
 export interface SplitModel {
   /** Images → activations at the cut (inference mode). */
@@ -42,7 +132,8 @@ export function splitForFineTuning(features: TF.LayersModel, cutLayer: string, h
   if (cutIndex < 0) throw new Error(`No layer "${cutLayer}" to fine-tune from`);
   const cut = layers[cutIndex] as TF.layers.Layer;
   const cutOutput = cut.output as TF.SymbolicTensor;
-  const bottom = tf.model({ inputs: features.inputs, outputs: cutOutput });
+  // Cut at the input, nothing is frozen: the bottom is the identity (the run feeds pixels instead).
+  const bottom = cutIndex === 0 ? identityModel(cutOutput) : tf.model({ inputs: features.inputs, outputs: cutOutput });
   const cutShape = cutOutput.shape.slice(1) as number[];
 
   const input = tf.input({ shape: cutShape, name: 'cut_input' });
@@ -54,6 +145,11 @@ export function splitForFineTuning(features: TF.LayersModel, cutLayer: string, h
   const pooled = reapplyLayers(top, cutLayer, input);
   const logits = reapplyLayers(head.layers.filter((l) => l.getClassName() !== 'InputLayer'), null, pooled);
   return { bottom, cutShape, top: tf.model({ inputs: input, outputs: logits, name: 'fine_tuned_top' }) };
+}
+
+function identityModel(input: TF.SymbolicTensor): TF.LayersModel {
+  const fresh = tf.input({ shape: input.shape.slice(1) as number[], name: 'pixels' });
+  return tf.model({ inputs: fresh, outputs: tf.layers.activation({ activation: 'linear', name: 'pixels_identity' }).apply(fresh) as TF.SymbolicTensor });
 }
 
 /**

@@ -21,7 +21,7 @@ import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
-import { MOBILENET_FINE_TUNE_CUTS, splitForFineTuning } from './fineTune';
+import { planFineTune, splitForFineTuning, WASM_FIT_BYTES, WHOLE_NETWORK } from './fineTune';
 import { CancelledError, predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { fitSmallCnn, HOLDOUT_SHARE, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnInput } from './smallCnn';
@@ -149,7 +149,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
           })),
           head: { fit: 'epochs' as const },
         };
-  let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null } = { model: result.model, features, shape: sampleShape, cutLayer: null };
+  let final: { model: TF.LayersModel; features: Float32Array; shape: number[]; cutLayer: string | null; units: number } = { model: result.model, features, shape: sampleShape, cutLayer: null, units: 0 };
   let fineTuneBackbone: { dispose(): void } | null = null;
   let history = result.history;
   let stopReason = result.stopReason;
@@ -160,7 +160,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     if (config.fineTuneBlocks > 0) {
       const stage2 = await fineTuneTop(job, rowsAll, labels, trainRows, valRows, result.model, backend.name, augmentation, emit, isCancelled, memory, result.history.length, notes, checkpoints);
       fineTuneBackbone = stage2.backbone;
-      final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer };
+      final = { model: stage2.model, features: stage2.features, shape: stage2.cutShape, cutLayer: stage2.cutLayer, units: stage2.units };
       history = [...result.history, ...stage2.history];
       // Stage 2 ran on after stage 1, so stage 1's early stop is not how the run ended.
       stopReason = stage2.stopReason;
@@ -267,7 +267,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
       preprocessing: backbone.preprocessing,
       backbone: backboneInfo,
       ...(modelChoice ? { modelChoice } : {}),
-      fineTune: final.cutLayer ? { blocks: config.fineTuneBlocks, cutLayer: final.cutLayer, cutShape: final.shape } : null,
+      fineTune: final.cutLayer ? { blocks: final.units, cutLayer: final.cutLayer, cutShape: final.shape } : null,
       augmentedCopies: copyRows.length,
       notes,
     };
@@ -375,16 +375,20 @@ async function fineTuneTop(
   const { config } = job;
   if (config.backbone.kind !== 'mobilenet_v2') throw new Error('Fine-tuning (stage 2) is available for the MobileNetV2 backbone only');
   if (backendName === 'wasm') registerWasmGradients();
-  const cutLayer = MOBILENET_FINE_TUNE_CUTS[config.fineTuneBlocks] as string;
   const backbone = await loadRunBackbone(job, config.backbone);
   try {
+    // As deep as asked where memory allows; on wasm as deep as fits in its 4 GiB, and the report says so.
+    const plan = planFineTune(backbone.extractor, config.fineTuneBlocks, samples.length, config.batchSize, backendName === 'wasm' ? WASM_FIT_BYTES : null);
+    if (plan.note) notes.push(plan.note);
+    const cutLayer = plan.cutLayer;
     const split = splitForFineTuning(backbone.extractor, cutLayer, head);
     const cutDim = split.cutShape.reduce((a, b) => a * b, 1);
     const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(`${backbone.id}|cut:${cutLayer}`, backbone.preprocessing), cutDim);
     noteDiscarded(cache, notes);
     const missing = uniqueByHash(samples.filter((s) => !cache.get(s.hash)));
     const skipped: TrainingReport['skipped'] = [];
-    const runner = await frozenModelRunner(split.bottom, config.engine, onnxCacheDir(job));
+    // Nothing frozen below the whole network: the cached "activations" are the scaled pixels.
+    const runner = plan.units === WHOLE_NETWORK ? PIXELS : await frozenModelRunner(split.bottom, config.engine, onnxCacheDir(job));
     const embedStarted = performance.now();
     try {
       await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
@@ -402,7 +406,7 @@ async function fineTuneTop(
     const onBestEpoch = checkpoints.stage(epochOffset, { cutLayer, cutShape: split.cutShape });
     const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled, onBestEpoch });
     await checkpoints.settle(split.top);
-    return { model: split.top, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner, embedding };
+    return { model: split.top, units: plan.units, features, cutShape: split.cutShape, cutLayer, history: result.history.map((h) => ({ ...h, stage: 2 })), stopReason: result.stopReason, bestEpoch: result.bestEpoch, backbone, runner, embedding };
   } catch (error) {
     backbone.dispose();
     throw error;

@@ -21,6 +21,13 @@ describe('label-error ranking', () => {
     expect(issues[3]?.mislabelScore).toBeCloseTo(0.5);
   });
 
+  it('scores one minus the probability of the given label (self-confidence), whatever the other classes share', () => {
+    // Three classes: 0.25 on the given label scores 0.75 whether the rest is split evenly or not.
+    const issues = rankLabelIssues(Float32Array.from([0.4, 0.35, 0.25, 0.75, 0, 0.25, 0.2, 0.2, 0.6]), Int32Array.from([2, 2, 2]), 3);
+    expect(issues.map((i) => i.mislabelScore)).toEqual([expect.closeTo(0.75), expect.closeTo(0.75), expect.closeTo(0.4)]);
+    expect(issues.map((i) => i.suggested)).toEqual([0, 0, 2]);
+  });
+
   it('makes stratified folds', () => {
     const labels = Int32Array.from({ length: 50 }, (_, i) => (i < 40 ? 0 : 1));
     const folds = assignFolds(labels, 5, 1);
@@ -85,23 +92,29 @@ describe('label-error ranking', () => {
     }
   }, 60_000);
 
-  it.each([2, 5])('takes the same steps as tf.train.adam on the same objective, each of %i folds on its own rows (all trained side by side, the gradient written out)', async (folds) => {
+  it.each([
+    [2, 1],
+    [5, 1],
+    [3, 2],
+  ])('takes the same steps as tf.train.adam on the same objective, each of %i folds (%i fold assignments averaged) on its own rows (all trained side by side, the gradient written out)', async (folds, repeats) => {
     const { features, dim, labels } = noisySet();
-    const probabilities = await outOfFoldProbabilities(features, dim, labels, 2, { seed: 1, folds, steps: 60 });
-    // The reference: TF.js's own Adam minimising the same loss, one fold after the other.
-    const fold = assignFolds(labels, folds, 1 + 7);
+    const probabilities = await outOfFoldProbabilities(features, dim, labels, 2, { seed: 1, folds, repeats, steps: 60 });
+    // The reference: TF.js's own Adam minimising the same loss, one fold after the other, each assignment's probabilities averaged.
     const reference = new Float32Array(probabilities.length);
-    for (let f = 0; f < folds; f++) {
-      const rest = [...fold.keys()].filter((row) => fold[row] !== f);
-      const held = [...fold.keys()].filter((row) => fold[row] === f);
-      const x = tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(rest, 'int32'));
-      const y = tf.oneHot(tf.tensor1d(Int32Array.from(rest, (r) => labels[r] as number), 'int32'), 2).toFloat();
-      const weights = tf.variable(tf.zeros([dim, 2]));
-      const bias = tf.variable(tf.zeros([2]));
-      const optimizer = tf.train.adam(0.01);
-      for (let step = 0; step < 60; step++) optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, weights), bias)), tf.mul(1e-4, tf.sum(tf.square(weights)))) as TF.Scalar);
-      const p = tf.softmax(tf.add(tf.matMul(tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(held, 'int32')), weights), bias)).dataSync();
-      held.forEach((row, i) => reference.set(p.subarray(i * 2, i * 2 + 2), row * 2));
+    for (let repeat = 0; repeat < repeats; repeat++) {
+      const fold = assignFolds(labels, folds, 1 + 7 + repeat);
+      for (let f = 0; f < folds; f++) {
+        const rest = [...fold.keys()].filter((row) => fold[row] !== f);
+        const held = [...fold.keys()].filter((row) => fold[row] === f);
+        const x = tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(rest, 'int32'));
+        const y = tf.oneHot(tf.tensor1d(Int32Array.from(rest, (r) => labels[r] as number), 'int32'), 2).toFloat();
+        const weights = tf.variable(tf.zeros([dim, 2]));
+        const bias = tf.variable(tf.zeros([2]));
+        const optimizer = tf.train.adam(0.01);
+        for (let step = 0; step < 60; step++) optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(x, weights), bias)), tf.mul(1e-4, tf.sum(tf.square(weights)))) as TF.Scalar);
+        const p = tf.softmax(tf.add(tf.matMul(tf.gather(tf.tensor2d(features, [labels.length, dim]), tf.tensor1d(held, 'int32')), weights), bias)).dataSync();
+        held.forEach((row, i) => [0, 1].forEach((c) => (reference[row * 2 + c] = (reference[row * 2 + c] as number) + (p[i * 2 + c] as number) / repeats)));
+      }
     }
     expect(Math.max(...probabilities.map((v, i) => Math.abs(v - (reference[i] as number))))).toBeLessThan(1e-4);
   });
@@ -110,7 +123,7 @@ describe('label-error ranking', () => {
     const { features, dim, labels } = noisySet();
     const before = tf.memory().numTensors;
     let folds = 0;
-    const cancelled = outOfFoldProbabilities(features, dim, labels, 2, { seed: 1, isCancelled: () => folds >= 1, onFold: () => folds++ });
+    const cancelled = outOfFoldProbabilities(features, dim, labels, 2, { seed: 1, repeats: 1, isCancelled: () => folds >= 1, onFold: () => folds++ });
     await expect(cancelled).rejects.toBeInstanceOf(CancelledError);
     expect(folds).toBe(1);
     expect(tf.memory().numTensors).toBe(before);

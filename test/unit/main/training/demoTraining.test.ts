@@ -7,6 +7,7 @@ import { LabelLoopApp } from '../../../../src/main/app';
 import type { PredictionSession } from '../../../../src/shared/contract';
 import type { TrainingReport } from '../../../../src/main/training/job';
 import { tempDir } from '../../../helpers/fixtures';
+import type { TF } from '../../../../src/main/engine/tf';
 
 describe('training the demo project', () => {
   let dir: string;
@@ -122,6 +123,29 @@ describe('training the demo project', () => {
     const saved = JSON.parse(await readFile(path.join(dir, 'demo-project/.labelloop/runs', runId, 'model/labelloop.json'), 'utf8'));
     expect(saved.input).toEqual({ layer: 'block_15_add', shape: [3, 3, 160] });
   }, 180_000);
+
+  it('fine-tunes the whole network from the pixels (every layer trainable), and predicts like the run everywhere', async () => {
+    const { status, report, runId } = await train({ backend: 'wasm', inputSize: 96, fineTuneBlocks: 19, fineTuneEpochs: 1, batchSize: 32, backbone: { kind: 'mobilenet_v2' } });
+    expect(status.state).toBe('finished');
+    const r = report as TrainingReport;
+    // Nothing frozen: the stage-2 "activations" are the scaled pixels, and the 96-px run fits in wasm's memory.
+    expect(r.fineTune).toEqual({ blocks: 19, cutLayer: 'input_1', cutShape: [96, 96, 3] });
+    expect(r.notes?.some((n) => n.startsWith('Fine-tuning'))).toBe(false);
+    expect(r.epochs.filter((e) => e.stage === 2)).toHaveLength(1);
+    const runDir = path.join(dir, 'demo-project/.labelloop/runs', runId);
+    const saved = JSON.parse(await readFile(path.join(runDir, 'model/labelloop.json'), 'utf8'));
+    expect(saved.input).toEqual({ layer: 'input_1', shape: [96, 96, 3] });
+    // The stem convolution itself trained: its kernel is no longer the pretrained one.
+    const { loadLayersModelFromDir } = await import('../../../../src/main/inference/export');
+    const { loadBackbone } = await import('../../../../src/main/engine/backbone');
+    const classifier = await loadLayersModelFromDir(path.join(runDir, 'model'), saved.classifier);
+    const pretrained = await loadBackbone({ kind: 'mobilenet_v2' }, 96, { ...r.preprocessing, interpolation: r.preprocessing.interpolation ?? 'bilinear' });
+    const kernel = (model: TF.LayersModel) => (model.getLayer('Conv1').getWeights()[0] as TF.Tensor).dataSync();
+    expect(kernel(classifier)).not.toEqual(kernel(pretrained.extractor));
+    classifier.dispose();
+    pretrained.dispose();
+    await expectExportsPredictLikeRun(r, runDir, path.join(dir, 'exports', runId), 'whole-network fine-tune');
+  }, 300_000);
 
   it('trains with cached augmented copies of the train images, and previews the augmentation', async () => {
     const augmentation = { copies: 2, rotation: 15 };
