@@ -20,6 +20,7 @@ import { ProjectSession } from './project/project';
 import { RecentProjects } from './project/recent';
 import type { Probe } from './project/thumbnails';
 import { exportRunInWorker } from './inference/exportWorker';
+import { explainInWorker } from './inspection/heatmapWorker';
 import { PredictionService } from './inference/predictions';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
@@ -105,6 +106,27 @@ export class LabelLoopApp {
       'runs.export': async ({ runId }) => {
         const folder = this.exportFolder(runId);
         return { folder, ...(await exportRunInWorker(this.writableRuns('models cannot be exported into it').runDir(runId), folder, this.options.workerFile)) };
+      },
+      'runs.heatmaps': async ({ runId, paths, className, scale }) => {
+        const project = this.requireProject();
+        // Only files inside the project (symlinks out of it refused); a vanished one is reported, not fatal.
+        const missing: { path: string; reason: string }[] = [];
+        const found = new Map<string, string>();
+        for (const relative of paths) {
+          await project.confinement.existing(relative).then(
+            (file) => found.set(file, relative),
+            (error: unknown) => missing.push({ path: relative, reason: error instanceof Error ? error.message : String(error) }),
+          );
+        }
+        const runDir = this.runs().runDir(runId);
+        if (found.size === 0) return { method: 'cam' as const, resize: 'stretch' as const, entries: [], unreadable: missing };
+        const result = await explainInWorker(runDir, [...found.keys()], { className, scale }, this.options.workerFile);
+        return {
+          method: result.method,
+          resize: result.preprocessing.resize,
+          entries: result.entries.map((e) => ({ path: found.get(e.file) as string, predicted: e.predicted, class: e.class, grid: e.grid })),
+          unreadable: [...missing, ...result.unreadable.map((u) => ({ path: found.get(u.file) as string, reason: u.reason }))],
+        };
       },
       'faces.context': async ({ path: relative }) => faceContext(this.requireProject(), relative),
       'faces.photos': async () => ({ photos: await facePhotos(this.requireProject()) }),

@@ -12,11 +12,21 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'predict'; source: string } | { kind: 'faces' };
+const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
 if ('kind' in request && request.kind === 'faces') {
   void import('./inference/faces/faceWorker').then(({ serveFaceCrops }) => serveFaceCrops(port));
 } else if ('kind' in request && request.kind === 'predict') {
   void servePredictions(request.source);
+} else if ('kind' in request && request.kind === 'explain') {
+  void (async () => {
+    try {
+      const [{ selectBackend }, { explainFiles }] = await Promise.all([import('./engine/backend'), import('./inspection/heatmaps')]);
+      await selectBackend('auto');
+      port.postMessage({ type: 'explained', result: await explainFiles(request.source, request.files, { className: request.className, scale: request.scale }) });
+    } catch (error) {
+      port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error), code: (error as { code?: string }).code });
+    }
+  })();
 } else if ('kind' in request && request.kind === 'export') {
   void (async () => {
     try {

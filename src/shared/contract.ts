@@ -486,6 +486,20 @@ export const routes = {
   /** Trains again with exactly the run's configuration (only new bytes are embedded again). */
   'runs.retrain': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ runId: z.string() })),
   'runs.delete': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ deleted: z.boolean() })),
+  /**
+   * Where the run's model looked on some of the project's images (the Evaluate large view): one map
+   * per image for its predicted class or `className`, scaled across the images sent together
+   * unless `scale` is per-image. Computed in a worker.
+   */
+  'runs.heatmaps': route(
+    z.object({ runId: z.string().min(1).max(64), paths: z.array(RelPath).min(1).max(64), className: z.string().min(1).max(200).optional(), scale: z.enum(['shared', 'per-image']).default('shared') }).strict(),
+    z.object({
+      method: z.enum(['cam', 'grad-cam']),
+      resize: z.enum(['stretch', 'center-crop', 'pad']),
+      entries: z.array(z.object({ path: z.string(), predicted: z.string(), class: z.string(), grid: z.array(z.array(z.number())) })),
+      unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
+    }),
+  ),
   'runs.export': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ folder: z.string(), files: z.array(z.string()), notes: z.array(z.string()) })),
   /**
    * Loads a run's model for the Predict view (another run's session closes; the same run's is

@@ -92,6 +92,34 @@ test('export a run, then predict a folder to CSV with it (and from the run folde
   assert.match(unknown.stderr, /No trained run 20990101-000000-abcd/);
 });
 
+test('explain: an overlay PNG per image and heatmaps.json, for the predicted class or the one asked for', async () => {
+  const runsDir = path.join(dir, 'faces/.labelloop/runs');
+  const [runId] = await readdir(runsDir);
+  const out = path.join(dir, 'heatmaps');
+  const run = cli('explain', path.join(runsDir, runId), path.join(dir, 'inbox'), '--out', out);
+  assert.equal(run.status, 2, 'the broken file makes the exit code 2');
+  assert.match(run.stdout, /^2 heatmap\(s\) of class activation maps \(the head on the last feature maps\), scaled across the images, written to /m);
+  assert.match(run.stderr, /^unreadable: .*broken\.jpg: /m);
+  const entries = JSON.parse(await readFile(path.join(out, 'heatmaps.json'), 'utf8'));
+  assert.equal(entries.length, 2);
+  for (const entry of entries) {
+    assert.deepEqual(Object.keys(entry).sort(), ['class', 'file', 'grid', 'height', 'predicted', 'width']);
+    assert.equal(entry.class, entry.predicted);
+    assert.ok(entry.grid.length >= 3 && entry.grid.every((row) => row.length === entry.grid[0].length && row.every((v) => v >= 0 && v <= 1)));
+    const png = await readFile(path.join(out, `${path.basename(entry.file, '.jpg')}.heatmap.png`));
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+  }
+  // Scaled across the images: the hottest cell of all is 1, and only there.
+  assert.equal(Math.max(...entries.flatMap((e) => e.grid.flat())), 1);
+  const asked = cli('explain', path.join(runsDir, runId), path.join(dir, 'inbox/ok_0001.jpg'), '--out', out, '--class', 'NG', '--per-image-scale');
+  assert.equal(asked.status, 0, asked.stderr);
+  assert.equal(JSON.parse(await readFile(path.join(out, 'heatmaps.json'), 'utf8'))[0].class, 'NG');
+  const wrong = cli('explain', path.join(runsDir, runId), path.join(dir, 'inbox/ok_0001.jpg'), '--out', out, '--class', 'cat');
+  assert.equal(wrong.status, 1);
+  assert.match(wrong.stderr, /The model has no class "cat" \(its classes: NG, OK\)/);
+  assert.match(cli('explain', path.join(runsDir, runId), path.join(dir, 'inbox')).stderr, /explain needs --out DIR/);
+});
+
 test('faces: crop every face of real photos into the project, then predict per face to CSV and annotated copies', async () => {
   const demo = path.join(root, 'node_modules/@vladmandic/face-api/demo');
   const project = path.join(dir, 'faces');

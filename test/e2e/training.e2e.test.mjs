@@ -165,6 +165,43 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   // The large view shows the class probabilities.
   await page.locator('[data-test=gallery] .gallery-item img').first().click();
   await page.waitForSelector('[data-test=eval-viewer] .probabilities li:nth-child(2)');
+  // H shows where the model looked: a heatmap over the image, with a legend naming the method and class.
+  await page.keyboard.press('h');
+  await page.waitForSelector('[data-test=eval-viewer] canvas[data-test=heatmap]', { timeout: 60_000 });
+  const legend = await page.locator('[data-test=heatmap-legend]').innerText();
+  const viewed = await page.locator('[data-test=eval-viewer] img').getAttribute('alt');
+  assert.match(legend, /class activation map of (NG|OK)/);
+  const overlay = await page.evaluate(() => {
+    const canvas = document.querySelector('[data-test=eval-viewer] canvas[data-test=heatmap]');
+    const image = document.querySelector('[data-test=eval-viewer] img');
+    const a = canvas.getBoundingClientRect();
+    const b = image.getBoundingClientRect();
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    const alphas = [];
+    for (let i = 3; i < pixels.length; i += 4) alphas.push(pixels[i]);
+    return { cells: canvas.width * canvas.height, covers: Math.abs(a.width - b.width) < 2 && Math.abs(a.height - b.height) < 2, maxAlpha: Math.max(...alphas) };
+  });
+  assert.ok(overlay.cells >= 9, `a map of ${overlay.cells} cells`);
+  assert.ok(overlay.covers, 'the map covers the image (the run stretches its input)');
+  // Opacity 0.5: a third of it where the map is coldest, all of it only on the hottest cell of the images scaled together.
+  assert.ok(overlay.maxAlpha >= 42 && overlay.maxAlpha <= 128, `alpha ${overlay.maxAlpha} at opacity 0.5`);
+  // The opacity slider redraws it (twice as opaque at 1); the class picker asks for another class's map.
+  await page.locator('input[name=heatmapOpacity]').fill('1');
+  await page.waitForFunction((before) => {
+    const canvas = document.querySelector('[data-test=eval-viewer] canvas[data-test=heatmap]');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let max = 0;
+    for (let i = 3; i < pixels.length; i += 4) max = Math.max(max, pixels[i]);
+    return Math.abs(max - 2 * before) <= 3;
+  }, overlay.maxAlpha);
+  const other = legend.includes('of NG') ? 'OK' : 'NG';
+  await page.selectOption('select[name=heatmapClass]', other);
+  await page.waitForFunction((name) => document.querySelector('[data-test=heatmap-legend]')?.textContent?.includes(`of ${name}`), other, { timeout: 60_000 });
+  assert.equal(await page.locator('[data-test=eval-viewer] img').getAttribute('alt'), viewed, 'still the same image');
+  // Keys typed into a control stay there: back on the dialog, H hides the map again.
+  await page.locator('[data-test=eval-viewer]').focus();
+  await page.keyboard.press('h');
+  await page.waitForSelector('[data-test=eval-viewer] canvas[data-test=heatmap]', { state: 'detached' });
   await page.click('[data-test=eval-viewer] .close');
   await page.click('[data-test=export]');
   await page.waitForSelector('.notice:has-text("Exported model.json")', { timeout: 60_000 });

@@ -15,6 +15,7 @@ import { loadFaceDetector } from '../inference/faces/detector';
 import { DEFAULT_FACE_IMPORT, type FaceImportOptions, importFaces } from '../inference/faces/importFaces';
 import { describeFaceImport } from '../../shared/faces';
 import { checkProject, describeCheck } from '../inspection/dataCheck';
+import { explainFiles, writeOverlays } from '../inspection/heatmaps';
 import { annotatePhoto, annotationName, NO_FACE, predictFaces } from '../inference/faces/predictFaces';
 import { describeAccuracy } from '../../shared/metrics';
 import type { ModelChoice } from '../../shared/report';
@@ -52,6 +53,10 @@ Usage:
                   margin and align as the training crops were cut)
   labelloop check <projectDir> [--report check.json]          exact and near duplicates, copies across the split (leaks) or
                                                                under two labels (conflicts), quality outliers
+  labelloop explain <runDir|exportDir|runId> <images or folders…> --out DIR [--class NAME] [--per-image-scale]
+                  [--opacity 0.5] [--project DIR (for a run id; default .)]
+                                                               where the model looked: an overlay PNG per image and
+                                                               heatmaps.json (maps scaled across the images unless per image)
   labelloop faces <photos or folders…> --into <projectDir> [--class NAME (default: unlabeled)]
                   [--min-confidence 0.5] [--min-size 32 (px)] [--margin 0.25] [--align]
                                                                crop every face found into the project
@@ -114,6 +119,8 @@ async function main(argv: string[]): Promise<number> {
       return faces(rest);
     case 'check':
       return check(rest);
+    case 'explain':
+      return explain(rest);
     case 'web':
       await runWebMode(rest, import.meta.dirname);
       return -1; // keeps serving
@@ -349,6 +356,28 @@ async function predict(argv: string[]): Promise<number> {
   const failed = lines.filter((l) => l.error);
   for (const line of failed) console.error(`unreadable: ${printable(line.file)}: ${printable(line.error ?? '')}`);
   return failed.length > 0 ? 2 : 0;
+}
+
+async function explain(argv: string[]): Promise<number> {
+  const { positional, values } = parseFlags(argv, { out: 'string', class: 'string', 'per-image-scale': 'boolean', opacity: 'number', project: 'string' });
+  const [source, ...inputs] = positional;
+  if (!source || inputs.length === 0) throw new Error('explain needs a model (run folder, export folder or run id) and images or folders');
+  if (!values.out) throw new Error('explain needs --out DIR for the overlays and heatmaps.json');
+  const opacity = values.opacity ?? 0.5;
+  if (!(opacity >= 0 && opacity <= 1)) throw new Error('--opacity must lie between 0 and 1');
+  const modelDir = await resolveModel(source, path.resolve(values.project ?? '.'));
+  const files = (await Promise.all(inputs.map((input) => listImages(path.resolve(input))))).flat();
+  if (files.length === 0) throw new Error('No images found (jpg, jpeg, png, webp, bmp, gif, tif, tiff)');
+  await selectBackend('auto');
+  const result = await explainFiles(modelDir, files, { className: values.class, scale: values['per-image-scale'] ? 'per-image' : 'shared' });
+  const outDir = path.resolve(values.out);
+  await mkdir(outDir, { recursive: true });
+  const names = await writeOverlays(result.entries, result.preprocessing.resize, outDir, opacity);
+  await writeFile(path.join(outDir, 'heatmaps.json'), JSON.stringify(result.entries, null, 1));
+  const how = result.method === 'cam' ? 'class activation maps (the head on the last feature maps)' : 'Grad-CAM (the last feature map weighted by the class gradient)';
+  console.log(`${result.entries.length} heatmap(s) of ${how}, scaled ${values['per-image-scale'] ? 'per image' : 'across the images'}, written to ${outDir} (${names.length} overlays and heatmaps.json)`);
+  for (const u of result.unreadable) console.error(`unreadable: ${printable(u.file)}: ${printable(u.reason)}`);
+  return result.unreadable.length > 0 ? 2 : 0;
 }
 
 /** "Backbone: … · Training: …" before a run starts, and why each faster engine is not used. */

@@ -263,6 +263,19 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     return rows;
   });
 
+  /**
+   * The images whose heatmaps are asked for together with the one shown (so they share a scale):
+   * up to 64 of the gallery around the cursor, where each lies now; the shown image always among them.
+   */
+  function heatmapWindow(): string[] {
+    const shown = enlarged.value;
+    if (!shown) return [];
+    const start = Math.max(0, Math.min(cursor.value - 31, gallery.value.length - 64));
+    const around = gallery.value.slice(start, start + 64).map((s) => pathNow(s.path));
+    const path = pathNow(shown.path);
+    return around.includes(path) ? around : [path, ...around.slice(0, 63)];
+  }
+
   /** The image where it lies now, so a relabeled (or undone) card keeps its picture. */
   function imageUrl(sample: Sample, size: ThumbnailSize): string {
     const path = pathNow(sample.path);
@@ -275,6 +288,6 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery, galleryTitle, flaggedCount, predictedClass,
     compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
-    refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl,
+    refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl, pathNow, heatmapWindow,
   };
 });
