@@ -11,13 +11,9 @@ import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
 import { selectBackend } from '../src/main/engine/backend';
-import { savedPreprocessing } from '../src/main/engine/preprocess';
-import { hashFile } from '../src/main/project/contentHash';
-import { DATA_DIR } from '../src/main/project/scan';
 import { seededRandom } from '../src/main/project/demo';
-import { EmbeddingCache } from '../src/main/training/embeddingCache';
 import type { TrainingReport } from '../src/shared/report';
-import { buildRealDatasets, cappedCopy } from './realData';
+import { benchDatasets, cappedCopy, runFeatures } from './realData';
 
 const MAX_IMAGES = 1000;
 const FLIP_SHARE = 0.05;
@@ -34,19 +30,6 @@ async function train(app: LabelLoopApp): Promise<{ report: TrainingReport; secon
   const done = await app.training.whenDone((result.result as { runId: string }).runId);
   if (!done.report) throw new Error(`run ${done.status.state}: ${done.status.ended?.message}`);
   return { report: done.report, seconds: (performance.now() - started) / 1000 };
-}
-
-/** The run's own cached features of its images, in report order, for the reference to fit on. */
-async function runFeatures(project: string, run: TrainingReport): Promise<Float32Array> {
-  const dim = run.backbone.featureSize;
-  const cache = await EmbeddingCache.open(path.join(project, DATA_DIR, 'cache', 'embeddings'), EmbeddingCache.key(run.backbone.id, savedPreprocessing(run.preprocessing)), dim);
-  const features = new Float32Array(run.samples.length * dim);
-  for (const [i, s] of run.samples.entries()) {
-    const row = cache.get(await hashFile(path.join(project, s.path)));
-    if (!row) throw new Error(`no cached features for ${s.path}`);
-    features.set(row, i * dim);
-  }
-  return features;
 }
 
 async function reference(work: string, features: Float32Array, labels: number[]): Promise<{ order: number[]; flagged: number } | string> {
@@ -70,11 +53,9 @@ describe('label errors on real datasets', () => {
 
   it('precision@k against the cleanlab-style reference, and flags on clean data', async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-labels-'));
-    const { built, missing } = await buildRealDatasets(path.join(os.homedir(), '.cache', 'labelloop', 'datasets'));
-    for (const m of missing) report(`${m.name}: not built (${m.why})`);
+    const datasets = await benchDatasets(report);
     await selectBackend('wasm');
-    const only = process.env.BENCH_DATASETS?.split(',');
-    for (const dataset of built.filter((d) => !only || only.includes(d.name))) {
+    for (const dataset of datasets) {
       const project = path.join(work, dataset.name);
       await cappedCopy(dataset.dir, project, MAX_IMAGES);
       const files = (await Promise.all(dataset.classes.map(async (c) => (await readdir(path.join(project, c))).filter((f) => !f.startsWith('.')).sort().map((f) => `${c}/${f}`)))).flat();

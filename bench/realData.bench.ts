@@ -10,16 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { LabelLoopApp } from '../src/main/app';
-import { decodeForModel, savedPreprocessing } from '../src/main/engine/preprocess';
+import { decodeForModel } from '../src/main/engine/preprocess';
 import { selectBackend } from '../src/main/engine/backend';
 import { DATA_DIR } from '../src/main/project/scan';
 import { fitConvergedHead, innerFoldScore } from '../src/main/training/convergedHead';
-import { EmbeddingCache } from '../src/main/training/embeddingCache';
-import { hashFile } from '../src/main/project/contentHash';
 import { tf, type TF } from '../src/main/engine/tf';
 import { accuracyEstimate, type AccuracyEstimate } from '../src/shared/metrics';
 import type { TrainingReport } from '../src/shared/report';
-import { buildRealDatasets, cappedCopy } from './realData';
+import { benchDatasets, cappedCopy, runFeatures } from './realData';
 
 /** Images per dataset (a fixed, evenly spaced pick per class where a set is larger): keeps each dataset within minutes. */
 const MAX_IMAGES = 1000;
@@ -47,9 +45,7 @@ async function timedRun(app: LabelLoopApp, project: string, config: Record<strin
  */
 async function wholeSetCv(project: string, run: TrainingReport): Promise<string> {
   const dim = run.backbone.featureSize;
-  const cache = await EmbeddingCache.open(path.join(project, DATA_DIR, 'cache', 'embeddings'), EmbeddingCache.key(run.backbone.id, savedPreprocessing(run.preprocessing)), dim);
-  const features = new Float32Array(run.samples.length * dim);
-  for (const [i, s] of run.samples.entries()) features.set(cache.get(await hashFile(path.join(project, s.path))) as Float32Array, i * dim);
+  const features = await runFeatures(project, run);
   const labels = Int32Array.from(run.samples, (s) => run.classes.indexOf(s.label));
   const rows = run.samples.map((_, i) => i);
   const scores: string[] = [];
@@ -99,11 +95,9 @@ describe('model quality on real datasets', () => {
 
   it('Auto and each backbone against raw-pixel logistic regression and a small CNN, on the same split', async () => {
     work = await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-real-'));
-    const { built, missing } = await buildRealDatasets(path.join(os.homedir(), '.cache', 'labelloop', 'datasets'));
-    for (const m of missing) report(`${m.name}: not built (${m.why})`);
+    const datasets = await benchDatasets(report);
     await selectBackend('wasm');
-    const only = process.env.BENCH_DATASETS?.split(',');
-    for (const dataset of built.filter((d) => !only || only.includes(d.name))) {
+    for (const dataset of datasets) {
       const project = path.join(work, dataset.name);
       await cappedCopy(dataset.dir, project, MAX_IMAGES);
       const app = new LabelLoopApp({ host: 'web', version: 'bench', configDir: path.join(work, `config-${dataset.name}`), projectOptions: { watchIntervalMs: 0, backgroundValidation: false } });

@@ -13,7 +13,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { savedPreprocessing } from '../src/main/engine/preprocess';
+import { hashFile } from '../src/main/project/contentHash';
+import { DATA_DIR } from '../src/main/project/scan';
+import { EmbeddingCache } from '../src/main/training/embeddingCache';
+import type { TrainingReport } from '../src/shared/report';
 import { gunzipSync } from 'node:zlib';
 import sharp, { type OutputInfo } from 'sharp';
 
@@ -492,4 +498,28 @@ export async function cappedCopy(source: string, target: string, max: number): P
       await cp(path.join(source, name, file), path.join(target, name, file));
     }
   }
+}
+
+/**
+ * The datasets a benchmark runs on: every one whose source is installed, narrowed by
+ * `BENCH_DATASETS=a,b`; a line for each that is not built, and why.
+ */
+export async function benchDatasets(report: (line: string) => void): Promise<RealDataset[]> {
+  const { built, missing } = await buildRealDatasets(path.join(os.homedir(), '.cache', 'labelloop', 'datasets'));
+  for (const m of missing) report(`${m.name}: not built (${m.why})`);
+  const only = process.env.BENCH_DATASETS?.split(',');
+  return built.filter((d) => !only || only.includes(d.name));
+}
+
+/** A finished run's own cached features of its images, in report order. */
+export async function runFeatures(project: string, run: TrainingReport): Promise<Float32Array> {
+  const dim = run.backbone.featureSize;
+  const cache = await EmbeddingCache.open(path.join(project, DATA_DIR, 'cache', 'embeddings'), EmbeddingCache.key(run.backbone.id, savedPreprocessing(run.preprocessing)), dim);
+  const features = new Float32Array(run.samples.length * dim);
+  for (const [i, s] of run.samples.entries()) {
+    const row = cache.get(await hashFile(path.join(project, s.path)));
+    if (!row) throw new Error(`no cached features for ${s.path}`);
+    features.set(row, i * dim);
+  }
+  return features;
 }

@@ -292,6 +292,14 @@ test('predict: files, a folder and a drop go through the run\'s model into a tab
   assert.ok(Math.abs(parseFloat(shown[1]) - sample.probabilities.OK * 100) <= 0.051, `p(OK) ${shown[1]} vs ${sample.probabilities.OK}`);
   assert.match(await page.locator(`tr[data-file="line-2/${ng3}"] [data-test=predicted]`).innerText(), /^(NG|OK)$/);
   await page.waitForFunction(() => [...document.querySelectorAll('[data-test=predictions] td.row-thumb img')].every((img) => img.complete && img.naturalWidth > 0));
+  // A row's thumbnail opens the large view; H there lays where the model looked over the image, Esc closes.
+  await page.click(`tr[data-file="line-2/${ng3}"] [data-test=predict-open]`);
+  await page.waitForSelector('[data-test=predict-viewer] .probabilities li:nth-child(2)');
+  await page.keyboard.press('h');
+  await page.waitForSelector('[data-test=predict-viewer] canvas[data-test=heatmap]', { timeout: 60_000 });
+  assert.match(await page.locator('[data-test=predict-viewer] [data-test=heatmap-legend]').innerText(), /class activation map of (NG|OK)/);
+  await page.keyboard.press('Escape');
+  await page.waitForSelector('[data-test=predict-viewer]', { state: 'detached' });
   assert.equal(await page.locator('[data-test=predictions] td.row-thumb img').count(), 5, 'a thumbnail for every readable image');
 
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-test=predict-csv]')]);

@@ -82,6 +82,21 @@ export const usePredictionStore = defineStore('prediction', () => {
     return list;
   });
   const shown = computed(() => filtered.value.slice(0, limit.value));
+  /** The row in the large view: a predicted image (it has a stored copy and probabilities). */
+  const enlarged = shallowRef<PredictionRow | null>(null);
+  const viewable = computed(() => filtered.value.filter((r) => r.path && r.probabilities));
+  function moveEnlarged(delta: number): void {
+    const list = viewable.value;
+    const at = list.findIndex((r) => r === enlarged.value);
+    if (at >= 0) enlarged.value = list[Math.max(0, Math.min(list.length - 1, at + delta))] ?? enlarged.value;
+  }
+  /** Up to 64 viewable rows around the enlarged one: their heatmaps share one scale. */
+  function heatmapWindow(): string[] {
+    const list = viewable.value;
+    const at = Math.max(0, list.findIndex((r) => r === enlarged.value));
+    const start = Math.max(0, Math.min(at - 31, list.length - 64));
+    return list.slice(start, start + 64).map((r) => r.path as string);
+  }
 
   /** The probability of the predicted class: how sure the model is of what it says. */
   function confidence(row: PredictionRow): number | null {
@@ -164,6 +179,7 @@ export const usePredictionStore = defineStore('prediction', () => {
   function clear(): void {
     stop();
     rows.value = [];
+    enlarged.value = null;
     sources.clear();
     for (const photo of facePhotos.value) URL.revokeObjectURL(photo.url);
     facePhotos.value = [];
@@ -220,6 +236,6 @@ export const usePredictionStore = defineStore('prediction', () => {
 
   return {
     session, loadingModel, rows, queued, done, busy, sortBy, filter, limit, classes, counts, filtered, shown, detectFaces, faceSettings, facePhotos,
-    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject,
+    confidence, decided, open, predict, stop, clear, showMore, csv, addShownToProject, enlarged, moveEnlarged, heatmapWindow,
   };
 });
