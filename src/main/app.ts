@@ -121,6 +121,8 @@ export class LabelLoopApp {
         const runDir = this.runs().runDir(runId);
         if (found.size === 0) return { method: 'cam' as const, resize: 'stretch' as const, entries: [], unreadable: missing };
         const result = await explainInWorker(runDir, [...found.keys()], { className, scale }, this.options.workerFile);
+        // Stopped by a newer ask (the window moved on): that one's answer is what the window shows.
+        if (!result) return { method: 'cam' as const, resize: 'stretch' as const, entries: [], unreadable: [] };
         return {
           method: result.method,
           resize: result.preprocessing.resize,

@@ -51,16 +51,28 @@ export const NEAR_DUPLICATE_CORRELATION = 0.97;
 /** A robust z-score beyond this marks an outlier. */
 const OUTLIER_Z = 3.5;
 
+/** The side of the one decoded copy every measure is taken from (so they compare across image sizes). */
+const SIDE = 256;
+
+/**
+ * One decode per image: the file's header for its size, and one sRGB copy at 256×256 from which
+ * the luma (sharpness, histogram), the 32×32 colour, the 32×32 luma of the hash and the 16×16
+ * thumbnail are all averaged down, instead of a decode and resize for each.
+ */
 export async function imageStats(file: string): Promise<ImageStats> {
-  const image = sharp(file, { failOn: 'error' }).rotate();
-  const { width = 0, height = 0, orientation } = await sharp(file).metadata();
+  const [meta, { data: rgb }] = await Promise.all([
+    sharp(file).metadata(),
+    sharp(file, { failOn: 'error' }).rotate().flatten({ background: '#000000' }).toColourspace('srgb').removeAlpha().resize(SIDE, SIDE, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true }),
+  ]);
+  const { width = 0, height = 0, orientation } = meta;
   const [w, h] = orientation && orientation >= 5 ? [height, width] : [width, height];
-  // Sharpness and the histogram on a copy of fixed size, so they compare across image sizes.
-  const side = 256;
-  const gray = await image.clone().flatten({ background: '#000000' }).greyscale().resize(side, side, { fit: 'fill' }).raw().toBuffer();
+  const gray = new Uint8Array(SIDE * SIDE);
   let sum = 0;
   const histogram = new Float64Array(256);
-  for (const v of gray) {
+  for (let i = 0; i < gray.length; i++) {
+    // Rec. 601 luma, as greyscale conversions of sRGB usually weigh it.
+    const v = Math.round(0.299 * (rgb[i * 3] as number) + 0.587 * (rgb[i * 3 + 1] as number) + 0.114 * (rgb[i * 3 + 2] as number));
+    gray[i] = v;
     sum += v;
     histogram[v] = (histogram[v] as number) + 1;
   }
@@ -69,16 +81,16 @@ export async function imageStats(file: string): Promise<ImageStats> {
   let lapSum = 0;
   let lapSq = 0;
   let n = 0;
-  for (let y = 1; y < side - 1; y++) {
-    for (let x = 1; x < side - 1; x++) {
-      const i = y * side + x;
-      const lap = (gray[i - side] as number) + (gray[i + side] as number) + (gray[i - 1] as number) + (gray[i + 1] as number) - 4 * (gray[i] as number);
+  for (let y = 1; y < SIDE - 1; y++) {
+    for (let x = 1; x < SIDE - 1; x++) {
+      const i = y * SIDE + x;
+      const lap = (gray[i - SIDE] as number) + (gray[i + SIDE] as number) + (gray[i - 1] as number) + (gray[i + 1] as number) - 4 * (gray[i] as number);
       lapSum += lap;
       lapSq += lap * lap;
       n++;
     }
   }
-  const colour = await image.clone().flatten({ background: '#000000' }).toColourspace('srgb').removeAlpha().resize(32, 32, { fit: 'fill' }).raw().toBuffer();
+  const colour = boxAverage(rgb, SIDE, 3, 32);
   let spread = 0;
   for (let i = 0; i < colour.length; i += 3) {
     const [r, g, b] = [colour[i] as number, colour[i + 1] as number, colour[i + 2] as number];
@@ -91,9 +103,25 @@ export async function imageStats(file: string): Promise<ImageStats> {
     sharpness: lapSq / n - (lapSum / n) ** 2,
     entropy,
     colourfulness: spread / (colour.length / 3) / 255,
-    hash: perceptualHash(await image.clone().flatten({ background: '#000000' }).greyscale().resize(32, 32, { fit: 'fill', kernel: 'linear' }).raw().toBuffer()),
-    thumb: normalized(await image.clone().flatten({ background: '#000000' }).greyscale().resize(16, 16, { fit: 'fill', kernel: 'linear' }).raw().toBuffer()),
+    hash: perceptualHash(boxAverage(gray, SIDE, 1, 32)),
+    thumb: normalized(boxAverage(gray, SIDE, 1, 16)),
   };
+}
+
+/** A square image of `side` pixels averaged down to `to` (which divides it): each output pixel the mean of its block. */
+function boxAverage(pixels: Uint8Array, side: number, channels: number, to: number): Uint8Array {
+  const block = side / to;
+  const out = new Uint8Array(to * to * channels);
+  for (let y = 0; y < to; y++) {
+    for (let x = 0; x < to; x++) {
+      for (let c = 0; c < channels; c++) {
+        let total = 0;
+        for (let dy = 0; dy < block; dy++) for (let dx = 0; dx < block; dx++) total += pixels[((y * block + dy) * side + x * block + dx) * channels + c] as number;
+        out[(y * to + x) * channels + c] = Math.round(total / (block * block));
+      }
+    }
+  }
+  return out;
 }
 
 function normalized(values: Uint8Array): Float32Array {
@@ -137,6 +165,46 @@ export function perceptualHash(gray32: Uint8Array): [number, number] {
     else high |= 1 << (i - 32);
   });
   return [low >>> 0, high >>> 0];
+}
+
+/**
+ * Every pair of hashes at most `bits` apart, without comparing all n² pairs: split the 64 bits into
+ * bits + 1 bands; two hashes that differ in at most `bits` bits agree exactly on at least one band
+ * (pigeonhole), so only images sharing a band's value are compared. Pairs as [i, j] with i < j, once.
+ */
+export function nearHashPairs(hashes: [number, number][], bits: number): [number, number][] {
+  const bands = bits + 1;
+  const width = Math.ceil(64 / bands);
+  const bit = (h: [number, number], k: number) => (k < 32 ? (h[0] >>> k) & 1 : (h[1] >>> (k - 32)) & 1);
+  // Each hash's value in each band.
+  const keys = Array.from({ length: bands }, (_, band) =>
+    Float64Array.from(hashes, (h) => {
+      let key = 0;
+      for (let k = band * width; k < Math.min(64, (band + 1) * width); k++) key = key * 2 + bit(h, k);
+      return key;
+    }),
+  );
+  const pairs: [number, number][] = [];
+  for (let band = 0; band < bands; band++) {
+    const buckets = new Map<number, number[]>();
+    (keys[band] as Float64Array).forEach((key, i) => {
+      const bucket = buckets.get(key);
+      if (bucket) bucket.push(i);
+      else buckets.set(key, [i]);
+    });
+    for (const bucket of buckets.values()) {
+      for (let x = 0; x < bucket.length; x++) {
+        for (let y = x + 1; y < bucket.length; y++) {
+          const [i, j] = [bucket[x] as number, bucket[y] as number];
+          // A pair that agrees on an earlier band was compared there.
+          let earlier = false;
+          for (let b = 0; b < band && !earlier; b++) earlier = (keys[b] as Float64Array)[i] === (keys[b] as Float64Array)[j];
+          if (!earlier && hashDistance(hashes[i] as [number, number], hashes[j] as [number, number]) <= bits) pairs.push([i, j]);
+        }
+      }
+    }
+  }
+  return pairs;
 }
 
 function popcount(v: number): number {
@@ -242,17 +310,12 @@ export async function checkProject(project: ProjectSession, hooks: { onProgress?
   }
   const representatives = [...byContent.values()].map((members) => members[0] as number);
   const nearPairs: { a: number; b: number; similarity: number }[] = [];
-  for (let x = 0; x < representatives.length; x++) {
-    const a = representatives[x] as number;
-    const ha = (measured[a] as { stats: ImageStats }).stats.hash;
-    for (let y = x + 1; y < representatives.length; y++) {
-      const b = representatives[y] as number;
-      const other = (measured[b] as { stats: ImageStats }).stats;
-      if (hashDistance(ha, other.hash) > NEAR_DUPLICATE_BITS) continue;
-      // Similar-looking images of one kind (face crops, parts) share hashes: the thumbnails must agree too.
-      const correlation = thumbCorrelation((measured[a] as { stats: ImageStats }).stats.thumb, other.thumb);
-      if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
-    }
+  const statsOf = (i: number) => (measured[i] as { stats: ImageStats }).stats;
+  for (const [x, y] of nearHashPairs(representatives.map((i) => statsOf(i).hash), NEAR_DUPLICATE_BITS)) {
+    const [a, b] = [representatives[x] as number, representatives[y] as number];
+    // Similar-looking images of one kind (face crops, parts) share hashes: the thumbnails must agree too.
+    const correlation = thumbCorrelation(statsOf(a).thumb, statsOf(b).thumb);
+    if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
   }
   for (const group of groups(measured.length, nearPairs)) {
     report.duplicates.push({ kind: 'near', similarity: group.similarity, paths: group.members.flatMap((i) => byContent.get((measured[i] as { contentHash: string }).contentHash)?.map((k) => measured[k]?.path as string) ?? []) });

@@ -205,8 +205,8 @@ async function loadClassifier(source: string): Promise<{ model: TF.LayersModel; 
 /** Heatmaps for image files, for the predicted class or `className`, scaled across them (or per image). */
 export async function explainFiles(source: string, files: string[], options: { className?: string; scale?: 'shared' | 'per-image' } = {}): Promise<ExplainResult> {
   const { model, classes, preprocessing } = await loadClassifier(source);
-  const heatmaps = heatmapModel(model);
   try {
+    const heatmaps = heatmapModel(model);
     if (options.className !== undefined && !classes.includes(options.className)) throw new UserError('bad-class', `The model has no class "${options.className}" (its classes: ${classes.join(', ')})`);
     const explained: { file: string; predicted: string; target: string; width: number; height: number; rows: number; cols: number; map: Float32Array }[] = [];
     const unreadable: ExplainResult['unreadable'] = [];
@@ -246,7 +246,8 @@ export async function explainFiles(source: string, files: string[], options: { c
  * `opacity` where the map is hottest and a third of it where it is coldest, and a legend strip below.
  */
 export async function overlayPng(file: string, entry: HeatmapEntry, resize: Preprocessing['resize'], opacity = 0.5): Promise<Buffer> {
-  const { data: image, info } = await sharp(file).rotate().resize(768, 768, { fit: 'inside', withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  // Grayscale, CMYK and alpha images all become plain sRGB, three channels, as the model's decoder makes them.
+  const { data: image, info } = await sharp(file).rotate().flatten({ background: '#000000' }).toColourspace('srgb').removeAlpha().resize(768, 768, { fit: 'inside', withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
   const [width, height] = [info.width, info.height];
   // The model's view in display pixels: the whole image (stretch), its centre square (center-crop), or the image padded to a square (pad).
   const side = Math.max(width, height);

@@ -79,28 +79,41 @@ export interface FineTunePlan {
 
 const gigabytes = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 
-/**
- * How deep stage 2 goes: the units asked for, or on a backend with a memory limit (wasm) the most
- * that fit in it, with the reason. Native TensorFlow and the cpu backend have no such limit.
- */
-export function planFineTune(features: TF.LayersModel, requested: number, images: number, batchSize: number, limitBytes: number | null): FineTunePlan {
+/** What bounds a fit's memory, in bytes, and how to say so. */
+export interface MemoryLimit {
+  bytes: number;
+  /** "on WebAssembly, which addresses at most 4 GiB" */
+  where: string;
+  /** Said after "a smaller batch size or input size goes deeper". */
+  advice: string;
+}
+
+export const WASM_LIMIT: MemoryLimit = { bytes: WASM_FIT_BYTES, where: 'on WebAssembly, which addresses at most 4 GiB', advice: '; native TensorFlow (tfjs-node, see the README\'s GPU section) has no such limit' };
+
+/** Native TensorFlow and the cpu backend: the machine's memory, of which a fit may take 60%. */
+export function hostLimit(totalBytes: number): MemoryLimit {
+  return { bytes: 0.6 * totalBytes, where: `with ${gigabytes(totalBytes)} of memory here (a fit may take 60% of it)`, advice: '' };
+}
+
+/** How deep stage 2 goes: the units asked for, or the most that fit in the memory limit, with the reason. */
+export function planFineTune(features: TF.LayersModel, requested: number, images: number, batchSize: number, limit: MemoryLimit): FineTunePlan {
   const plan = (units: number) => {
     const cutLayer = fineTuneCut(features, units);
     return { units, cutLayer, bytes: fineTuneBytes(features, cutLayer, images, batchSize) };
   };
   const wanted = plan(requested);
-  if (limitBytes === null || wanted.bytes <= limitBytes) return { ...wanted, note: null };
+  if (wanted.bytes <= limit.bytes) return { ...wanted, note: null };
   for (let units = requested - 1; units >= 1; units--) {
     const fits = plan(units);
-    if (fits.bytes > limitBytes) continue;
+    if (fits.bytes > limit.bytes) continue;
     return {
       ...fits,
       note:
-        `Fine-tuning ${requested} units needs about ${gigabytes(wanted.bytes)} for ${images} images at batch ${batchSize} on WebAssembly, which addresses at most 4 GiB: ` +
-        `the top ${units} were fine-tuned instead (about ${gigabytes(fits.bytes)}). A smaller batch size or input size goes deeper; native TensorFlow (tfjs-node, see the README's GPU section) has no such limit`,
+        `Fine-tuning ${requested} units needs about ${gigabytes(wanted.bytes)} for ${images} images at batch ${batchSize} ${limit.where}: ` +
+        `the top ${units} were fine-tuned instead (about ${gigabytes(fits.bytes)}). A smaller batch size or input size goes deeper${limit.advice}`,
     };
   }
-  throw new Error(`Fine-tuning needs about ${gigabytes(plan(1).bytes)} even for one unit with ${images} images at batch ${batchSize}, more than WebAssembly's 4 GiB: use a smaller batch or input size`);
+  throw new Error(`Fine-tuning needs about ${gigabytes(plan(1).bytes)} even for one unit with ${images} images at batch ${batchSize}, more than it may take ${limit.where}: use a smaller batch or input size`);
 }
 
 export interface SplitModel {
@@ -121,6 +134,7 @@ export function freezeBatchNorm(layer: TF.layers.Layer): void {
   bn.trainable = false;
   bn.call = (inputs, kwargs) => call(inputs, { ...kwargs, training: false });
 }
+
 
 /**
  * Splits `features` (an image → pooled-feature model ending in out_relu + pooling) at `cutLayer`

@@ -1,6 +1,7 @@
 // One training run, start to finish, as it runs inside the training worker: pick the backend,
 // load the backbone, embed only the images the cache lacks, train the head, evaluate, save.
 import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { backboneOfChoice, type EngineInfo, type TrainingConfig, type TrainingProgress } from '../../shared/contract';
 import type { ModelChoice, Split, TrainingReport } from '../../shared/report';
@@ -21,7 +22,7 @@ import { CheckpointWriter, writeModelFiles } from './checkpoint';
 import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, perClassMetrics } from '../../shared/metrics';
 import { savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
-import { planFineTune, splitForFineTuning, WASM_FIT_BYTES, WHOLE_NETWORK } from './fineTune';
+import { hostLimit, planFineTune, splitForFineTuning, WASM_LIMIT, WHOLE_NETWORK } from './fineTune';
 import { CancelledError, predictInBatches, trainHead } from './trainHead';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { fitSmallCnn, HOLDOUT_SHARE, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnInput } from './smallCnn';
@@ -377,8 +378,8 @@ async function fineTuneTop(
   if (backendName === 'wasm') registerWasmGradients();
   const backbone = await loadRunBackbone(job, config.backbone);
   try {
-    // As deep as asked where memory allows; on wasm as deep as fits in its 4 GiB, and the report says so.
-    const plan = planFineTune(backbone.extractor, config.fineTuneBlocks, samples.length, config.batchSize, backendName === 'wasm' ? WASM_FIT_BYTES : null);
+    // As deep as asked where memory allows; else as deep as fits (wasm's 4 GiB, or this machine's memory), and the report says so.
+    const plan = planFineTune(backbone.extractor, config.fineTuneBlocks, samples.length, config.batchSize, backendName === 'wasm' ? WASM_LIMIT : hostLimit(os.totalmem()));
     if (plan.note) notes.push(plan.note);
     const cutLayer = plan.cutLayer;
     const split = splitForFineTuning(backbone.extractor, cutLayer, head);

@@ -36,7 +36,7 @@ export const NO_BACKBONE: EngineInfo['backbone'] = { engine: 'none', label: 'non
 /** Passes the decoded, scaled pixels through unchanged: the embedding pipeline then caches pixels. */
 export const PIXELS: FrozenModelRunner = {
   engine: 'tfjs',
-  description: 'none (pixels straight to the CNN)',
+  description: 'none (the scaled pixels themselves)',
   notUsed: [],
   run: async (input) => input,
 };

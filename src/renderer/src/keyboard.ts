@@ -48,3 +48,10 @@ export function useFocusTrap(container: Ref<HTMLElement | null>): void {
     if (previous instanceof HTMLElement && previous.isConnected) previous.focus();
   });
 }
+
+/** Whether a viewer's keys may act with this element focused: anything but a text field, a list or a slider (a checkbox has no use for them). */
+export function viewerKeysPass(target: EventTarget | null): boolean {
+  const element = target as HTMLElement | null;
+  if (!element || !['INPUT', 'TEXTAREA', 'SELECT'].includes(element.tagName)) return true;
+  return element.tagName === 'INPUT' && (element as HTMLInputElement).type === 'checkbox';
+}

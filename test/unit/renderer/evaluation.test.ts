@@ -313,10 +313,16 @@ describe('evaluation confusion cells and galleries', () => {
     expect(viewer.getAttribute('aria-modal')).toBe('true');
     expect(document.activeElement).toBe(viewer);
     const close = viewer.querySelector<HTMLElement>('button[aria-label=Close]') as HTMLElement;
-    // Close is the only control inside: Tab and Shift+Tab stay on it instead of reaching the page behind.
-    for (const shiftKey of [true, false, true, false]) {
+    const heatmap = viewer.querySelector<HTMLElement>('input[name=heatmapShown]') as HTMLElement;
+    // The heatmap switch is the first control inside and Close the last: Tab and Shift+Tab wrap between them instead of reaching the page behind.
+    for (const [shiftKey, expected] of [
+      [true, close],
+      [false, heatmap],
+      [true, close],
+      [false, heatmap],
+    ] as const) {
       (document.activeElement as HTMLElement).dispatchEvent(new KeyboardEvent('keydown', { key: 'Tab', shiftKey, bubbles: true, cancelable: true }));
-      expect(document.activeElement).toBe(close);
+      expect(document.activeElement).toBe(expected);
     }
     close.click();
     await flushPromises();

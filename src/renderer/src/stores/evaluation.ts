@@ -6,6 +6,7 @@ import type { TrainingReport } from '../../../shared/report';
 import { useApi } from '../api/inject';
 import { BAD } from '../classColors';
 import { useDatasetStore } from './dataset';
+import { HEATMAP_PAGE } from './heatmaps';
 import { useNoticesStore } from './notices';
 
 type Sample = TrainingReport['samples'][number];
@@ -265,15 +266,16 @@ export const useEvaluationStore = defineStore('evaluation', () => {
 
   /**
    * The images whose heatmaps are asked for together with the one shown (so they share a scale):
-   * up to 64 of the gallery around the cursor, where each lies now; the shown image always among them.
+   * the gallery's page of 64 that holds the cursor, where each lies now; the shown image always
+   * among them. Stepping within a page asks for nothing new and keeps the scale.
    */
   function heatmapWindow(): string[] {
     const shown = enlarged.value;
     if (!shown) return [];
-    const start = Math.max(0, Math.min(cursor.value - 31, gallery.value.length - 64));
-    const around = gallery.value.slice(start, start + 64).map((s) => pathNow(s.path));
+    const start = Math.floor(cursor.value / HEATMAP_PAGE) * HEATMAP_PAGE;
+    const page = gallery.value.slice(start, start + HEATMAP_PAGE).map((s) => pathNow(s.path));
     const path = pathNow(shown.path);
-    return around.includes(path) ? around : [path, ...around.slice(0, 63)];
+    return page.includes(path) ? page : [path, ...page.slice(0, HEATMAP_PAGE - 1)];
   }
 
   /** The image where it lies now, so a relabeled (or undone) card keeps its picture. */

@@ -6,6 +6,7 @@ import { useApi } from '../api/inject';
 import type { DroppedFile } from '../dropFiles';
 import { useDatasetStore } from './dataset';
 import { useNoticesStore } from './notices';
+import { HEATMAP_PAGE } from './heatmaps';
 
 /** Uploads in flight at once: enough for main to fill a batch while the model runs the last one. */
 const IN_FLIGHT = 8;
@@ -90,12 +91,12 @@ export const usePredictionStore = defineStore('prediction', () => {
     const at = list.findIndex((r) => r === enlarged.value);
     if (at >= 0) enlarged.value = list[Math.max(0, Math.min(list.length - 1, at + delta))] ?? enlarged.value;
   }
-  /** Up to 64 viewable rows around the enlarged one: their heatmaps share one scale. */
+  /** The page of 64 viewable rows that holds the enlarged one: their heatmaps share one scale. */
   function heatmapWindow(): string[] {
     const list = viewable.value;
     const at = Math.max(0, list.findIndex((r) => r === enlarged.value));
-    const start = Math.max(0, Math.min(at - 31, list.length - 64));
-    return list.slice(start, start + 64).map((r) => r.path as string);
+    const start = Math.floor(at / HEATMAP_PAGE) * HEATMAP_PAGE;
+    return list.slice(start, start + HEATMAP_PAGE).map((r) => r.path as string);
   }
 
   /** The probability of the predicted class: how sure the model is of what it says. */

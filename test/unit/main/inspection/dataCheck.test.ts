@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../../src/main/common/events';
-import { checkProject, hashDistance, perceptualHash, robustScores } from '../../../../src/main/inspection/dataCheck';
+import { checkProject, hashDistance, nearHashPairs, perceptualHash, robustScores } from '../../../../src/main/inspection/dataCheck';
 import { hashBuffer } from '../../../../src/main/project/contentHash';
 import { seededRandom } from '../../../../src/main/project/demo';
 import { ProjectSession } from '../../../../src/main/project/project';
@@ -51,6 +51,29 @@ describe('the data check', () => {
     // Robust scores: the median is 0, the MAD sets the scale, and the floor keeps a uniform set quiet.
     expect(robustScores([1, 2, 3, 4, 100], 0)).toEqual([-2, -1, 0, 1, 97].map((v) => expect.closeTo(v / 1.4826, 9)));
     expect(robustScores([5, 5, 5, 5.01], 0.5).every((z) => Math.abs(z) < 0.1)).toBe(true);
+  });
+
+  it('finds every pair of hashes within 4 bits by bands, the same pairs as comparing all of them', () => {
+    const random = seededRandom(9);
+    const word = () => Math.floor(random() * 2 ** 32) >>> 0;
+    const hashes: [number, number][] = Array.from({ length: 400 }, () => [word(), word()]);
+    // Plant near copies: 1–6 bits flipped anywhere in the 64.
+    for (let k = 0; k < 120; k++) {
+      const source = hashes[Math.floor(random() * 400)] as [number, number];
+      const copy: [number, number] = [source[0], source[1]];
+      for (let f = 1 + Math.floor(random() * 6); f > 0; f--) {
+        const b = Math.floor(random() * 64);
+        if (b < 32) copy[0] = (copy[0] ^ (1 << b)) >>> 0;
+        else copy[1] = (copy[1] ^ (1 << (b - 32))) >>> 0;
+      }
+      hashes.push(copy);
+    }
+    const brute: string[] = [];
+    for (let i = 0; i < hashes.length; i++) for (let j = i + 1; j < hashes.length; j++) if (hashDistance(hashes[i] as [number, number], hashes[j] as [number, number]) <= 4) brute.push(`${i}-${j}`);
+    const banded = nearHashPairs(hashes, 4).map(([i, j]) => `${i}-${j}`);
+    expect(brute.length).toBeGreaterThan(50);
+    expect(banded.sort()).toEqual(brute.sort());
+    expect(new Set(banded).size).toBe(banded.length); // each pair once
   });
 
   it('finds injected copies, the leak and the conflict among them, and one image of each quality kind', async () => {
