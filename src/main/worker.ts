@@ -1,6 +1,8 @@
 // The training worker thread: the whole run happens here, so the window's process never blocks.
 // The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
+import type { BackendPreference } from './engine/backend';
+import type { OutOfFoldJob } from './inspection/outOfFoldWorker';
 import type { TrainingJob } from './training/job';
 import { runTrainingJob } from './training/job';
 import { CancelledError } from './training/trainHead';
@@ -12,11 +14,25 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
+const request = workerData as TrainingJob | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
 if ('kind' in request && request.kind === 'faces') {
   void import('./inference/faces/faceWorker').then(({ serveFaceCrops }) => serveFaceCrops(port));
 } else if ('kind' in request && request.kind === 'predict') {
   void servePredictions(request.source);
+} else if ('kind' in request && request.kind === 'outOfFold') {
+  // Ready (TensorFlow.js loaded) before the run's features exist; computes once they come.
+  const ready = Promise.all([import('./engine/backend'), import('./inspection/labelErrors')]).then(async ([{ selectBackend }, labelErrors]) => {
+    await selectBackend(request.backend);
+    return labelErrors;
+  });
+  port.once('message', (job: { type: string } & OutOfFoldJob) => {
+    void ready
+      .then(async ({ outOfFoldProbabilities }) => {
+        const probabilities = await outOfFoldProbabilities(job.features, job.dim, job.labels, job.classCount, { seed: job.seed, onFold: (done, total) => port.postMessage({ type: 'fold', done, total }) });
+        port.postMessage({ type: 'outOfFold', probabilities }, [probabilities.buffer as ArrayBuffer]);
+      })
+      .catch((error: unknown) => port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) }));
+  });
 } else if ('kind' in request && request.kind === 'explain') {
   void (async () => {
     try {

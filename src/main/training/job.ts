@@ -11,7 +11,8 @@ import { type Augmentation, augmentationKey } from './augment';
 import { chooseModel } from './modelChoice';
 import { type FrozenModelRunner, frozenModelRunner, probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { crossValidate, fitConvergedHead } from './convergedHead';
-import { estimateLabelErrors, type LabelIssue, outOfFoldProbabilities, rankLabelIssues } from '../inspection/labelErrors';
+import { estimateLabelErrors, type LabelIssue, rankLabelIssues } from '../inspection/labelErrors';
+import { type OutOfFoldHelper, prepareOutOfFold } from '../inspection/outOfFoldWorker';
 import { suggestLabels } from '../inspection/suggestions';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
@@ -48,6 +49,8 @@ export interface TrainingJob {
   /** Project-relative paths of the readable unlabeled images: the saved model suggests a label for each. */
   unlabeled: string[];
   config: TrainingConfig;
+  /** The worker bundle this run runs in, when it does: the label-error folds then run beside it on another thread. */
+  workerFile?: string;
 }
 
 export type JobEvent =
@@ -67,6 +70,16 @@ function argMax(probabilities: Float32Array, row: number, classCount: number): n
 }
 
 export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) => void, isCancelled: () => boolean): Promise<TrainingReport> {
+  // Started with the run, so that it is ready when the features are; ended however the run ends.
+  const labelFolds = prepareOutOfFold(job.config.backend, job.workerFile);
+  try {
+    return await trainAndEvaluate(job, emit, isCancelled, labelFolds);
+  } finally {
+    labelFolds.stop();
+  }
+}
+
+async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => void, isCancelled: () => boolean, labelFolds: OutOfFoldHelper): Promise<TrainingReport> {
   const started = performance.now();
   const { config } = job;
   const memory = () => ({ numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes });
@@ -121,6 +134,8 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
   if (missingClass) throw new Error(`Class "${missingClass}" has no readable image in the train split`);
   const trainRows = config.balancing === 'oversample' ? oversample(trainByClass, seededRandom(config.seed + 1)) : trainByClass.flat();
   const valRows = rowsOf('val');
+  // The label-error folds start now, on the other core where there is a worker, and are awaited after the evaluation.
+  labelFolds.start({ features: features.subarray(0, samples.length * dim), dim, labels: labels.slice(0, samples.length), classCount: job.classes.length, seed: config.seed });
 
   const trainStarted = performance.now();
   const backboneInfo = { ...backboneSpec, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
@@ -220,7 +235,7 @@ export async function runTrainingJob(job: TrainingJob, emit: (event: JobEvent) =
     // Label-error ranking over every image (train split included) from out-of-fold predictions of
     // their own regressions (a fixed, mild L2 on the raw features: on the benchmark sets they rank
     // flipped labels better than the accuracy recipe's folds); no image judges its own label.
-    const outOfFold = await outOfFoldProbabilities(features.subarray(0, samples.length * dim), dim, originalLabels, job.classes.length, { seed: config.seed, isCancelled, onFold: foldProgress });
+    const outOfFold = await labelFolds.wait(isCancelled, foldProgress);
     const labelErrors = estimateLabelErrors(outOfFold, originalLabels, job.classes.length);
     const issues = rankLabelIssues(outOfFold, originalLabels, job.classes.length, labelErrors.count);
     const evalRows = rowsOf(evaluatedOn);

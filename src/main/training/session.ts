@@ -276,7 +276,7 @@ export class TrainingService {
     let release = () => undefined as void;
 
     if (this.options.workerFile) {
-      const worker = new Worker(this.options.workerFile, { workerData: job });
+      const worker = new Worker(this.options.workerFile, { workerData: { ...job, workerFile: this.options.workerFile } });
       run.cancel = () => worker.postMessage('cancel');
       release = () => void worker.terminate();
       worker.on('message', onMessage);
