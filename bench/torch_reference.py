@@ -38,15 +38,46 @@ def embed(model_part, files, size, batch=16):
     return torch.cat(outputs)
 
 
+def frozen(module, size):
+    """PyTorch's fastest CPU inference here: TorchScript frozen and optimised for inference (folded
+    BatchNorm, fused convolutions, oneDNN layouts); 3-4x faster than eager on some CPUs."""
+    with torch.no_grad():
+        optimised = torch.jit.optimize_for_inference(torch.jit.script(module.eval()))
+        optimised(torch.rand(2, 3, size, size))  # the first call specialises the graph
+    return optimised
+
+
+def click_to_model(model_part, files, size):
+    """Embed every image, then 20 epochs of a dense head with Adam: (embed images/s, seconds)."""
+    started = time.perf_counter()
+    features = embed(model_part, files, size)
+    embed_seconds = time.perf_counter() - started
+    labels = torch.tensor([label for _, label in files])
+    head = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(features.shape[1], int(labels.max()) + 1))
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+    for _ in range(20):
+        order = torch.randperm(len(files))
+        for i in range(0, len(files), 32):
+            rows = order[i:i + 32]
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(head(features[rows]), labels[rows])
+            loss.backward()
+            optimizer.step()
+    return len(files) / embed_seconds, time.perf_counter() - started
+
+
 def embed_only(project, size):
     """`embed <project> <size> [cut]`: images/s of decode + MobileNetV2 to pooled features, or to the
-    block_15 output (the stage-2 cut) when `cut` is given."""
+    block_15 output (the stage-2 cut) when `cut` is given; eager, then frozen."""
     net = torchvision.models.mobilenet_v2(weights=None).eval()
     part = net.features[:17] if cut_requested() else torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     files = files_of(project)
-    started = time.perf_counter()
-    embed(part, files, size)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "imagesPerSecond": len(files) / (time.perf_counter() - started)}))
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    for key, model in (("imagesPerSecond", part), ("imagesPerSecondFrozen", frozen(part, size))):
+        started = time.perf_counter()
+        embed(model, files, size)
+        result[key] = len(files) / (time.perf_counter() - started)
+    print(json.dumps(result))
 
 
 def cut_requested():
@@ -133,25 +164,12 @@ def main():
     pooled = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     result = {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
-    # Click to first model: embed every image, then 20 epochs of a dense head with Adam.
+    # Click to first model, eager and frozen (the model is built before the clock starts, as ours is
+    # loaded before: what is timed is the work on the images).
     files = files_of(project)
-    started = time.perf_counter()
-    features = embed(pooled, files, size)
-    embed_seconds = time.perf_counter() - started
-    labels = torch.tensor([label for _, label in files])
-    head = torch.nn.Sequential(torch.nn.Dropout(0.2), torch.nn.Linear(features.shape[1], int(labels.max()) + 1))
-    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
-    for _ in range(20):
-        order = torch.randperm(len(files))
-        for i in range(0, len(files), 32):
-            rows = order[i:i + 32]
-            optimizer.zero_grad()
-            loss = torch.nn.functional.cross_entropy(head(features[rows]), labels[rows])
-            loss.backward()
-            optimizer.step()
     result["images"] = len(files)
-    result["embedImagesPerSecond"] = len(files) / embed_seconds
-    result["clickToModelSeconds"] = time.perf_counter() - started
+    result["embedImagesPerSecond"], result["clickToModelSeconds"] = click_to_model(pooled, files, size)
+    result["embedImagesPerSecondFrozen"], result["clickToModelSecondsFrozen"] = click_to_model(frozen(pooled, size), files, size)
 
     # Fine-tuning block_16 + Conv_1 on cached block_15 outputs, BatchNorm in eval mode, SGD + momentum.
     ft_files = files_of(finetune_project)

@@ -21,6 +21,7 @@ import { RecentProjects } from './project/recent';
 import type { Probe } from './project/thumbnails';
 import { exportRunInWorker } from './inference/exportWorker';
 import { explainInWorker } from './inspection/heatmapWorker';
+import { CheckService } from './inspection/checkSession';
 import { PredictionService } from './inference/predictions';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
@@ -59,12 +60,14 @@ export class LabelLoopApp {
   private readonly handlers: Handlers;
   readonly training: TrainingService;
   readonly predictions: PredictionService;
+  readonly checks: CheckService;
   private readonly faceCropper: FaceCropper;
 
   constructor(private readonly options: AppOptions) {
     this.recent = new RecentProjects(options.configDir);
     this.training = new TrainingService(this.events, { workerFile: options.workerFile });
     this.predictions = new PredictionService({ workerFile: options.workerFile });
+    this.checks = new CheckService(this.events, { workerFile: options.workerFile });
     this.faceCropper = faceCropper(options.workerFile);
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder), demoProject: this.demoDir() }),
@@ -77,6 +80,9 @@ export class LabelLoopApp {
       'dataset.scan': async () => this.requireProject().rescan(),
       'dataset.relabel': async ({ paths, to }) => this.requireProject().relabel(paths, to),
       'dataset.relabelEach': async ({ groups }) => this.requireProject().relabelEach(groups),
+      'dataset.trash': async ({ paths }) => this.requireProject().trash(paths),
+      'dataset.exclude': async ({ paths, excluded }) => ({ excluded: await this.requireProject().setExcluded(paths, excluded) }),
+      'dataset.excluded': async () => ({ excluded: await this.requireProject().excludedPaths() }),
       'dataset.undo': async () => this.requireProject().undo(),
       'dataset.redo': async () => this.requireProject().redo(),
       'dataset.details': async ({ path: file }) => this.requireProject().details(file),
@@ -133,6 +139,9 @@ export class LabelLoopApp {
       'faces.context': async ({ path: relative }) => faceContext(this.requireProject(), relative),
       'faces.photos': async () => ({ photos: await facePhotos(this.requireProject()) }),
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
+      'check.start': async () => ({ checkId: await this.checks.start(this.requireProject()) }),
+      'check.status': async () => this.checks.status(this.requireProject()),
+      'check.cancel': async ({ checkId }) => ({ cancelled: this.checks.cancel(checkId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
@@ -262,6 +271,7 @@ export class LabelLoopApp {
     const closing = this.project;
     this.project = null;
     await this.predictions.close();
+    await this.checks.closeProject(closing.root);
     await closing.close();
     return true;
   }

@@ -2,10 +2,12 @@
 // The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendPreference } from './engine/backend';
+import type { CheckWorkerMessage } from './inspection/checkSession';
+import type { CheckInput } from './inspection/dataCheck';
 import type { OutOfFoldJob } from './inspection/outOfFoldWorker';
 import type { TrainingJob } from './training/job';
 import { runTrainingJob } from './training/job';
-import { CancelledError } from './training/trainHead';
+import { CancelledError } from './common/errors';
 
 if (!parentPort) throw new Error('The compute worker must run as a worker thread');
 const port = parentPort;
@@ -14,8 +16,15 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
-if ('kind' in request && request.kind === 'faces') {
+const request = workerData as TrainingJob | { kind: 'check'; input: CheckInput } | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
+if ('kind' in request && request.kind === 'check') {
+  void import('./inspection/dataCheck').then(({ checkImages }) =>
+    checkImages(request.input, { onProgress: (done, total) => port.postMessage({ type: 'progress', done, total } satisfies CheckWorkerMessage), isCancelled: () => cancelled }).then(
+      (report) => port.postMessage({ type: 'checked', report } satisfies CheckWorkerMessage),
+      (error: unknown) => port.postMessage((error instanceof CancelledError ? { type: 'cancelled' } : { type: 'failed', message: error instanceof Error ? error.message : String(error) }) satisfies CheckWorkerMessage),
+    ),
+  );
+} else if ('kind' in request && request.kind === 'faces') {
   void import('./inference/faces/faceWorker').then(({ serveFaceCrops }) => serveFaceCrops(port));
 } else if ('kind' in request && request.kind === 'predict') {
   void servePredictions(request.source);

@@ -370,6 +370,8 @@ export const SplitPreview = z.object({
   classWeights: z.record(z.string(), z.number()).nullable(),
   /** Images left out: unlabeled or unreadable. */
   excluded: z.number(),
+  /** Labeled images left out by the exclusion list (the data check's "exclude from training"). */
+  excludedByList: z.number(),
   /** A few images of each class in each split, for the Data tab's thumbnail strips. */
   examples: z.object({ train: z.array(SplitExample), val: z.array(SplitExample), test: z.array(SplitExample) }),
 });
@@ -431,6 +433,41 @@ export const PredictionRow = z.object({
 });
 export type PredictionRow = z.output<typeof PredictionRow>;
 
+/** Image-quality outliers the data check finds, each judged against the project's own images. */
+export const QualityKind = z.enum(['blurry', 'dark', 'bright', 'low-information', 'odd-size', 'odd-aspect', 'grayscale']);
+export type QualityKind = z.output<typeof QualityKind>;
+
+/** What the data check found (`labelloop check --report` writes the same JSON); paths relative to the project. */
+export const CheckReport = z.object({
+  images: z.number(),
+  duplicates: z.array(z.object({ kind: z.enum(['exact', 'near']), similarity: z.number(), paths: z.array(RelPath) })),
+  /** Copies assigned to different splits (splits.json): they inflate val accuracy. */
+  leaks: z.array(z.object({ paths: z.array(RelPath), splits: z.array(z.string()), similarity: z.number() })),
+  /** Copies under different labels (null: unlabeled). */
+  conflicts: z.array(z.object({ paths: z.array(RelPath), labels: z.array(z.string().nullable()), similarity: z.number() })),
+  issues: z.array(z.object({ path: RelPath, kinds: z.array(QualityKind), scores: z.record(z.string(), z.number()) })),
+  unreadable: z.array(z.object({ path: z.string(), reason: z.string() })),
+});
+export type CheckReport = z.output<typeof CheckReport>;
+
+export const CheckState = z.enum(['running', 'finished', 'cancelled', 'failed']);
+
+/** The data check in progress or the last one finished (kept in .labelloop/check.json across restarts). */
+export const CheckStatus = z.object({
+  checkId: z.string(),
+  state: CheckState,
+  progress: z.object({ done: z.number(), total: z.number() }),
+  startedAt: z.string(),
+  /** The findings, once finished; null while running or after a cancel or failure. */
+  report: CheckReport.nullable(),
+  /** Why it failed or was cancelled; null otherwise. */
+  message: z.string().nullable(),
+});
+export type CheckStatus = z.output<typeof CheckStatus>;
+
+/** Project-relative paths of the images left out of the split and every run (the exclusion list, by content). */
+export const ExcludedImages = z.object({ excluded: z.array(RelPath) });
+
 const empty = z.object({}).strict();
 
 function route<I extends z.ZodType, O extends z.ZodType>(input: I, output: O) {
@@ -459,6 +496,14 @@ export const routes = {
       .refine((input) => input.groups.reduce((n, g) => n + g.paths.length, 0) <= 100_000, 'At most 100,000 images in one step'),
     MoveResult,
   ),
+  /**
+   * Moves images into the project's recoverable trash (.labelloop/trash/<class>/), journaled as one
+   * step that Undo takes back: the data check's "keep one" of a group of copies.
+   */
+  'dataset.trash': route(z.object({ paths: z.array(RelPath).min(1).max(100_000) }).strict(), MoveResult),
+  /** Leaves images out of the split and every run (`excluded: false` takes them back); kept by content, so a relabel or move keeps it. */
+  'dataset.exclude': route(z.object({ paths: z.array(RelPath).min(1).max(100_000), excluded: z.boolean() }).strict(), ExcludedImages),
+  'dataset.excluded': route(empty, ExcludedImages),
   'dataset.undo': route(empty, MoveResult),
   'dataset.redo': route(empty, MoveResult),
   'dataset.details': route(z.object({ path: RelPath }).strict(), ImageDetails),
@@ -510,6 +555,11 @@ export const routes = {
   'faces.context': route(z.object({ path: RelPath }).strict(), FaceContext.nullable()),
   /** The photos the project's face crops came from, with their crops' current paths (the grid's photo filter). */
   'faces.photos': route(empty, z.object({ photos: z.array(z.object({ sourceHash: z.string(), source: z.string(), paths: z.array(RelPath) })) })),
+  /** Starts the data check of the open project in a worker (one at a time); progress and end come as events. */
+  'check.start': route(empty, z.object({ checkId: z.string() })),
+  /** The check in progress, or the last finished one of this project; null when it was never checked. */
+  'check.status': route(empty, CheckStatus.nullable()),
+  'check.cancel': route(z.object({ checkId: z.string().min(1).max(64) }).strict(), z.object({ cancelled: z.boolean() })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,
@@ -529,6 +579,9 @@ export const events = {
   /** One per epoch: loss, accuracy, val_loss, val_accuracy, lr. */
   'training.epoch': z.object({ runId: z.string(), epoch: z.number(), logs: EpochLogs }),
   'training.ended': TrainingEnded,
+  'check.progress': z.object({ checkId: z.string(), done: z.number(), total: z.number() }),
+  /** `message`: the findings in one line, or why it failed or stopped. */
+  'check.ended': z.object({ checkId: z.string(), state: CheckState.exclude(['running']), message: z.string() }),
 } as const;
 
 export type Routes = typeof routes;

@@ -17,3 +17,13 @@ export function gridOrder(a: { path: string }, b: { path: string }): number {
   if (nameA !== nameB) return nameA < nameB ? -1 : 1;
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
+
+/**
+ * The project's recoverable trash, inside LabelLoop's own folder: the data check's "keep one" moves
+ * a group's other copies here (into a folder per class) as a journaled step that Undo takes back.
+ */
+export const TRASH_DIR = '.labelloop/trash';
+
+export function inTrash(relative: string): boolean {
+  return relative.startsWith(`${TRASH_DIR}/`);
+}

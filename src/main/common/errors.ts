@@ -9,6 +9,13 @@ export class UserError extends Error {
   }
 }
 
+/** Long work (a run, a data check) stopped because the user cancelled it. */
+export class CancelledError extends Error {
+  constructor(work = 'Training') {
+    super(`${work} was cancelled`);
+  }
+}
+
 /** Turns a Node fs error into a sentence that names the file and what to do. */
 export function describeFsError(error: unknown, path: string): string {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;

@@ -5,21 +5,11 @@
 // project itself with robust scores (median and MAD), so a dark project does not flag all its images.
 import path from 'node:path';
 import sharp from 'sharp';
+import type { CheckReport, QualityKind } from '../../shared/contract';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import { readSplits } from '../training/splits';
-
-export type QualityKind = 'blurry' | 'dark' | 'bright' | 'low-information' | 'odd-size' | 'odd-aspect' | 'grayscale';
-
-export interface CheckReport {
-  images: number;
-  duplicates: { kind: 'exact' | 'near'; similarity: number; paths: string[] }[];
-  leaks: { paths: string[]; splits: string[]; similarity: number }[];
-  conflicts: { paths: string[]; labels: (string | null)[]; similarity: number }[];
-  issues: { path: string; kinds: QualityKind[]; scores: Partial<Record<QualityKind, number>> }[];
-  /** Files that could not be decoded for the check, with the reason. */
-  unreadable: { path: string; reason: string }[];
-}
+import { CancelledError } from '../common/errors';
 
 /** What the check measures of one image. */
 export interface ImageStats {
@@ -277,11 +267,37 @@ function groups(count: number, pairs: { a: number; b: number; similarity: number
   return [...byRoot.values()].filter((g) => g.members.length > 1);
 }
 
-export async function checkProject(project: ProjectSession, hooks: { onProgress?: (done: number, total: number) => void } = {}): Promise<CheckReport> {
-  const snapshot = project.snapshot();
-  const items = snapshot.items.filter((i) => i.status !== 'unreadable');
-  const hashes = await project.contentHashes(items);
-  const splits = (await readSplits(path.join(project.root, DATA_DIR)))?.assignments ?? {};
+/** What the check reads: the images with their labels and content hashes, the split assignment, the exclusion list. */
+export interface CheckInput {
+  root: string;
+  items: { path: string; label: string | null; contentHash: string }[];
+  /** Content hash → split (splits.json's assignments). */
+  splits: Record<string, string>;
+  /** Content hashes on the exclusion list: in no split, so they leak nothing. */
+  excluded: string[];
+}
+
+/** The check's input from an open project (the content hashes are cached, so this is quick after the first time). */
+export async function checkInput(project: ProjectSession): Promise<CheckInput> {
+  const items = project.snapshot().items.filter((i) => i.status !== 'unreadable');
+  const [hashes, splits, excluded] = await Promise.all([project.contentHashes(items), readSplits(path.join(project.root, DATA_DIR)), project.excludedHashes()]);
+  return { root: project.root, items: items.map((i) => ({ path: i.path, label: i.label, contentHash: hashes.get(i.path) ?? '' })), splits: splits?.assignments ?? {}, excluded: [...excluded] };
+}
+
+export async function checkProject(project: ProjectSession, hooks: CheckHooks = {}): Promise<CheckReport> {
+  return checkImages(await checkInput(project), hooks);
+}
+
+export interface CheckHooks {
+  onProgress?: (done: number, total: number) => void;
+  /** Asked between images: true stops the check with a CancelledError. */
+  isCancelled?: () => boolean;
+}
+
+export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Promise<CheckReport> {
+  const { items } = input;
+  const excluded = new Set(input.excluded);
+  const splits = Object.fromEntries(Object.entries(input.splits).filter(([hash]) => !excluded.has(hash)));
   const report: CheckReport = { images: items.length, duplicates: [], leaks: [], conflicts: [], issues: [], unreadable: [] };
 
   const measured: { path: string; label: string | null; contentHash: string; stats: ImageStats }[] = [];
@@ -289,9 +305,9 @@ export async function checkProject(project: ProjectSession, hooks: { onProgress?
   const queue = [...items];
   await Promise.all(
     Array.from({ length: 4 }, async () => {
-      for (let item = queue.shift(); item; item = queue.shift()) {
+      for (let item = queue.shift(); item && !hooks.isCancelled?.(); item = queue.shift()) {
         try {
-          measured.push({ path: item.path, label: item.label, contentHash: hashes.get(item.path) ?? '', stats: await imageStats(path.join(project.root, item.path)) });
+          measured.push({ path: item.path, label: item.label, contentHash: item.contentHash, stats: await imageStats(path.join(input.root, item.path)) });
         } catch (error) {
           report.unreadable.push({ path: item.path, reason: error instanceof Error ? error.message : String(error) });
         }
@@ -299,6 +315,7 @@ export async function checkProject(project: ProjectSession, hooks: { onProgress?
       }
     }),
   );
+  if (hooks.isCancelled?.()) throw new CancelledError();
   measured.sort((a, b) => a.path.localeCompare(b.path));
 
   // Exact duplicates by content; near ones by the perceptual hash, one representative per content.

@@ -5,7 +5,7 @@
 // label), as cleanlab ranks by default.
 import { seededRandom } from '../project/demo';
 import { assignFolds, shuffled } from '../training/splits';
-import { CancelledError } from '../training/trainHead';
+import { CancelledError } from '../common/errors';
 import { type TF, tf } from '../engine/tf';
 
 export interface LabelIssue {

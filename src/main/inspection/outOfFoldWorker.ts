@@ -5,7 +5,7 @@
 // loaded only by whoever computes.
 import { Worker } from 'node:worker_threads';
 import type { BackendPreference } from '../engine/backend';
-import { CancelledError } from '../training/trainHead';
+import { CancelledError } from '../common/errors';
 
 export interface OutOfFoldJob {
   features: Float32Array;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { DatasetSnapshot, ImageDetails, ImageItem, ImportResult, MoveResult, ThumbnailProgress } from '../../shared/contract';
-import { gridOrder } from '../../shared/images';
+import { gridOrder, inTrash, TRASH_DIR } from '../../shared/images';
 import { PathConfinement } from './confine';
 import { HashCache, hashBuffer, hashCachePath } from './contentHash';
 import { describeFsError, errnoCode, UserError } from '../common/errors';
@@ -15,6 +15,7 @@ import { partialPath, uniqueName } from './fileMove';
 import type { ApplyResult, CrashPoints } from './journal';
 import { LabelJournal } from './journal';
 import { DATA_DIR, fileVersion, scanProject } from './scan';
+import { ExclusionList } from './exclusions';
 import { isStorageFailure, isUnwritable, type ProjectFs, realFs, unwritableReason } from './projectFs';
 import { NOT_AN_IMAGE_NAME, uploadBaseName, uploadProblem } from './uploads';
 import { describeImage, type Probe, type ThumbnailOptions, ThumbnailService } from './thumbnails';
@@ -34,6 +35,8 @@ export interface ProjectOptions {
 
 /** What a read-only project cannot do, said the same way in the app and the CLI. */
 export const READ_ONLY_CAN_STILL = 'browsing images and inspecting runs still work';
+/** The trash folder of images that had no class. */
+const UNLABELED_TRASH = '(unlabeled)';
 
 export class ProjectSession {
   private items = new Map<string, ImageItem>();
@@ -59,6 +62,7 @@ export class ProjectSession {
     private readonly options: ProjectOptions,
     /** A temporary thumbnail folder made for this session only, removed on close. */
     private readonly disposableThumbnailDir: string | null,
+    private readonly exclusions: ExclusionList,
   ) {}
 
   static async open(root: string, events: EventBus, options: ProjectOptions = {}): Promise<ProjectSession> {
@@ -88,6 +92,7 @@ export class ProjectSession {
       recovered,
       options,
       thumbs.disposable ? thumbs.dir : null,
+      new ExclusionList(dataDir, fs),
     );
     await session.rescan();
     session.watch(options.watchIntervalMs ?? 1500);
@@ -162,6 +167,49 @@ export class ProjectSession {
     return this.move(() => this.journal.relabelEach(groups.map((g) => ({ paths: g.paths, targetDir: g.to ?? '' }))));
   }
 
+  /**
+   * Moves images into the recoverable trash (.labelloop/trash/<class>/, or "(unlabeled)") as one
+   * journaled step that Undo takes back: nothing is deleted, and the content stays in one place.
+   */
+  async trash(paths: string[]): Promise<MoveResult> {
+    this.requireWritable('images cannot be moved to the trash');
+    const byFolder = new Map<string, string[]>();
+    for (const relative of paths) {
+      const label = this.items.get(relative)?.label ?? null;
+      const folder = `${TRASH_DIR}/${label ?? UNLABELED_TRASH}`;
+      byFolder.set(folder, [...(byFolder.get(folder) ?? []), relative]);
+    }
+    return this.move(() => this.journal.relabelEach([...byFolder].map(([targetDir, group]) => ({ paths: group, targetDir }))));
+  }
+
+  /** The content hashes left out of the split and every run. */
+  excludedHashes(): Promise<Set<string>> {
+    return this.exclusions.hashes();
+  }
+
+  /** Where the excluded images are now (images gone from the project are not listed). */
+  async excludedPaths(): Promise<string[]> {
+    const excluded = await this.exclusions.hashes();
+    if (excluded.size === 0) return [];
+    const hashes = await this.contentHashes([...this.items.values()]);
+    return [...hashes].flatMap(([relative, hash]) => (excluded.has(hash) ? [relative] : [])).sort();
+  }
+
+  /** Leaves images out of training (or, with `excluded` false, takes them back), by content; returns the excluded paths. */
+  async setExcluded(paths: string[], excluded: boolean): Promise<string[]> {
+    this.requireWritable(excluded ? 'images cannot be excluded from training' : 'images cannot be taken back into training');
+    const items = paths.map((relative) => {
+      const item = this.items.get(relative);
+      if (!item) throw new UserError('not-found', `${relative} is not an image of the project`);
+      return item;
+    });
+    const hashes = await this.contentHashes(items);
+    const unreadable = items.find((item) => !hashes.has(item.path));
+    if (unreadable) throw new UserError('fs', `${unreadable.path} could not be read, so it cannot be recognised by its content: nothing was changed`);
+    await this.exclusions.update(items.map((item) => ({ path: item.path, hash: hashes.get(item.path) as string })), excluded);
+    return this.excludedPaths();
+  }
+
   async undo(): Promise<MoveResult> {
     this.requireWritable('nothing can be undone');
     return this.move(() => this.journal.undo());
@@ -177,6 +225,8 @@ export class ProjectSession {
     try {
       const done = await this.noticeReadOnly(work());
       this.applyMoves(done.moves);
+      // An image back from the trash was no item: the scan finds it with its size and version.
+      if (done.moves.some((m) => inTrash(m.from))) await this.rescan();
       return { ...done, history: this.journal.history };
     } finally {
       // Checks still waiting look again: a refused relabel put its files back where they were.
@@ -339,6 +389,7 @@ export class ProjectSession {
       const item = this.items.get(move.from);
       if (!item) continue;
       this.items.delete(move.from);
+      if (inTrash(move.to)) continue;
       // The same object moves, so background validation still finds it by reference.
       item.path = move.to;
       item.label = move.to.includes('/') ? (move.to.split('/')[0] as string) : null;

@@ -5,7 +5,8 @@
 import { assignFolds, classWeights } from './splits';
 import { tf, type TF } from '../engine/tf';
 import type { Logs } from './callbacks';
-import { buildHead, CancelledError, NonFiniteError } from './trainHead';
+import { buildHead, NonFiniteError } from './trainHead';
+import { CancelledError } from '../common/errors';
 
 /**
  * L2 strengths tried on standardised features, strongest first (each fit starts from the previous

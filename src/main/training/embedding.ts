@@ -10,7 +10,7 @@ import { tf } from '../engine/tf';
 import { type Augmentation, augmentBatch, drawAugmentation } from './augment';
 import { allFinite, type EmbeddingCache } from './embeddingCache';
 import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
-import { CancelledError } from './trainHead';
+import { CancelledError } from '../common/errors';
 
 const EMBED_BATCH = 16;
 

@@ -24,7 +24,8 @@ import { accuracy, type AccuracyEstimate, accuracyEstimate, confusionMatrix, per
 import { savedPreprocessing } from '../engine/preprocess';
 import { classWeights, oversample } from './splits';
 import { hostLimit, planFineTune, splitForFineTuning, WASM_LIMIT, WHOLE_NETWORK } from './fineTune';
-import { CancelledError, predictInBatches, trainHead } from './trainHead';
+import { predictInBatches, trainHead } from './trainHead';
+import { CancelledError } from '../common/errors';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { fitSmallCnn, HOLDOUT_SHARE, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnInput } from './smallCnn';
 import { tf, type TF } from '../engine/tf';

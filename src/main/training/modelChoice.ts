@@ -19,7 +19,7 @@ import { frozenModelRunner } from '../engine/onnx/frozenRunner';
 import { innerFoldScore } from './convergedHead';
 import { embedSamples, loadRunBackbone, noteDiscarded, onnxCacheDir, uniqueByHash } from './embedding';
 import { EmbeddingCache } from './embeddingCache';
-import { CancelledError } from './trainHead';
+import { CancelledError } from '../common/errors';
 import type { JobEvent, JobSample, Memory, TrainingJob } from './job';
 
 /**

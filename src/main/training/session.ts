@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { EngineInfo, FrozenEngine, SplitPreview, TrainingConfig, TrainingEnded, TrainingStatus } from '../../shared/contract';
-import { UserError } from '../common/errors';
+import { CancelledError, UserError } from '../common/errors';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
@@ -20,7 +20,6 @@ import { probeFrozenEngine } from '../engine/onnx/frozenRunner';
 import { NO_BACKBONE } from './smallCnn';
 import { decodeForModel, DEFAULT_PREPROCESSING } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
-import { CancelledError } from './trainHead';
 import { finishMessage } from './endMessage';
 import { HEARTBEAT_MS, writeRunProgress } from './runs';
 import { removeCheckpoint } from './checkpoint';
@@ -161,7 +160,7 @@ export class TrainingService {
 
   /** What the split and balancing settings would give, without training or saving anything. */
   async previewSplits(project: ProjectSession, settings: SplitSettings & { balancing: TrainingConfig['balancing'] }): Promise<SplitPreview> {
-    const { classes, samples, excluded } = await this.labeledSamples(project, false);
+    const { classes, samples, excluded, excludedByList } = await this.labeledSamples(project, false);
     const splits = assignSplits(samples, await readSplits(path.join(project.root, DATA_DIR)), settings);
     const counts: SplitPreview['counts'] = { train: {}, val: {}, test: {} };
     for (const split of ['train', 'val', 'test'] as const) for (const c of classes) counts[split][c] = 0;
@@ -179,27 +178,36 @@ export class TrainingService {
       balancedTrain: Object.fromEntries(classes.map((c, i) => [c, settings.balancing === 'oversample' && (trainCounts[i] ?? 0) > 0 ? largest : (trainCounts[i] ?? 0)])),
       classWeights: settings.balancing === 'class-weights' ? Object.fromEntries(classes.map((c, i) => [c, classWeights(trainCounts)[i] as number])) : null,
       excluded,
+      excludedByList,
       examples: { train: examplesOf('train'), val: examplesOf('val'), test: examplesOf('test') },
     };
   }
 
-  /** Labeled, readable images with their content hash; refuses (when training) datasets that cannot train. */
+  /**
+   * Labeled, readable images with their content hash, less the exclusion list's; refuses (when
+   * training) datasets that cannot train.
+   */
   private async labeledSamples(project: ProjectSession, strict: boolean) {
     const snapshot = project.snapshot();
     const labeled = snapshot.items.filter((i) => i.label !== null && i.status !== 'unreadable');
     const classes = snapshot.classes;
-    if (strict) {
-      if (classes.length === 0) throw new UserError('no-classes', 'The project has no classes: make one subfolder per class (OK/, NG/, …)');
-      if (classes.length === 1) throw new UserError('one-class', `Only one class ("${classes[0]}"): a classifier needs at least two`);
-      const empty = classes.filter((c) => !labeled.some((i) => i.label === c));
-      if (empty.length > 0) throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images`);
-    }
-    const hashes = await project.contentHashes(labeled);
-    const samples = labeled.flatMap((i) => {
+    const [hashes, excluded] = await Promise.all([project.contentHashes(labeled), project.excludedHashes()]);
+    const readable = labeled.flatMap((i) => {
       const hash = hashes.get(i.path);
       return hash ? [{ path: i.path, label: i.label as string, hash }] : [];
     });
-    return { classes, samples, excluded: snapshot.items.length - samples.length };
+    const samples = readable.filter((s) => !excluded.has(s.hash));
+    if (strict) {
+      if (classes.length === 0) throw new UserError('no-classes', 'The project has no classes: make one subfolder per class (OK/, NG/, …)');
+      if (classes.length === 1) throw new UserError('one-class', `Only one class ("${classes[0]}"): a classifier needs at least two`);
+      const empty = classes.filter((c) => !samples.some((s) => s.label === c));
+      if (empty.length > 0) {
+        const onlyExcluded = empty.filter((c) => readable.some((s) => s.label === c));
+        const why = onlyExcluded.length > 0 ? ` (${onlyExcluded.map((c) => `"${c}"`).join(', ')}: every image is on the exclusion list; the Check tab takes them back)` : '';
+        throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images to train on${why}`);
+      }
+    }
+    return { classes, samples, excluded: snapshot.items.length - readable.length, excludedByList: readable.length - samples.length };
   }
 
   /** The run's samples with their split; the split assignment is saved for the next run. */

@@ -6,12 +6,7 @@ import type { Callback, Logs, TrainingControl, WeightSnapshot } from './callback
 import { BestCheckpoint, CallbackList, EarlyStopping, LearningRateScheduler, ReduceLROnPlateau } from './callbacks';
 import { shuffled } from './splits';
 import { tf, type TF } from '../engine/tf';
-
-export class CancelledError extends Error {
-  constructor() {
-    super('Training was cancelled');
-  }
-}
+import { CancelledError } from '../common/errors';
 
 /** A loss or metric that is NaN or infinite: the run would only report nulls, so it fails instead. */
 export class NonFiniteError extends Error {

@@ -4,7 +4,7 @@ import { selectBackend } from '../../../../src/main/engine/backend';
 import { estimateLabelErrors, outOfFoldProbabilities, rankLabelIssues } from '../../../../src/main/inspection/labelErrors';
 import { assignFolds } from '../../../../src/main/training/splits';
 import { type TF, tf } from '../../../../src/main/engine/tf';
-import { CancelledError } from '../../../../src/main/training/trainHead';
+import { CancelledError } from '../../../../src/main/common/errors';
 
 describe('label-error ranking', () => {
   beforeAll(async () => {

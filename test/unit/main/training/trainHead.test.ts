@@ -3,7 +3,8 @@ import { TrainingConfig } from '../../../../src/shared/contract';
 import { seededRandom } from '../../../../src/main/project/demo';
 import type { Callback } from '../../../../src/main/training/callbacks';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { CancelledError, makeOptimizer, setLearningRate, trainHead } from '../../../../src/main/training/trainHead';
+import { makeOptimizer, setLearningRate, trainHead } from '../../../../src/main/training/trainHead';
+import { CancelledError } from '../../../../src/main/common/errors';
 import { tf } from '../../../../src/main/engine/tf';
 import type { TF } from '../../../../src/main/engine/tf';
 
