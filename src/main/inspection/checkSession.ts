@@ -77,9 +77,13 @@ export class CheckService {
     return checkId;
   }
 
-  /** The check in progress for this project, else its last finished one (from check.json), else null. */
+  /**
+   * The check in progress for this project, else its last finished one (from check.json), else
+   * null. A cancelled or failed check said so in its end event; its window goes on showing the last findings.
+   */
   async status(project: ProjectSession): Promise<CheckStatus | null> {
-    if (this.current && this.current.root === project.root) return structuredClone(this.current.status);
+    const current = this.current?.root === project.root ? this.current.status : null;
+    if (current && (current.state === 'running' || current.state === 'finished')) return structuredClone(current);
     return readStatus(project);
   }
 

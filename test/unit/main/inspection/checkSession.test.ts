@@ -66,6 +66,15 @@ describe('the data check session', () => {
     expect(ended).toMatchObject({ state: 'cancelled', report: null, message: expect.stringMatching(/cancelled/) });
     expect(payloads('check.ended')).toEqual([{ checkId, state: 'cancelled', message: ended.message }]);
     expect(await call('check.cancel', { checkId })).toEqual({ cancelled: false });
+    // Nothing finished yet: nothing to show.
+    expect(await call('check.status')).toBeNull();
+    const { checkId: secondId } = await call<{ checkId: string }>('check.start');
+    const finished = await app.checks.whenDone(secondId);
+    const { checkId: thirdId } = await call<{ checkId: string }>('check.start');
+    await call('check.cancel', { checkId: thirdId });
+    await app.checks.whenDone(thirdId);
+    // A window that reloads after a cancel sees the last findings.
+    expect(await call('check.status')).toEqual(finished);
   }, 60_000);
 
   it('an excluded copy leaks nothing: it is in no split', async () => {
