@@ -23,6 +23,7 @@ function preview({ balancing, val }: RouteInput<'splits.preview'>): SplitPreview
     balancedTrain: balancing === 'oversample' ? { NG: train.NG, OK: train.NG } : train,
     classWeights: balancing === 'class-weights' ? { NG: (train.NG + train.OK) / (2 * train.NG), OK: (train.NG + train.OK) / (2 * train.OK) } : null,
     excluded: 0,
+    excludedByList: 0,
     examples: {
       train: [{ path: 'NG/n1.jpg', label: 'NG' }, { path: 'OK/o1.jpg', label: 'OK' }],
       val: [{ path: 'NG/n2.jpg', label: 'NG' }],
@@ -97,6 +98,19 @@ describe('Data tab views', () => {
     await wrapper.find('input[name=val]').setValue('0.5');
     await settle();
     expect(chart?.data.datasets[0]?.data).toEqual([20, 5]);
+  });
+
+  it('says how many labeled images the exclusion list leaves out, and its link opens the Check tab', async () => {
+    const { api, wrapper } = await dataTab();
+    expect(wrapper.find('[data-test=excluded-by-list]').exists()).toBe(false);
+    api.splitPreview = (input) => ({ ...preview(input), excludedByList: 3 });
+    await wrapper.find('input[name=seed]').setValue('7');
+    await settle();
+    expect(wrapper.find('[data-test=excluded-by-list]').text()).toMatch(/^3 labeled image\(s\) are left out by the exclusion list/);
+    await wrapper.find('[data-test=open-check]').trigger('click');
+    await flushPromises();
+    expect(wrapper.find('[data-test=check-view]').exists()).toBe(true);
+    expect(wrapper.find('[data-tab=check]').classes()).toContain('active');
   });
 
   it('does not ask main for a split that leaves nothing to train on, and says why', async () => {

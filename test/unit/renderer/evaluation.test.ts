@@ -109,6 +109,7 @@ describe('evaluation gallery keyboard', () => {
     await evaluation.relabelByKey(0);
     expect(api.calls.at(-1)).toEqual({ route: 'dataset.relabel', input: { paths: ['NG/1.jpg'], to: null } });
     expect(evaluation.relabeled.get('NG/1.jpg')).toBe('unlabeled');
+    expect(evaluation.movedBadge('NG/1.jpg')).toBe('relabeled unlabeled');
     expect(evaluation.enlarged?.path).toBe(evaluation.gallery[2]?.path);
     evaluation.moveCursor(-5);
     expect(evaluation.cursor).toBe(0);
@@ -122,6 +123,18 @@ describe('evaluation gallery keyboard', () => {
     dataset.load({ ...api.snapshot, root: '/other', name: 'other' });
     await nextTick();
     expect([evaluation.runId, evaluation.report, evaluation.selection, evaluation.runs]).toEqual([null, null, null, []]);
+  });
+
+  it('names an image the data check moved to the trash as such, not as a class called ".labelloop"', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], items);
+    api.reports.set(runId, report(runId, [0.9, 0.3, 0.4, 0.1], 30));
+    const { evaluation, project, dataset } = stores(api);
+    await project.init();
+    await evaluation.open(runId);
+    await dataset.trash(['NG/0.jpg']);
+    expect(evaluation.movedBadge('NG/0.jpg')).toBe('in the trash');
+    await dataset.undo();
+    expect(evaluation.movedBadge('NG/0.jpg')).toBeNull();
   });
 
   it('sends number keys to the gallery when the Evaluate tab is open', async () => {

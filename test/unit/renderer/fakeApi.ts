@@ -1,6 +1,7 @@
 import type { TrainingReport } from '../../../src/shared/report';
 import type { DatasetSnapshot, EventName, EventPayload, FaceImportSettings, FaceImportSummary, ImageItem, LabelLoopApi, MoveResult, PredictionRow, PredictionSession, RouteInput, RouteName, RouteOutput, SplitPreview } from '../../../src/shared/contract';
 import { emptySummary } from '../../../src/shared/faces';
+import { inTrash, TRASH_DIR } from '../../../src/shared/images';
 
 /** An in-memory stand-in for main: enough behaviour to drive the stores as the real one would. */
 export class FakeApi implements LabelLoopApi {
@@ -9,6 +10,8 @@ export class FakeApi implements LabelLoopApi {
   private listeners = new Map<string, Set<(payload: never) => void>>();
   private undoStack: MoveResult['moves'][] = [];
   private redoStack: MoveResult['moves'][] = [];
+  /** Images in the trash, by their path there, until an undo puts them back. */
+  private trashed = new Map<string, ImageItem>();
 
   constructor(public snapshot: DatasetSnapshot) {}
 
@@ -83,6 +86,11 @@ export class FakeApi implements LabelLoopApi {
     throw new Error('FakeApi has no split preview');
   };
   augmentationImages: RouteOutput<'training.augmentationPreview'>['images'] = [];
+  /** What check.status answers; check.start makes a running one. */
+  checkStatus: RouteOutput<'check.status'> = null;
+  checksStarted = 0;
+  /** The exclusion list (paths), as dataset.exclude keeps it. */
+  excludedPaths = new Set<string>();
   /** False: main has no project open, so the app starts on the start screen. */
   projectOpen = true;
   /** Reports by run id, for runs.list and runs.report. */
@@ -154,6 +162,34 @@ export class FakeApi implements LabelLoopApi {
         this.redoStack = [];
         return this.move(moves);
       }
+      case 'dataset.trash': {
+        const moves = (input.paths ?? []).map((from) => ({ from, to: `${TRASH_DIR}/${from}` }));
+        this.undoStack.push(moves);
+        this.redoStack = [];
+        return this.move(moves);
+      }
+      case 'dataset.exclude': {
+        const { paths, excluded } = input as RouteInput<'dataset.exclude'>;
+        for (const path of paths) {
+          if (excluded) this.excludedPaths.add(path);
+          else this.excludedPaths.delete(path);
+        }
+        return { excluded: [...this.excludedPaths].sort() };
+      }
+      case 'dataset.excluded':
+        return { excluded: [...this.excludedPaths].sort() };
+      case 'check.start': {
+        const checkId = `check-${++this.checksStarted}`;
+        this.checkStatus = { checkId, state: 'running', progress: { done: 0, total: this.snapshot.items.length }, startedAt: '2026-12-05T10:00:00.000Z', report: null, message: null };
+        return { checkId };
+      }
+      case 'check.status':
+        return this.checkStatus;
+      case 'check.cancel': {
+        const running = this.checkStatus?.state === 'running' && this.checkStatus.checkId === (input as RouteInput<'check.cancel'>).checkId;
+        if (running && this.checkStatus) this.checkStatus = { ...this.checkStatus, state: 'cancelled', message: 'Cancelled' };
+        return { cancelled: running };
+      }
       case 'dataset.undo': {
         const moves = (this.undoStack.pop() ?? []).map((m) => ({ from: m.to, to: m.from }));
         this.redoStack.push(moves);
@@ -171,10 +207,21 @@ export class FakeApi implements LabelLoopApi {
 
   private move(moves: MoveResult['moves']): MoveResult {
     const to = new Map(moves.map((m) => [m.from, m.to]));
-    this.snapshot = {
-      ...this.snapshot,
-      items: this.snapshot.items.map((i) => (to.has(i.path) ? { ...i, path: to.get(i.path) as string } : i)),
-    };
-    return { moves, failed: [], history: { canUndo: this.undoStack.length > 0, canRedo: this.redoStack.length > 0 } };
+    const items: ImageItem[] = [];
+    for (const item of this.snapshot.items) {
+      const destination = to.get(item.path);
+      if (destination === undefined) items.push(item);
+      else if (inTrash(destination)) this.trashed.set(destination, item);
+      else items.push({ ...item, path: destination, label: destination.includes('/') ? (destination.split('/')[0] as string) : null });
+    }
+    for (const { from, to: destination } of moves) {
+      const restored = this.trashed.get(from);
+      if (!restored) continue;
+      this.trashed.delete(from);
+      items.push({ ...restored, path: destination });
+    }
+    const history = { canUndo: this.undoStack.length > 0, canRedo: this.redoStack.length > 0 };
+    this.snapshot = { ...this.snapshot, items, history };
+    return { moves, failed: [], history };
   }
 }

@@ -23,6 +23,7 @@ function preview(): SplitPreview {
     balancedTrain: { NG: 1, OK: 1 },
     classWeights: null,
     excluded: 1,
+    excludedByList: 0,
     examples: { train: [{ path: 'NG/1.jpg', label: 'NG' }, { path: 'OK/3.jpg', label: 'OK' }], val: [], test: [] },
   };
 }

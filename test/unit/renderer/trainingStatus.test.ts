@@ -54,7 +54,7 @@ let unmount: (() => void) | undefined;
 afterEach(() => unmount?.());
 
 async function mountTrainView(api: FakeApi) {
-  api.splitPreview = () => ({ classes: ['NG', 'OK'], counts: { train: {}, val: {}, test: {} }, balancedTrain: {}, classWeights: null, excluded: 0, examples: { train: [], val: [], test: [] } });
+  api.splitPreview = () => ({ classes: ['NG', 'OK'], counts: { train: {}, val: {}, test: {} }, balancedTrain: {}, classWeights: null, excluded: 0, excludedByList: 0, examples: { train: [], val: [], test: [] } });
   const pinia = createPinia();
   const wrapper = mount(TrainView, { global: { plugins: [pinia], provide: { [API_KEY as symbol]: api } }, attachTo: document.body });
   unmount = () => wrapper.unmount();

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { DatasetSnapshot, ImageItem, MoveResult, ThumbnailProgress } from '../../../shared/contract';
-import { gridOrder } from '../../../shared/images';
+import { gridOrder, inTrash } from '../../../shared/images';
 import { useApi } from '../api/inject';
 import { useNoticesStore } from './notices';
 
@@ -25,7 +25,7 @@ export const useDatasetStore = defineStore('dataset', () => {
   const busy = ref(false);
 
   const byPath = computed(() => new Map(items.value.map((item) => [item.path, item])));
-  /** Told of every batch of moves applied here (relabel, undo, redo), so views can follow an image to its new path. */
+  /** Told of every batch of moves applied here (relabel, trash, undo, redo), so views can follow an image to its new path. */
   const moveListeners = new Set<(moves: MoveResult['moves']) => void>();
   function onMoves(listener: (moves: MoveResult['moves']) => void): void {
     moveListeners.add(listener);
@@ -43,7 +43,11 @@ export const useDatasetStore = defineStore('dataset', () => {
     return { byClass, unlabeled, unreadable, total: items.value.length };
   });
 
+  /** Images this window moved to the trash, by their path there: an undo brings each back as it was. */
+  const trashed = new Map<string, ImageItem>();
+
   function load(snapshot: DatasetSnapshot | null): void {
+    if ((snapshot?.root ?? null) !== root.value) trashed.clear();
     root.value = snapshot?.root ?? null;
     name.value = snapshot?.name ?? '';
     classes.value = snapshot?.classes ?? [];
@@ -62,18 +66,31 @@ export const useDatasetStore = defineStore('dataset', () => {
     if (snapshot) load(snapshot);
   }
 
+  const movedItem = (item: ImageItem, to: string): ImageItem => ({ ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null });
+
   function applyMoves(result: MoveResult): void {
     history.value = result.history;
     if (result.moves.length > 0) {
       const destination = new Map(result.moves.map((m) => [m.from, m.to]));
-      items.value = items.value
-        .map((item) => {
-          const to = destination.get(item.path);
-          if (to === undefined) return item;
-          return { ...item, path: to, label: to.includes('/') ? (to.split('/')[0] as string) : null };
-        })
-        .sort(gridOrder);
+      const next: ImageItem[] = [];
+      for (const item of items.value) {
+        const to = destination.get(item.path);
+        if (to === undefined) next.push(item);
+        else if (inTrash(to)) trashed.set(to, item);
+        else next.push(movedItem(item, to));
+      }
+      // Back from the trash (an undo): an image trashed before this window loaded is known only to a rescan.
+      let unknownReturned = false;
+      for (const { from, to } of result.moves) {
+        if (!inTrash(from) || inTrash(to)) continue;
+        const item = trashed.get(from);
+        trashed.delete(from);
+        if (item) next.push(movedItem(item, to));
+        else unknownReturned = true;
+      }
+      items.value = next.sort(gridOrder);
       for (const listener of moveListeners) listener(result.moves);
+      if (unknownReturned) void refresh();
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
@@ -88,6 +105,12 @@ export const useDatasetStore = defineStore('dataset', () => {
   async function relabelEach(groups: { paths: string[]; to: string | null }[]): Promise<MoveResult | undefined> {
     if (groups.length === 0) return undefined;
     return moveWith(() => api.call('dataset.relabelEach', { groups }));
+  }
+
+  /** Moves images into the project's recoverable trash (.labelloop/trash) as one step that Undo takes back. */
+  async function trash(paths: string[]): Promise<MoveResult | undefined> {
+    if (paths.length === 0) return undefined;
+    return moveWith(() => api.call('dataset.trash', { paths }));
   }
 
   async function moveWith(call: () => Promise<MoveResult>): Promise<MoveResult | undefined> {
@@ -163,6 +186,6 @@ export const useDatasetStore = defineStore('dataset', () => {
 
   return {
     root, name, classes, items, byPath, warnings, recovered, readOnly, history, progress, lostMessage, busy, counts,
-    load, refresh, relabel, relabelEach, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
+    load, refresh, relabel, relabelEach, trash, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });

@@ -4,6 +4,7 @@ import type { MoveResult, RunSummary, ThumbnailSize } from '../../../shared/cont
 import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
 import type { TrainingReport } from '../../../shared/report';
 import { useApi } from '../api/inject';
+import { inTrash } from '../../../shared/images';
 import { BAD } from '../classColors';
 import { useDatasetStore } from './dataset';
 import { HEATMAP_PAGE } from './heatmaps';
@@ -19,8 +20,8 @@ export interface ComparisonRow {
 export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
 type Moves = MoveResult['moves'];
 
-/** The class folder a project path lies in, or "unlabeled" for the project root. */
-const classOf = (path: string) => (path.includes('/') ? (path.split('/')[0] as string) : 'unlabeled');
+/** The class folder a project path lies in, "unlabeled" for the project root, "trash" for the data check's trash. */
+const classOf = (path: string) => (inTrash(path) ? 'trash' : path.includes('/') ? (path.split('/')[0] as string) : 'unlabeled');
 
 /**
  * Chains one batch of moves onto where images had already gone (first path → path now); an image
@@ -65,6 +66,12 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     for (const [origin, now] of movedTo.value) moved.set(origin, classOf(now));
     return moved;
   });
+  /** The badge of a report image that moved since the run: "relabeled OK", or "in the trash". */
+  function movedBadge(reportPath: string): string | null {
+    const now = relabeled.value.get(reportPath);
+    if (now === undefined) return null;
+    return now === 'trash' && inTrash(pathNow(reportPath)) ? 'in the trash' : `relabeled ${now}`;
+  }
   const compareWith = ref<string | null>(null);
   const enlarged = ref<Sample | null>(null);
 
@@ -287,7 +294,7 @@ export const useEvaluationStore = defineStore('evaluation', () => {
   const thumbnailUrl = (sample: Sample) => imageUrl(sample, 'thumb');
 
   return {
-    runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, classes, evaluated, twoClass,
+    runs, runId, report, positiveClass, threshold, selection, sortBy, relabeled, movedBadge, classes, evaluated, twoClass,
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery, galleryTitle, flaggedCount, predictedClass,
     compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
     refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl, pathNow, heatmapWindow,
