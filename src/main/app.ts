@@ -22,6 +22,7 @@ import type { Probe } from './project/thumbnails';
 import { exportRunInWorker } from './inference/exportWorker';
 import { explainInWorker } from './inspection/heatmapWorker';
 import { CheckService } from './inspection/checkSession';
+import { MapService } from './inspection/mapSession';
 import { PredictionService } from './inference/predictions';
 import { RunStore } from './training/runs';
 import { TrainingService } from './training/session';
@@ -61,6 +62,7 @@ export class LabelLoopApp {
   readonly training: TrainingService;
   readonly predictions: PredictionService;
   readonly checks: CheckService;
+  readonly maps: MapService;
   private readonly faceCropper: FaceCropper;
 
   constructor(private readonly options: AppOptions) {
@@ -68,6 +70,7 @@ export class LabelLoopApp {
     this.training = new TrainingService(this.events, { workerFile: options.workerFile });
     this.predictions = new PredictionService({ workerFile: options.workerFile });
     this.checks = new CheckService(this.events, { workerFile: options.workerFile });
+    this.maps = new MapService(this.events, { workerFile: options.workerFile });
     this.faceCropper = faceCropper(options.workerFile);
     this.handlers = {
       'app.info': async () => ({ host: options.host, version: options.version, canPickFolder: Boolean(options.pickFolder), demoProject: this.demoDir() }),
@@ -142,6 +145,9 @@ export class LabelLoopApp {
       'check.start': async () => ({ checkId: await this.checks.start(this.requireProject()) }),
       'check.status': async () => this.checks.status(this.requireProject()),
       'check.cancel': async ({ checkId }) => ({ cancelled: this.checks.cancel(checkId) }),
+      'map.start': async ({ runId }) => ({ mapId: await this.maps.start(this.requireProject(), this.runs(), runId) }),
+      'map.status': async () => this.maps.status(this.requireProject()),
+      'map.cancel': async ({ mapId }) => ({ cancelled: this.maps.cancel(mapId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
       'training.augmentationPreview': async ({ augmentation, inputSize }) => this.training.previewAugmentation(this.requireProject(), augmentation, inputSize),
     };
@@ -272,6 +278,7 @@ export class LabelLoopApp {
     this.project = null;
     await this.predictions.close();
     await this.checks.closeProject(closing.root);
+    await this.maps.closeProject(closing.root);
     await closing.close();
     return true;
   }

@@ -2,8 +2,10 @@
 // The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendPreference } from './engine/backend';
-import type { CheckWorkerMessage } from './inspection/checkSession';
+import type { CheckReport } from '../shared/contract';
+import { serveWork } from './common/work';
 import type { CheckInput } from './inspection/dataCheck';
+import type { MapInput, MapLayout, MapPhase } from './inspection/embeddingMap';
 import type { OutOfFoldJob } from './inspection/outOfFoldWorker';
 import type { TrainingJob } from './training/job';
 import { runTrainingJob } from './training/job';
@@ -16,12 +18,20 @@ port.on('message', (message) => {
   if (message === 'cancel') cancelled = true;
 });
 
-const request = workerData as TrainingJob | { kind: 'check'; input: CheckInput } | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
+const request = workerData as TrainingJob | { kind: 'check'; input: CheckInput } | { kind: 'map'; input: MapInput } | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
 if ('kind' in request && request.kind === 'check') {
   void import('./inspection/dataCheck').then(({ checkImages }) =>
-    checkImages(request.input, { onProgress: (done, total) => port.postMessage({ type: 'progress', done, total } satisfies CheckWorkerMessage), isCancelled: () => cancelled }).then(
-      (report) => port.postMessage({ type: 'checked', report } satisfies CheckWorkerMessage),
-      (error: unknown) => port.postMessage((error instanceof CancelledError ? { type: 'cancelled' } : { type: 'failed', message: error instanceof Error ? error.message : String(error) }) satisfies CheckWorkerMessage),
+    serveWork<CheckReport, { done: number; total: number }>(port, (hooks) => checkImages(request.input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }), () => cancelled),
+  );
+} else if ('kind' in request && request.kind === 'map') {
+  void Promise.all([import('./engine/backend'), import('./inspection/embeddingMap')]).then(([{ selectBackend }, { layoutMap }]) =>
+    serveWork<MapLayout, { phase: MapPhase; done: number; total: number }>(
+      port,
+      async (hooks) => {
+        await selectBackend('auto');
+        return layoutMap(request.input, { onProgress: (phase, done, total) => hooks.onProgress({ phase, done, total }), isCancelled: hooks.isCancelled });
+      },
+      () => cancelled,
     ),
   );
 } else if ('kind' in request && request.kind === 'faces') {

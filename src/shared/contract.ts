@@ -450,12 +450,13 @@ export const CheckReport = z.object({
 });
 export type CheckReport = z.output<typeof CheckReport>;
 
-export const CheckState = z.enum(['running', 'finished', 'cancelled', 'failed']);
+/** Where long work (a data check, a map) stands. */
+export const SessionState = z.enum(['running', 'finished', 'cancelled', 'failed']);
 
 /** The data check in progress or the last one finished (kept in .labelloop/check.json across restarts). */
 export const CheckStatus = z.object({
   checkId: z.string(),
-  state: CheckState,
+  state: SessionState,
   progress: z.object({ done: z.number(), total: z.number() }),
   startedAt: z.string(),
   /** The findings, once finished; null while running or after a cancel or failure. */
@@ -467,6 +468,47 @@ export type CheckStatus = z.output<typeof CheckStatus>;
 
 /** Project-relative paths of the images left out of the split and every run (the exclusion list, by content). */
 export const ExcludedImages = z.object({ excluded: z.array(RelPath) });
+
+/**
+ * The embedding map: every image of the project placed in 2-D from a run's backbone features (PCA,
+ * then UMAP), so that images the backbone sees alike lie together. Arrays are per image, in `paths` order.
+ */
+export const EmbeddingMap = z.object({
+  runId: z.string(),
+  /** How it was computed, in words: "InceptionV3 trunk features (768 values) → PCA to 50 → UMAP (15 neighbours)". */
+  method: z.string(),
+  /** Project paths when the map was computed; a relabel since moves an image, not its point. */
+  paths: z.array(RelPath),
+  /** x then y of each image, scaled to 0..1. */
+  coords: z.array(z.number()),
+  /** From the run's report, matched by content; null for images the run did not have (unlabeled, added since). */
+  split: z.array(z.enum(['train', 'val', 'test']).nullable()),
+  predicted: z.array(z.string().nullable()),
+  /** 0 = the out-of-fold model agrees with the label, 1 = sure of another class. */
+  mislabelScore: z.array(z.number().nullable()),
+  /** Images left off the map, with why (unreadable). */
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Of `paths`, how many needed their features computed (the rest came from the run's cache). */
+  embedded: z.number(),
+  seconds: z.number(),
+  /** True when the layout came from the cache (same images, same features). */
+  cached: z.boolean(),
+});
+export type EmbeddingMap = z.output<typeof EmbeddingMap>;
+
+export const MapPhase = z.enum(['embedding', 'layout']);
+
+export const MapStatus = z.object({
+  mapId: z.string(),
+  runId: z.string(),
+  state: SessionState,
+  progress: z.object({ phase: MapPhase, done: z.number(), total: z.number() }),
+  startedAt: z.string(),
+  /** The map once finished; after a cancel or failure, null. */
+  map: EmbeddingMap.nullable(),
+  message: z.string().nullable(),
+});
+export type MapStatus = z.output<typeof MapStatus>;
 
 const empty = z.object({}).strict();
 
@@ -560,6 +602,14 @@ export const routes = {
   /** The check in progress, or the last finished one of this project; null when it was never checked. */
   'check.status': route(empty, CheckStatus.nullable()),
   'check.cancel': route(z.object({ checkId: z.string().min(1).max(64) }).strict(), z.object({ cancelled: z.boolean() })),
+  /**
+   * Lays the project out in 2-D from a run's backbone features (computing those it lacks), in a
+   * worker; one at a time. Cached per embedding set: the same images and features give the same map at once.
+   */
+  'map.start': route(z.object({ runId: z.string().min(1).max(64) }).strict(), z.object({ mapId: z.string() })),
+  /** The map in progress or the last one computed in this session of the project; null when none. */
+  'map.status': route(empty, MapStatus.nullable()),
+  'map.cancel': route(z.object({ mapId: z.string().min(1).max(64) }).strict(), z.object({ cancelled: z.boolean() })),
   'splits.preview': route(
     z.object({ val: z.number().min(0).max(0.9), test: z.number().min(0).max(0.9), seed: z.number().int().min(0), balancing: z.enum(['none', 'oversample', 'class-weights']) }).strict(),
     SplitPreview,
@@ -580,8 +630,10 @@ export const events = {
   'training.epoch': z.object({ runId: z.string(), epoch: z.number(), logs: EpochLogs }),
   'training.ended': TrainingEnded,
   'check.progress': z.object({ checkId: z.string(), done: z.number(), total: z.number() }),
+  'map.progress': z.object({ mapId: z.string(), phase: MapPhase, done: z.number(), total: z.number() }),
+  'map.ended': z.object({ mapId: z.string(), state: SessionState.exclude(['running']), message: z.string() }),
   /** `message`: the findings in one line, or why it failed or stopped. */
-  'check.ended': z.object({ checkId: z.string(), state: CheckState.exclude(['running']), message: z.string() }),
+  'check.ended': z.object({ checkId: z.string(), state: SessionState.exclude(['running']), message: z.string() }),
 } as const;
 
 export type Routes = typeof routes;

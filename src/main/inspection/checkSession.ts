@@ -1,34 +1,20 @@
 // The data check as a session of the app: one at a time, computed in a worker thread (each image
-// is decoded and measured, and the pair search is quadratic in the worst case), progress and end
-// sent as events with its id, a status snapshot for a reloaded window, cancel. The last finished
-// report is kept in .labelloop/check.json, so the Check view shows it after a restart.
-import { randomBytes } from 'node:crypto';
+// is decoded and measured), progress and end sent as events with its id, a status snapshot for a
+// reloaded window, cancel. The last finished report is kept in .labelloop/check.json, so the Check
+// view shows it after a restart.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { type CheckReport, CheckStatus } from '../../shared/contract';
-import { CancelledError, UserError } from '../common/errors';
+import { sessionId, startWork, throttled, WorkSlot } from '../common/work';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import { type CheckInput, checkImages, checkInput, describeCheck } from './dataCheck';
 
 export const CHECK_FILE = 'check.json';
-/** Progress events at most this often: a check of 50,000 images would otherwise send 50,000. */
-const PROGRESS_EVERY_MS = 200;
-
-/** What the worker sends back while it checks. */
-export type CheckWorkerMessage = { type: 'progress'; done: number; total: number } | { type: 'checked'; report: CheckReport } | { type: 'cancelled' } | { type: 'failed'; message: string };
-
-interface ActiveCheck {
-  status: CheckStatus;
-  root: string;
-  cancel(): void;
-  done: Promise<CheckStatus>;
-}
 
 export class CheckService {
-  private current: ActiveCheck | null = null;
+  private readonly slot = new WorkSlot<CheckStatus>((status) => status.checkId, 'A data check is already running: wait for it or cancel it');
 
   constructor(
     private readonly events: EventBus,
@@ -37,20 +23,10 @@ export class CheckService {
 
   /** Starts checking the project; refuses while a check runs. */
   async start(project: ProjectSession): Promise<string> {
-    if (this.current?.status.state === 'running') throw new UserError('busy', 'A data check is already running: wait for it or cancel it');
-    const checkId = `${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}-${randomBytes(2).toString('hex')}`;
+    const checkId = sessionId();
     const status: CheckStatus = { checkId, state: 'running', progress: { done: 0, total: 0 }, startedAt: new Date().toISOString(), report: null, message: null };
-    let finish!: (status: CheckStatus) => void;
-    const check: ActiveCheck = { status, root: project.root, cancel: () => undefined, done: new Promise((resolve) => (finish = resolve)) };
-    this.current = check;
-    let lastProgress = 0;
-    const onProgress = (done: number, total: number) => {
-      status.progress = { done, total };
-      const now = performance.now();
-      if (done < total && now - lastProgress < PROGRESS_EVERY_MS) return;
-      lastProgress = now;
-      this.events.emit('check.progress', { checkId, done, total });
-    };
+    const slot = this.slot.begin(project.root, status);
+    const emitProgress = throttled((progress: { done: number; total: number }) => this.events.emit('check.progress', { checkId, ...progress }));
     const end = async (outcome: { report: CheckReport } | { state: 'cancelled' | 'failed'; message: string }) => {
       if ('report' in outcome) {
         status.state = 'finished';
@@ -62,7 +38,7 @@ export class CheckService {
       }
       const message = 'report' in outcome ? (describeCheck(outcome.report)[0] as string) : outcome.message;
       this.events.emit('check.ended', { checkId, state: status.state as 'finished' | 'cancelled' | 'failed', message });
-      finish(status);
+      slot.finish();
     };
     let input: CheckInput;
     try {
@@ -72,8 +48,18 @@ export class CheckService {
       return checkId;
     }
     status.progress = { done: 0, total: input.items.length };
-    const run = this.options.workerFile ? inWorker(this.options.workerFile, input, onProgress, check) : inProcess(input, onProgress, check);
-    void run.then(end);
+    const work = startWork<CheckReport, { done: number; total: number }>({
+      workerFile: this.options.workerFile,
+      workerData: { kind: 'check', input },
+      inProcess: (hooks) => checkImages(input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }),
+      onProgress: (progress) => {
+        status.progress = progress;
+        emitProgress(progress);
+      },
+      cancelledMessage: 'The data check was cancelled; the last finished check (if any) is still on disk',
+    });
+    slot.setCancel(work.cancel);
+    void work.outcome.then((outcome) => end('result' in outcome ? { report: outcome.result } : outcome));
     return checkId;
   }
 
@@ -82,66 +68,24 @@ export class CheckService {
    * null. A cancelled or failed check said so in its end event; its window goes on showing the last findings.
    */
   async status(project: ProjectSession): Promise<CheckStatus | null> {
-    const current = this.current?.root === project.root ? this.current.status : null;
+    const current = this.slot.statusOf(project.root);
     if (current && (current.state === 'running' || current.state === 'finished')) return structuredClone(current);
     return readStatus(project);
   }
 
   cancel(checkId: string): boolean {
-    if (this.current?.status.checkId !== checkId || this.current.status.state !== 'running') return false;
-    this.current.cancel();
-    return true;
+    return this.slot.cancel(checkId);
   }
 
   /** Resolves with the check's final status (tests, the CLI). */
-  async whenDone(checkId: string): Promise<CheckStatus> {
-    if (this.current?.status.checkId !== checkId) throw new UserError('no-such-check', `No data check ${checkId}`);
-    return this.current.done;
+  whenDone(checkId: string): Promise<CheckStatus> {
+    return this.slot.whenDone(checkId);
   }
 
-  /** The project is closing: its running check stops, and its status is forgotten. */
-  async closeProject(root: string): Promise<void> {
-    const check = this.current;
-    if (!check || check.root !== root) return;
-    check.cancel();
-    await check.done;
-    if (this.current === check) this.current = null;
+  /** The project is closing: its running check stops. */
+  closeProject(root: string): Promise<void> {
+    return this.slot.closeProject(root);
   }
-}
-
-type Outcome = { report: CheckReport } | { state: 'cancelled' | 'failed'; message: string };
-const CANCELLED = { state: 'cancelled', message: 'The data check was cancelled; the last finished check (if any) is still on disk' } as const;
-
-function inProcess(input: CheckInput, onProgress: (done: number, total: number) => void, check: ActiveCheck): Promise<Outcome> {
-  let cancelled = false;
-  check.cancel = () => void (cancelled = true);
-  return checkImages(input, { onProgress, isCancelled: () => cancelled }).then(
-    (report): Outcome => ({ report }),
-    (error: unknown): Outcome => (error instanceof CancelledError ? CANCELLED : { state: 'failed', message: error instanceof Error ? error.message : String(error) }),
-  );
-}
-
-function inWorker(workerFile: string, input: CheckInput, onProgress: (done: number, total: number) => void, check: ActiveCheck): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const worker = new Worker(workerFile, { workerData: { kind: 'check', input } });
-    let settled = false;
-    const settle = (outcome: Outcome) => {
-      if (settled) return;
-      settled = true;
-      void worker.terminate();
-      resolve(outcome);
-    };
-    // A cancel ends the worker at once: a check keeps nothing half-done worth waiting for.
-    check.cancel = () => settle(CANCELLED);
-    worker.on('message', (message: CheckWorkerMessage) => {
-      if (message.type === 'progress') onProgress(message.done, message.total);
-      else if (message.type === 'checked') settle({ report: message.report });
-      else if (message.type === 'cancelled') settle(CANCELLED);
-      else settle({ state: 'failed', message: message.message });
-    });
-    worker.once('error', (error) => settle({ state: 'failed', message: error.message }));
-    worker.once('exit', (code) => settle({ state: 'failed', message: `The data check's worker stopped unexpectedly (exit code ${code})` }));
-  });
 }
 
 const statusFile = (project: ProjectSession) => path.join(project.root, DATA_DIR, CHECK_FILE);

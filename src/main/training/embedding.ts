@@ -44,10 +44,13 @@ export function embeddingProgress(total: number, emit: (event: JobEvent) => void
     emit({ type: 'progress', progress: { phase, done, total, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: done > 0 ? (seconds / done) * (total - done) : null, memory: memory() } });
 }
 
+/** What embedding needs of an image: where it is, its content hash (the cache key), an augmented copy's seed. */
+export type EmbeddedSample = Pick<JobSample, 'path' | 'hash' | 'augmentSeed'>;
+
 /** Decodes the next batch with sharp while the backbone runs on the current one. */
 export async function embedSamples(
-  samples: JobSample[],
-  job: TrainingJob,
+  samples: EmbeddedSample[],
+  projectRoot: string,
   runner: FrozenModelRunner,
   prep: Preprocessing,
   augmentation: Augmentation | null,
@@ -58,24 +61,24 @@ export async function embedSamples(
 ): Promise<void> {
   const started = performance.now();
   const pixelsPerImage = prep.inputSize * prep.inputSize * 3;
-  const decode = (batch: JobSample[]) =>
+  const decode = (batch: EmbeddedSample[]) =>
     mapLimit(batch, 4, async (s) => {
       try {
-        return await decodeForModel(path.join(job.projectRoot, s.path), prep);
+        return await decodeForModel(path.join(projectRoot, s.path), prep);
       } catch (error) {
         skipped.push({ path: s.path, reason: error instanceof Error ? error.message : String(error) });
         return null;
       }
     });
-  const batches: JobSample[][] = [];
+  const batches: EmbeddedSample[][] = [];
   for (let i = 0; i < samples.length; i += EMBED_BATCH) batches.push(samples.slice(i, i + EMBED_BATCH));
-  let next = batches.length > 0 ? decode(batches[0] as JobSample[]) : null;
+  let next = batches.length > 0 ? decode(batches[0] as EmbeddedSample[]) : null;
   let done = 0;
   for (let b = 0; b < batches.length; b++) {
     if (isCancelled()) throw new CancelledError();
     const decoded = await (next as Promise<(Uint8Array | null)[]>);
-    next = b + 1 < batches.length ? decode(batches[b + 1] as JobSample[]) : null;
-    const batch = batches[b] as JobSample[];
+    next = b + 1 < batches.length ? decode(batches[b + 1] as EmbeddedSample[]) : null;
+    const batch = batches[b] as EmbeddedSample[];
     const ok = batch.flatMap((s, i) => (decoded[i] ? [{ sample: s, pixels: decoded[i] as Uint8Array }] : []));
     if (ok.length > 0) {
       const input = new Float32Array(ok.length * pixelsPerImage);

@@ -112,7 +112,7 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
   const copies = augmentedCopies(job.samples, augmentation);
   const missing = uniqueByHash([...job.samples, ...copies].filter((s) => !cache.get(s.hash)));
   try {
-    await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory, scratch ? 'decoding' : 'embedding'));
+    await embedSamples(missing, job.projectRoot, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory, scratch ? 'decoding' : 'embedding'));
   } finally {
     await cache.save();
     backbone.dispose();
@@ -408,7 +408,7 @@ async function fineTuneTop(
     const runner = plan.units === WHOLE_NETWORK ? PIXELS : await frozenModelRunner(split.bottom, config.engine, onnxCacheDir(job));
     const embedStarted = performance.now();
     try {
-      await embedSamples(missing, job, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
+      await embedSamples(missing, job.projectRoot, runner, backbone.preprocessing, augmentation, cache, skipped, isCancelled, embeddingProgress(missing.length, emit, memory));
     } finally {
       await cache.save();
     }

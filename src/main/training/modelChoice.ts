@@ -102,7 +102,7 @@ export async function chooseModel(
       emit({ type: 'progress', progress: { phase: 'choosing', done: k * probe.length + (probe.length - todo.length) + done, total: STEPS * probe.length, imagesPerSecond: done / Math.max(seconds, 1e-6), etaSeconds: null, memory: memory() } });
     try {
       const runner = await frozenModelRunner(backbone.extractor, config.engine, onnxCacheDir(job));
-      await embedSamples(todo, job, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
+      await embedSamples(todo, job.projectRoot, runner, backbone.preprocessing, null, cache, [], isCancelled, progress);
     } finally {
       await cache.save();
     }
@@ -229,7 +229,7 @@ async function scoreSmallCnn(
   const cache = await EmbeddingCache.open(job.cacheDir, EmbeddingCache.key(stage.id, stage.preprocessing), stage.featureSize);
   const decode = async (samples: JobSample[]) => {
     try {
-      await embedSamples(samples.filter((s) => !cache.get(s.hash)), job, PIXELS, stage.preprocessing, null, cache, [], isCancelled, () => undefined);
+      await embedSamples(samples.filter((s) => !cache.get(s.hash)), job.projectRoot, PIXELS, stage.preprocessing, null, cache, [], isCancelled, () => undefined);
     } finally {
       await cache.save();
     }

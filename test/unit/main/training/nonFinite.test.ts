@@ -8,7 +8,7 @@ import { generateDemoProject } from '../../../../src/main/project/demo';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { EmbeddingCache } from '../../../../src/main/training/embeddingCache';
 import type { FrozenModelRunner } from '../../../../src/main/engine/onnx/frozenRunner';
-import type { JobSample, TrainingJob } from '../../../../src/main/training/job';
+import type { JobSample } from '../../../../src/main/training/job';
 import { embedSamples } from '../../../../src/main/training/embedding';
 import { trainHead } from '../../../../src/main/training/trainHead';
 import { TrainingConfig } from '../../../../src/shared/contract';
@@ -113,7 +113,7 @@ describe('non-finite features and metrics', () => {
     const cache = await EmbeddingCache.open(path.join(dir, 'copies-cache'), 'k', 1);
     const skipped: { path: string; reason: string }[] = [];
     const augmentation = TrainingConfig.parse({}).augmentation;
-    await embedSamples([original, copy], { projectRoot: project } as TrainingJob, runner, { inputSize: 32, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' as const }, { ...augmentation, copies: 1 }, cache, skipped, () => false, () => undefined);
+    await embedSamples([original, copy], project, runner, { inputSize: 32, scale: '0,1', resize: 'stretch', interpolation: 'bilinear' as const }, { ...augmentation, copies: 1 }, cache, skipped, () => false, () => undefined);
     expect(skipped).toEqual([]);
     expect(cache.get('h')).toEqual(Float32Array.from([1]));
     expect(cache.get('h|aug:k:0')).toBeUndefined();
