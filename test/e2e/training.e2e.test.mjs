@@ -329,3 +329,51 @@ test('predict: files, a folder and a drop go through the run\'s model into a tab
   await page.screenshot({ path: path.join(server.configDir, 'predict-faces.png') });
   await rm(inbox, { recursive: true, force: true });
 });
+
+test('map: the project laid out from the run, a box selection relabeled and undone, a lasso opened in the grid', async () => {
+  await page.click('[data-tab=map]');
+  await page.click('[data-test=map-start]');
+  await page.waitForSelector('[data-test=map-method]', { timeout: 180_000 });
+  const canvas = page.locator('[data-test=map-canvas]');
+  const imageCount = Number(await page.locator('.legend-item[data-class="NG"] .count').innerText()) + Number(await page.locator('.legend-item[data-class="OK"] .count').innerText());
+  await page.waitForFunction((n) => Number(document.querySelector('[data-test=map-canvas]')?.dataset.points) >= n, imageCount);
+  assert.ok(await paintedPixels('[data-test=map-canvas]'), 'the points are drawn');
+  await page.screenshot({ path: path.join(process.env.E2E_SHOTS ?? server.configDir, 'map.png') });
+  const box = await canvas.boundingBox();
+
+  // Shift+drag over the whole canvas selects every point.
+  const drag = async (corners, shift = false) => {
+    if (shift) await page.keyboard.down('Shift');
+    await page.mouse.move(box.x + corners[0][0] * box.width, box.y + corners[0][1] * box.height);
+    await page.mouse.down();
+    for (const [x, y] of corners.slice(1)) await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 4 });
+    await page.mouse.up();
+    if (shift) await page.keyboard.up('Shift');
+  };
+  const selected = async () => Number((await page.locator('[data-test=map-selection-count]').innerText()).split(' ')[0]);
+  await drag([[0.005, 0.005], [0.995, 0.995]], true);
+  assert.equal(await selected(), Number(await canvas.getAttribute('data-points')));
+  await page.keyboard.press('Escape');
+  assert.equal(await selected(), 0);
+
+  // The left half in a box, relabeled to unlabeled: the classes lose exactly the selected images; Ctrl+Z brings them back.
+  await drag([[0.005, 0.005], [0.5, 0.995]], true);
+  const half = await selected();
+  assert.ok(half > 0 && half < imageCount, `a half selects some points (${half})`);
+  await page.selectOption('[data-test=map-relabel-to]', '');
+  await page.click('[data-test=map-relabel]');
+  const labeledNow = async () => Number(await page.locator('.legend-item[data-class="NG"] .count').innerText()) + Number(await page.locator('.legend-item[data-class="OK"] .count').innerText());
+  await page.waitForFunction(([n, k]) => Number(document.querySelector('.legend-item[data-class="NG"] .count')?.textContent) + Number(document.querySelector('.legend-item[data-class="OK"] .count')?.textContent) === n - k, [imageCount, half]);
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction((n) => Number(document.querySelector('.legend-item[data-class="NG"] .count')?.textContent) + Number(document.querySelector('.legend-item[data-class="OK"] .count')?.textContent) === n, imageCount);
+  assert.equal(await labeledNow(), imageCount);
+
+  // A lasso (a triangle over the right half) opens exactly its points in the grid.
+  await page.click('[data-test=map-clear]');
+  await drag([[0.5, 0.02], [0.98, 0.5], [0.5, 0.98], [0.5, 0.03]]);
+  const lassoed = await selected();
+  assert.ok(lassoed > 0, 'the lasso caught points');
+  await page.click('[data-test=map-open-grid]');
+  await page.waitForSelector(`text=${lassoed} images from the map`);
+  await page.waitForSelector('.cell');
+});

@@ -22,8 +22,13 @@ import { EmbeddingCache } from '../training/embeddingCache';
 /** Bumped when the layout recipe changes, so older cached layouts are not reused. */
 const LAYOUT_VERSION = 1;
 export const PCA_DIMENSIONS = 50;
-/** Rows the covariance is estimated from: plenty for 50 directions, and bounded at 50,000 images. */
-const PCA_SAMPLE_ROWS = 10_000;
+/**
+ * Rows the covariance is estimated from: plenty for the 50 directions a map needs, and its cost
+ * (rows × dim² on one wasm thread) stays a few seconds whatever the project's size.
+ */
+const PCA_SAMPLE_ROWS = 3_000;
+/** Rows centred and projected at a time. */
+const PROJECTION_BLOCK = 4_096;
 const PCA_ITERATIONS = 25;
 export const UMAP_NEIGHBOURS = 15;
 const UMAP_MIN_DIST = 0.1;
@@ -151,25 +156,39 @@ export async function layout(features: Float32Array, rows: number, dim: number, 
 
 /**
  * The rows projected on their `k` leading principal components: subspace iteration on the
- * covariance of (a sample of) the centred rows, orthonormalised each step. Deterministic.
+ * covariance of (an even sample of) the centred rows, orthonormalised each step; the rows are
+ * centred and projected a block at a time, so 50,000 rows never sit in TensorFlow.js at once.
+ * Deterministic.
  */
 export function principalComponents(features: Float32Array, rows: number, dim: number, k: number): Float32Array {
-  return tf.tidy(() => {
-    const x = tf.tensor2d(features, [rows, dim]);
-    const mean = tf.mean(x, 0);
-    const centred = tf.sub(x, mean);
-    const step = Math.max(1, Math.floor(rows / PCA_SAMPLE_ROWS));
-    const sampleRows = Array.from({ length: Math.ceil(rows / step) }, (_, i) => i * step).filter((r) => r < rows);
-    const sample = tf.gather(centred, tf.tensor1d(sampleRows, 'int32'));
-    const covariance = tf.div(tf.matMul(sample, sample, true, false), Math.max(sampleRows.length - 1, 1));
-    const random = seededRandom(3);
-    let basis = orthonormalColumns(Float32Array.from({ length: dim * k }, () => random() - 0.5), dim, k);
-    for (let i = 0; i < PCA_ITERATIONS; i++) {
-      const next = tf.matMul(covariance, tf.tensor2d(basis, [dim, k])).dataSync() as Float32Array;
-      basis = orthonormalColumns(next, dim, k);
-    }
-    return tf.matMul(centred, tf.tensor2d(basis, [dim, k])).dataSync() as Float32Array;
+  const mean = new Float64Array(dim);
+  for (let r = 0; r < rows; r++) for (let d = 0; d < dim; d++) mean[d] = (mean[d] as number) + (features[r * dim + d] as number) / rows;
+  const centred = (from: number, to: number) => {
+    const block = features.slice(from * dim, to * dim);
+    for (let i = 0; i < block.length; i++) block[i] = (block[i] as number) - (mean[i % dim] as number);
+    return block;
+  };
+  const step = Math.max(1, Math.ceil(rows / PCA_SAMPLE_ROWS));
+  const sampleRows = Array.from({ length: Math.ceil(rows / step) }, (_, i) => i * step);
+  const sample = new Float32Array(sampleRows.length * dim);
+  sampleRows.forEach((r, i) => sample.set(centred(r, r + 1), i * dim));
+  const random = seededRandom(3);
+  let basis = orthonormalColumns(Float32Array.from({ length: dim * k }, () => random() - 0.5), dim, k);
+  const covariance = tf.tidy(() => {
+    const x = tf.tensor2d(sample, [sampleRows.length, dim]);
+    return tf.div(tf.matMul(x, x, true, false), Math.max(sampleRows.length - 1, 1));
   });
+  try {
+    for (let i = 0; i < PCA_ITERATIONS; i++) basis = orthonormalColumns(tf.tidy(() => tf.matMul(covariance, tf.tensor2d(basis, [dim, k])).dataSync() as Float32Array), dim, k);
+  } finally {
+    covariance.dispose();
+  }
+  const projected = new Float32Array(rows * k);
+  for (let from = 0; from < rows; from += PROJECTION_BLOCK) {
+    const to = Math.min(rows, from + PROJECTION_BLOCK);
+    projected.set(tf.tidy(() => tf.matMul(tf.tensor2d(centred(from, to), [to - from, dim]), tf.tensor2d(basis, [dim, k])).dataSync() as Float32Array), from * k);
+  }
+  return projected;
 }
 
 /** Modified Gram–Schmidt on the columns of a row-major [dim, k] matrix (a column that vanishes stays zero). */

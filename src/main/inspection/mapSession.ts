@@ -25,6 +25,8 @@ type Progress = { phase: MapPhase; done: number; total: number };
 
 export class MapService {
   private readonly slot = new WorkSlot<MapStatus>((status) => status.mapId, 'A map is already being computed: wait for it or cancel it');
+  /** The content hash of each path of the last map: what finds a point's image after a relabel or a move. */
+  private hashOfPath = new Map<string, string>();
 
   constructor(
     private readonly events: EventBus,
@@ -76,7 +78,9 @@ export class MapService {
       cancelledMessage: 'The map was cancelled',
     });
     slot.setCancel(work.cancel);
+    const hashOfPath = new Map(input.items.map((item) => [item.path, item.hash]));
     void work.outcome.then((outcome) => {
+      if ('result' in outcome) this.hashOfPath = hashOfPath;
       if (!('result' in outcome)) return end(outcome.state, outcome.state === 'failed' ? `The map could not be computed: ${outcome.message}` : outcome.message);
       const map = withRunFacts(outcome.result, report, runId, (performance.now() - started) / 1000);
       end('finished', `Map of ${map.paths.length} image(s) in ${map.seconds.toFixed(1)} s${map.cached ? ' (from the cache)' : ''}: ${map.method}`, map);
@@ -84,10 +88,21 @@ export class MapService {
     return mapId;
   }
 
-  /** The map in progress for this project, or the last one computed while it is open. */
-  status(project: ProjectSession): MapStatus | null {
+  /**
+   * The map in progress for this project, or the last one computed while it is open, each point
+   * under its image's path now (found by content), so a reloaded window draws relabeled images too.
+   */
+  async status(project: ProjectSession): Promise<MapStatus | null> {
     const current = this.slot.statusOf(project.root);
-    return current ? structuredClone(current) : null;
+    if (!current?.map) return current ? structuredClone(current) : null;
+    const items = project.snapshot().items;
+    const present = new Set(items.map((item) => item.path));
+    const mapped = new Set(current.map.paths);
+    // Images not on the map under their path now: those moved since, findable by content.
+    const pathsOfHash = new Map<string, string[]>();
+    for (const [relative, hash] of await project.contentHashes(items)) if (!mapped.has(relative)) pathsOfHash.set(hash, [...(pathsOfHash.get(hash) ?? []), relative]);
+    const paths = current.map.paths.map((relative) => (present.has(relative) ? relative : (pathsOfHash.get(this.hashOfPath.get(relative) ?? '')?.shift() ?? relative)));
+    return { ...structuredClone(current), map: { ...structuredClone(current.map), paths } };
   }
 
   cancel(mapId: string): boolean {

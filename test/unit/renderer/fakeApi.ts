@@ -89,6 +89,11 @@ export class FakeApi implements LabelLoopApi {
   /** What check.status answers; check.start makes a running one. */
   checkStatus: RouteOutput<'check.status'> = null;
   checksStarted = 0;
+  /** What map.status answers; map.start makes a running one for the run asked. */
+  mapStatus: RouteOutput<'map.status'> = null;
+  mapsStarted = 0;
+  /** Runs main refuses to map, with its message (a small CNN has no backbone). */
+  mapRefusals: Record<string, string> = {};
   /** The exclusion list (paths), as dataset.exclude keeps it. */
   excludedPaths = new Set<string>();
   /** False: main has no project open, so the app starts on the start screen. */
@@ -188,6 +193,20 @@ export class FakeApi implements LabelLoopApi {
       case 'check.cancel': {
         const running = this.checkStatus?.state === 'running' && this.checkStatus.checkId === (input as RouteInput<'check.cancel'>).checkId;
         if (running && this.checkStatus) this.checkStatus = { ...this.checkStatus, state: 'cancelled', message: 'Cancelled' };
+        return { cancelled: running };
+      }
+      case 'map.start': {
+        const { runId } = input as RouteInput<'map.start'>;
+        if (this.mapRefusals[runId]) throw new Error(this.mapRefusals[runId]);
+        const mapId = `map-${++this.mapsStarted}`;
+        this.mapStatus = { mapId, runId, state: 'running', progress: { phase: 'embedding', done: 0, total: this.snapshot.items.length }, startedAt: '2026-12-05T10:00:00.000Z', map: null, message: null };
+        return { mapId };
+      }
+      case 'map.status':
+        return this.mapStatus;
+      case 'map.cancel': {
+        const running = this.mapStatus?.state === 'running' && this.mapStatus.mapId === (input as RouteInput<'map.cancel'>).mapId;
+        if (running && this.mapStatus) this.mapStatus = { ...this.mapStatus, state: 'cancelled', message: 'Cancelled' };
         return { cancelled: running };
       }
       case 'dataset.undo': {

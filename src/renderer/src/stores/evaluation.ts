@@ -1,11 +1,12 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
-import type { MoveResult, RunSummary, ThumbnailSize } from '../../../shared/contract';
+import type { RunSummary, ThumbnailSize } from '../../../shared/contract';
 import { accuracy, confusionAtThreshold, confusionMatrix, perClassMetrics, prCurve, rocCurve } from '../../../shared/metrics';
 import type { TrainingReport } from '../../../shared/report';
 import { useApi } from '../api/inject';
 import { inTrash } from '../../../shared/images';
 import { BAD } from '../classColors';
+import { followMoves } from '../followMoves';
 import { useDatasetStore } from './dataset';
 import { HEATMAP_PAGE } from './heatmaps';
 import { useNoticesStore } from './notices';
@@ -18,26 +19,9 @@ export interface ComparisonRow {
   unit: 'percent' | 'ratio' | 'count' | 'seconds';
 }
 export type GallerySelection = { kind: 'cell'; actual: number; predicted: number } | { kind: 'mislabeled' } | null;
-type Moves = MoveResult['moves'];
 
 /** The class folder a project path lies in, "unlabeled" for the project root, "trash" for the data check's trash. */
 const classOf = (path: string) => (inTrash(path) ? 'trash' : path.includes('/') ? (path.split('/')[0] as string) : 'unlabeled');
-
-/**
- * Chains one batch of moves onto where images had already gone (first path → path now); an image
- * moved back to where it started drops out.
- */
-function followMoves(movedTo: Map<string, string>, moves: Moves): Map<string, string> {
-  const destination = new Map(moves.map((m) => [m.from, m.to]));
-  const next = new Map<string, string>();
-  for (const [origin, now] of movedTo) {
-    const to = destination.get(now) ?? now;
-    destination.delete(now);
-    if (to !== origin) next.set(origin, to);
-  }
-  for (const [from, to] of destination) if (!next.has(from) && from !== to) next.set(from, to);
-  return next;
-}
 
 /** A run's evaluation as the window explores it: confusion, threshold, curves and galleries. */
 export const useEvaluationStore = defineStore('evaluation', () => {

@@ -7,7 +7,8 @@ import { useSuggestionsStore } from './suggestions';
 
 /**
  * 'all', 'unlabeled', 'unreadable', 'suggested' (unlabeled images with a run's suggestion, least
- * confident first), 'class:<name>', or 'photo:<content hash>' (the face crops of one photo).
+ * confident first), 'class:<name>', 'photo:<content hash>' (the face crops of one photo), or 'map'
+ * (the images selected on the embedding map, see showPaths).
  */
 export type GridFilter = string;
 
@@ -22,6 +23,14 @@ export const useLabelingStore = defineStore('labeling', () => {
   const cursor = ref(0);
   const anchor = ref(0);
   const viewerOpen = ref(false);
+  /** The images the 'map' filter shows, where each lies now. */
+  const shownPaths = shallowRef<ReadonlySet<string>>(new Set());
+  // A relabel under the map filter moves an image: it stays shown at its new path (a trashed one leaves).
+  dataset.onMoves((moves) => {
+    if (shownPaths.value.size === 0) return;
+    const destination = new Map(moves.map((m) => [m.from, m.to]));
+    shownPaths.value = new Set([...shownPaths.value].map((path) => destination.get(path) ?? path));
+  });
 
   const visible = computed<ImageItem[]>(() => {
     const f = filter.value;
@@ -29,6 +38,7 @@ export const useLabelingStore = defineStore('labeling', () => {
     if (f === 'unlabeled') return dataset.items.filter((i) => i.label === null);
     if (f === 'unreadable') return dataset.items.filter((i) => i.status === 'unreadable');
     if (f === 'suggested') return suggestions.ordered(dataset.items);
+    if (f === 'map') return dataset.items.filter((i) => shownPaths.value.has(i.path));
     if (f.startsWith('photo:')) {
       const crops = faces.pathsOf(f.slice('photo:'.length));
       return dataset.items.filter((i) => crops.has(i.path));
@@ -45,10 +55,17 @@ export const useLabelingStore = defineStore('labeling', () => {
   });
 
   function setFilter(next: GridFilter): void {
+    if (next !== 'map') shownPaths.value = new Set();
     filter.value = next;
     selected.value = new Set();
     cursor.value = 0;
     anchor.value = 0;
+  }
+
+  /** Shows exactly these images in the grid (the embedding map's "Open in grid"). */
+  function showPaths(paths: Iterable<string>): void {
+    shownPaths.value = new Set(paths);
+    setFilter('map');
   }
 
   /** Mouse selection: plain click selects one, ctrl toggles, shift extends from the anchor. */
@@ -143,7 +160,7 @@ export const useLabelingStore = defineStore('labeling', () => {
   }
 
   return {
-    filter, selected, cursor, viewerOpen, visible, current,
-    setFilter, click, moveCursor, selectAll, clearSelection, targets, assign, acceptSuggestions,
+    filter, selected, cursor, viewerOpen, visible, current, shownPaths,
+    setFilter, showPaths, click, moveCursor, selectAll, clearSelection, targets, assign, acceptSuggestions,
   };
 });

@@ -80,6 +80,12 @@ describe('the embedding map', () => {
     expect(second.embedded).toBe(0);
     expect(second.coords).toEqual(map.coords);
     expect((await call<MapStatus>('map.status')).mapId).toBe(again.mapId);
+    // A relabel since: the status names the image where it is now, at the same point.
+    await call('dataset.relabel', { paths: ['NG/ng_0002.jpg'], to: 'OK' });
+    const moved = (await call<MapStatus>('map.status')).map as NonNullable<MapStatus['map']>;
+    expect(moved.paths[at('NG/ng_0002.jpg')]).toBe('OK/ng_0002.jpg');
+    expect(moved.coords).toEqual(map.coords);
+    await call('dataset.undo');
   }, 180_000);
 
   it('refuses a run that does not exist, and cancels', async () => {
