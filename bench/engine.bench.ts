@@ -72,6 +72,7 @@ const vs = (ours: number, reference: TorchSpeed | string) =>
     : `PyTorch ${reference.perSecond.toFixed(1)} images/s eager, ${reference.frozenPerSecond.toFixed(1)} frozen; ratio ${(ours / reference.perSecond).toFixed(2)}× eager, ${(ours / reference.frozenPerSecond).toFixed(2)}× frozen`;
 /** Images in the memory run: 10,000 by default (the README's figure), 50,000 on request. */
 const MEMORY_RUN_IMAGES = Number(process.env.BENCH_EMBED_IMAGES ?? 10_000);
+if (!Number.isInteger(MEMORY_RUN_IMAGES / 2) || MEMORY_RUN_IMAGES < 2) throw new Error(`BENCH_EMBED_IMAGES must be an even number of images (half per class), not ${process.env.BENCH_EMBED_IMAGES}`);
 
 describe('engine benchmarks', () => {
   let work = '';

@@ -80,7 +80,7 @@ describe('training benchmarks', () => {
       report(`fine-tuning block_16 + Conv_1 on cached block_15 outputs (batch 32): ${tuned.fineTuneSpeed.toFixed(1)} images/s; PyTorch ${t ? t.fineTuneImagesPerSecond?.toFixed(1) : '—'} images/s${ratio(tuned.fineTuneSpeed, t?.fineTuneImagesPerSecond)}`);
       // PyTorch eager (the plain loop) and frozen (TorchScript optimised for inference, its fastest CPU path).
       const vsTorch = (seconds: number) =>
-        t?.clickToModelSeconds ? `; ratio ${(seconds / t.clickToModelSeconds).toFixed(2)}× PyTorch eager's time, ${(seconds / (t.clickToModelSecondsFrozen ?? NaN)).toFixed(2)}× frozen` : '';
+        t?.clickToModelSeconds && t.clickToModelSecondsFrozen ? `; ratio ${(seconds / t.clickToModelSeconds).toFixed(2)}× PyTorch eager's time, ${(seconds / t.clickToModelSecondsFrozen).toFixed(2)}× frozen` : '';
       report(
         `click → first trained model, 1,000 images, MobileNetV2 (embed + converged head + label errors): ${first.seconds.toFixed(1)} s, accuracy ${first.report.accuracy ? describeAccuracy(first.report.accuracy) : 'n/a'}${vsTorch(first.seconds)}`,
       );

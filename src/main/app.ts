@@ -142,10 +142,14 @@ export class LabelLoopApp {
       'faces.context': async ({ path: relative }) => faceContext(this.requireProject(), relative),
       'faces.photos': async () => ({ photos: await facePhotos(this.requireProject()) }),
       'predict.open': async ({ runId }) => this.predictions.open(this.requireProject().root, runId, this.runs().runDir(runId)),
-      'check.start': async () => ({ checkId: await this.checks.start(this.requireProject()) }),
+      'check.start': async () => ({ checkId: this.checks.start(this.requireProject()) }),
       'check.status': async () => this.checks.status(this.requireProject()),
       'check.cancel': async ({ checkId }) => ({ cancelled: this.checks.cancel(checkId) }),
-      'map.start': async ({ runId }) => ({ mapId: await this.maps.start(this.requireProject(), this.runs(), runId) }),
+      'map.start': async ({ runId }) => {
+        // A run and a map both add rows to the embedding cache: one writer at a time.
+        if (this.training.status()?.state === 'running') throw new UserError('busy', 'A run is training: compute the map when it has finished');
+        return { mapId: await this.maps.start(this.requireProject(), this.runs(), runId) };
+      },
       'map.status': async () => this.maps.status(this.requireProject()),
       'map.cancel': async ({ mapId }) => ({ cancelled: this.maps.cancel(mapId) }),
       'splits.preview': async (settings) => this.training.previewSplits(this.requireProject(), settings),
@@ -256,6 +260,7 @@ export class LabelLoopApp {
 
   private async startTraining(config: TrainingConfig): Promise<string> {
     const project = this.requireProject();
+    if (this.maps.running) throw new UserError('busy', 'The embedding map is being computed: wait for it or cancel it, then train');
     project.requireWritable('training cannot start, as a run is saved in the project');
     const confined = await confineBackbone(project, config);
     // One model on the accelerator at a time: a loaded prediction model would hold GPU memory

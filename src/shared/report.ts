@@ -60,6 +60,8 @@ export interface TrainingReport {
     probabilities: Record<string, number>;
     /** 0..1 from out-of-fold predictions: how likely the label is wrong. */
     mislabelScore: number;
+    /** The image's content hash, which finds it after a relabel; absent in older reports. */
+    hash?: string;
     suggestedLabel: string;
     likelyMislabeled: boolean;
   }[];

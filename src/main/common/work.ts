@@ -1,6 +1,7 @@
 // Long work that is not training (the data check, the embedding map) runs in a worker thread, so the
-// app's event loop stays free: the worker (worker.ts, by `kind`) posts progress and then its result,
-// and a cancel ends it at once. Without a worker file (tests) the same work runs here.
+// app's event loop stays free: the worker (worker.ts, by `kind`) posts progress and then its result.
+// A cancel asks the worker to stop at its next step (so caches it writes are left whole) and ends it
+// if it has not within a few seconds. Without a worker file (tests) the same work runs here.
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { CancelledError, UserError } from './errors';
@@ -59,9 +60,17 @@ export function startWork<R, P>(options: {
   });
   worker.once('error', (error) => settle(failure(error)));
   worker.once('exit', (code) => settle({ state: 'failed', message: `The worker stopped unexpectedly (exit code ${code})` }));
-  // Nothing half-done is worth waiting for: a cancel ends the worker at once.
-  return { outcome, cancel: () => settle(cancelled) };
+  return {
+    outcome,
+    cancel: () => {
+      worker.postMessage('cancel');
+      setTimeout(() => settle(cancelled), CANCEL_GRACE_MS).unref();
+    },
+  };
 }
+
+/** How long a cancelled worker may take to reach its next step before it is ended. */
+const CANCEL_GRACE_MS = 5_000;
 
 /** The worker's side: runs the work and posts its progress and its end as `startWork` reads them. */
 export function serveWork<R, P>(port: { postMessage(message: WorkMessage<R, P>): void }, work: (hooks: WorkHooks<P>) => Promise<R>, isCancelled: () => boolean): Promise<void> {
@@ -79,9 +88,9 @@ export function sessionId(): string {
 /** Progress events at most this often: 50,000 images would otherwise send 50,000. */
 const PROGRESS_EVERY_MS = 200;
 
-/** Calls `emit` at most every 200 ms, and always for the last step (`done === total`). */
+/** Calls `emit` for the first step, then at most every 200 ms, and always for the last (`done === total`). */
 export function throttled<P extends { done: number; total: number }>(emit: (progress: P) => void): (progress: P) => void {
-  let last = 0;
+  let last = -Infinity;
   return (progress) => {
     const now = performance.now();
     if (progress.done < progress.total && now - last < PROGRESS_EVERY_MS) return;
@@ -109,13 +118,39 @@ export class WorkSlot<S extends { state: 'running' | 'finished' | 'cancelled' | 
     private readonly busy: string,
   ) {}
 
-  /** Takes the slot for new work (refused while other work runs); `finish` settles whenDone. */
-  begin(root: string, status: S): { setCancel(cancel: () => void): void; finish(): void } {
+  /**
+   * Takes the slot for new work (refused while other work runs). The work's own cancel comes later
+   * (after its input is gathered): a cancel before that is kept and run as soon as it comes, and
+   * `cancelled` says so to the work in between. `finish` settles whenDone.
+   */
+  begin(root: string, status: S): { cancelled(): boolean; setCancel(cancel: () => void): void; finish(): void } {
     if (this.current?.status.state === 'running') throw new UserError('busy', this.busy);
     let finish!: (status: S) => void;
-    const slot: Slot<S> = { status, root, cancel: () => undefined, done: new Promise((resolve) => (finish = resolve)) };
+    let cancelRequested = false;
+    let cancelWork: (() => void) | null = null;
+    const slot: Slot<S> = {
+      status,
+      root,
+      cancel: () => {
+        cancelRequested = true;
+        cancelWork?.();
+      },
+      done: new Promise((resolve) => (finish = resolve)),
+    };
     this.current = slot;
-    return { setCancel: (cancel) => void (slot.cancel = cancel), finish: () => finish(status) };
+    return {
+      cancelled: () => cancelRequested,
+      setCancel: (cancel) => {
+        cancelWork = cancel;
+        if (cancelRequested) cancel();
+      },
+      finish: () => finish(status),
+    };
+  }
+
+  /** Whether work of this kind is running (for any project). */
+  get running(): boolean {
+    return this.current?.status.state === 'running';
   }
 
   /** The work of this project, if it is the last started. */

@@ -9,9 +9,10 @@ import { sessionId, startWork, throttled, WorkSlot } from '../common/work';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
-import { type CheckInput, checkImages, checkInput, describeCheck } from './dataCheck';
+import { checkImages, checkInput, describeCheck } from './dataCheck';
 
 export const CHECK_FILE = 'check.json';
+const CANCELLED = 'The data check was cancelled; the last finished check (if any) is still on disk';
 
 export class CheckService {
   private readonly slot = new WorkSlot<CheckStatus>((status) => status.checkId, 'A data check is already running: wait for it or cancel it');
@@ -21,45 +22,48 @@ export class CheckService {
     private readonly options: { workerFile?: string } = {},
   ) {}
 
-  /** Starts checking the project; refuses while a check runs. */
-  async start(project: ProjectSession): Promise<string> {
+  /** Starts checking the project and returns at once with the check's id; refuses while a check runs. */
+  start(project: ProjectSession): string {
     const checkId = sessionId();
     const status: CheckStatus = { checkId, state: 'running', progress: { done: 0, total: 0 }, startedAt: new Date().toISOString(), report: null, message: null };
     const slot = this.slot.begin(project.root, status);
     const emitProgress = throttled((progress: { done: number; total: number }) => this.events.emit('check.progress', { checkId, ...progress }));
-    const end = async (outcome: { report: CheckReport } | { state: 'cancelled' | 'failed'; message: string }) => {
-      if ('report' in outcome) {
-        status.state = 'finished';
-        status.report = outcome.report;
-        await saveStatus(project, status);
-      } else {
-        status.state = outcome.state;
-        status.message = outcome.message;
-      }
-      const message = 'report' in outcome ? (describeCheck(outcome.report)[0] as string) : outcome.message;
-      this.events.emit('check.ended', { checkId, state: status.state as 'finished' | 'cancelled' | 'failed', message });
-      slot.finish();
+    const run = async (): Promise<{ report: CheckReport } | { state: 'cancelled' | 'failed'; message: string }> => {
+      // The content hashes of a large project opened for the first time take a while: a cancel meanwhile is heard after.
+      const input = await checkInput(project);
+      if (slot.cancelled()) return { state: 'cancelled', message: CANCELLED };
+      status.progress = { done: 0, total: input.items.length };
+      const work = startWork<CheckReport, { done: number; total: number }>({
+        workerFile: this.options.workerFile,
+        workerData: { kind: 'check', input },
+        inProcess: (hooks) => checkImages(input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }),
+        onProgress: (progress) => {
+          status.progress = progress;
+          emitProgress(progress);
+        },
+        cancelledMessage: CANCELLED,
+      });
+      slot.setCancel(work.cancel);
+      const outcome = await work.outcome;
+      return 'result' in outcome ? { report: outcome.result } : outcome;
     };
-    let input: CheckInput;
-    try {
-      input = await checkInput(project);
-    } catch (error) {
-      await end({ state: 'failed', message: error instanceof Error ? error.message : String(error) });
-      return checkId;
-    }
-    status.progress = { done: 0, total: input.items.length };
-    const work = startWork<CheckReport, { done: number; total: number }>({
-      workerFile: this.options.workerFile,
-      workerData: { kind: 'check', input },
-      inProcess: (hooks) => checkImages(input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }),
-      onProgress: (progress) => {
-        status.progress = progress;
-        emitProgress(progress);
-      },
-      cancelledMessage: 'The data check was cancelled; the last finished check (if any) is still on disk',
-    });
-    slot.setCancel(work.cancel);
-    void work.outcome.then((outcome) => end('result' in outcome ? { report: outcome.result } : outcome));
+    void run()
+      .catch((error: unknown) => ({ state: 'failed' as const, message: error instanceof Error ? error.message : String(error) }))
+      .then(async (outcome) => {
+        try {
+          if ('report' in outcome) {
+            status.state = 'finished';
+            status.report = outcome.report;
+            await saveStatus(project, status);
+          } else {
+            status.state = outcome.state;
+            status.message = outcome.message;
+          }
+          this.events.emit('check.ended', { checkId, state: status.state as 'finished' | 'cancelled' | 'failed', message: 'report' in outcome ? (describeCheck(outcome.report)[0] as string) : outcome.message });
+        } finally {
+          slot.finish();
+        }
+      });
     return checkId;
   }
 

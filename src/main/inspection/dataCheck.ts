@@ -306,6 +306,12 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
   await Promise.all(
     Array.from({ length: 4 }, async () => {
       for (let item = queue.shift(); item && !hooks.isCancelled?.(); item = queue.shift()) {
+        // Without its content hash an image would be grouped with every other such image as "exact copies".
+        if (!item.contentHash) {
+          report.unreadable.push({ path: item.path, reason: 'the file could not be read to compute its content hash' });
+          hooks.onProgress?.(++done, items.length);
+          continue;
+        }
         try {
           measured.push({ path: item.path, label: item.label, contentHash: item.contentHash, stats: await imageStats(path.join(input.root, item.path)) });
         } catch (error) {

@@ -129,6 +129,8 @@ function uniqueHashes(items: { path: string; hash: string }[]): { path: string; 
 
 /** PCA, then UMAP (a few images: PCA alone), scaled to the unit square: x then y per row. */
 export async function layout(features: Float32Array, rows: number, dim: number, hooks: MapHooks = {}): Promise<Float32Array> {
+  // PCA and the neighbour graph come before the first epoch: the window says "laying out" from here.
+  hooks.onProgress?.('layout', 0, 1);
   const reduced = principalComponents(features, rows, dim, Math.min(PCA_DIMENSIONS, dim, Math.max(rows - 1, 1)));
   const k = reduced.length / rows;
   let xy: Float32Array;

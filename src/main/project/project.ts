@@ -112,6 +112,11 @@ export class ProjectSession {
     return this.options.fs ?? realFs;
   }
 
+  /** False once the project is closed (another was opened): work started for it must not go on. */
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
   /** Why the project can only be browsed (a full or read-only disk), or null when it can be changed. */
   get readOnly(): string | null {
     return this.journal.readOnlyReason;

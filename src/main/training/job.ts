@@ -269,6 +269,7 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
         mislabelScore: (issues[i] as LabelIssue).mislabelScore,
         suggestedLabel: job.classes[(issues[i] as LabelIssue).suggested] as string,
         likelyMislabeled: (issues[i] as LabelIssue).likelyWrong,
+        hash: s.hash,
       })),
       labelErrorEstimate: { count: labelErrors.count, share: labelErrors.share },
       skipped,

@@ -303,17 +303,19 @@ describe('map store: selection and hover', () => {
     expect(map.points.paths).toEqual(['NG/a.jpg', 'NG/b.jpg', 'OK/c.jpg', 'OK/d.jpg', 'e.jpg']);
   });
 
-  it('follows moves made while a map computes onto the map it brings', async () => {
+  it('takes each image where main says it is when the map comes, and follows the moves after that', async () => {
     const { api, map, dataset } = await setup();
     await map.load();
     await map.start();
-    // Main listed the paths when the map started; the relabel comes after.
+    // A relabel while the map computes: main names the image where it is now when asked.
     await dataset.relabel(['OK/c.jpg'], 'NG');
-    api.mapStatus = status({ mapId: 'map-1' });
+    api.mapStatus = status({ mapId: 'map-1', map: { ...MAP, paths: MAP.paths.map((p) => (p === 'OK/c.jpg' ? 'NG/c.jpg' : p)) } });
     api.emit('map.ended', { mapId: 'map-1', state: 'finished', message: 'done' });
     await flushPromises();
     expect(map.points.paths).toEqual(['NG/a.jpg', 'NG/b.jpg', 'NG/c.jpg', 'OK/d.jpg', 'e.jpg']);
     expect(colourByPath(map)['NG/c.jpg']).toBe(NG);
+    await dataset.relabel(['NG/c.jpg'], 'OK');
+    expect(map.points.paths).toEqual(['NG/a.jpg', 'NG/b.jpg', 'OK/c.jpg', 'OK/d.jpg', 'e.jpg']);
   });
 });
 

@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
 import type { CheckStatus, ImageItem, QualityKind } from '../../../shared/contract';
-import { gridOrder } from '../../../shared/images';
+import { gridOrder, inTrash } from '../../../shared/images';
+import { followMoves } from '../followMoves';
 import { useApi } from '../api/inject';
 import { useDatasetStore } from './dataset';
 import { useNoticesStore } from './notices';
@@ -59,11 +60,17 @@ export const useCheckStore = defineStore('check', () => {
   const running = computed(() => status.value?.state === 'running');
   const report = computed(() => status.value?.report ?? null);
 
-  /** The report's paths that are still images of the project: a trash or a relabel moves them away. */
+  /**
+   * Where the report's images went since this window had it (report path → path now): a relabeled
+   * image is followed, and another image given its freed name is not taken for it.
+   */
+  const movedTo = shallowRef<ReadonlyMap<string, string>>(new Map());
+  const pathNow = (path: string) => movedTo.value.get(path) ?? path;
+  /** The report's entries whose image is still in the project (a trash moves it out). */
   function indexesHere(paths: readonly string[]): number[] {
-    return paths.flatMap((path, index) => (dataset.byPath.has(path) ? [index] : []));
+    return paths.flatMap((path, index) => (dataset.byPath.has(pathNow(path)) && !inTrash(pathNow(path)) ? [index] : []));
   }
-  const imageAt = (path: string) => dataset.byPath.get(path) as ImageItem;
+  const imageAt = (path: string) => dataset.byPath.get(pathNow(path)) as ImageItem;
 
   const duplicates = computed<DuplicateGroup[]>(() =>
     (report.value?.duplicates ?? []).flatMap((group) => {
@@ -93,7 +100,7 @@ export const useCheckStore = defineStore('check', () => {
   );
 
   const issues = computed<QualityIssue[]>(() =>
-    (report.value?.issues ?? []).flatMap((issue) => (dataset.byPath.has(issue.path) ? [{ image: imageAt(issue.path), kinds: issue.kinds, scores: issue.scores }] : [])),
+    (report.value?.issues ?? []).flatMap((issue) => (indexesHere([issue.path]).length > 0 ? [{ image: imageAt(issue.path), kinds: issue.kinds, scores: issue.scores }] : [])),
   );
   /** Outliers per kind (an image with two kinds is under both), in QUALITY_KINDS order, kinds found only. */
   const issuesByKind = computed(() => {
@@ -110,7 +117,7 @@ export const useCheckStore = defineStore('check', () => {
   });
   const shownIssues = computed(() => (issueFilter.value === 'all' ? issues.value : (issuesByKind.value.get(issueFilter.value) ?? [])));
 
-  const unreadable = computed(() => (report.value?.unreadable ?? []).filter((u) => dataset.byPath.has(u.path)));
+  const unreadable = computed(() => (report.value?.unreadable ?? []).flatMap((u) => (indexesHere([u.path]).length > 0 ? [{ ...u, path: pathNow(u.path) }] : [])));
   const excludedImages = computed(() => [...excluded.value].flatMap((path) => dataset.byPath.get(path) ?? []).sort(gridOrder));
 
   const counts = computed(() => ({
@@ -126,7 +133,10 @@ export const useCheckStore = defineStore('check', () => {
 
   async function refreshStatus(): Promise<void> {
     const current = await notices.guard(() => api.call('check.status', {}));
-    if (current !== undefined) status.value = current;
+    if (current === undefined) return;
+    // Another check's findings name images where they were when it ran: moves are followed from now.
+    if (current?.checkId !== status.value?.checkId) movedTo.value = new Map();
+    status.value = current;
   }
 
   async function refreshExcluded(): Promise<void> {
@@ -199,8 +209,10 @@ export const useCheckStore = defineStore('check', () => {
     if (changing.length === 0) return false;
     const answer = await act(() => notices.guard(() => api.call('dataset.exclude', { paths: changing, excluded: value })));
     if (!answer) return false;
+    // By content: exact copies of the chosen images change with them, so the count is the list's own.
+    const changed = Math.abs(answer.excluded.length - excluded.value.size);
     excluded.value = new Set(answer.excluded);
-    notices.push('info', value ? `${changing.length} image(s) excluded from training: the split and every run leave them out` : `${changing.length} image(s) back in training`);
+    notices.push('info', value ? `${changed} image(s) excluded from training: the split and every run leave them out (Include takes them back)` : `${changed} image(s) back in training`);
     return true;
   }
   const exclude = (paths: readonly string[]) => setExcluded(paths, true);
@@ -209,6 +221,7 @@ export const useCheckStore = defineStore('check', () => {
 
   // Main keeps the list by content: an excluded image stays excluded wherever a relabel, trash or undo moves it.
   dataset.onMoves((moves) => {
+    movedTo.value = followMoves(movedTo.value, moves);
     if (excluded.value.size === 0) return;
     const destination = new Map(moves.map((m) => [m.from, m.to]));
     excluded.value = new Set([...excluded.value].map((path) => destination.get(path) ?? path));
@@ -218,7 +231,8 @@ export const useCheckStore = defineStore('check', () => {
     if (status.value?.checkId === checkId && status.value.state === 'running') status.value = { ...status.value, progress: { done, total } };
   });
   api.on('check.ended', ({ checkId, state, message }) => {
-    if (status.value?.checkId !== checkId) return;
+    // A check another window started: this one shows its findings too.
+    if (status.value?.checkId !== checkId) return void (dataset.root !== null && refreshStatus());
     status.value = { ...status.value, state, message };
     notices.push(state === 'failed' ? 'error' : 'info', state === 'failed' ? `The data check failed: ${message}` : message, 8000);
     // The findings come with the status, not the event.
@@ -231,6 +245,7 @@ export const useCheckStore = defineStore('check', () => {
     () => {
       status.value = null;
       excluded.value = new Set();
+      movedTo.value = new Map();
       issueFilter.value = 'all';
     },
   );

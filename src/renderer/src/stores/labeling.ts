@@ -32,6 +32,15 @@ export const useLabelingStore = defineStore('labeling', () => {
     shownPaths.value = new Set([...shownPaths.value].map((path) => destination.get(path) ?? path));
   });
 
+  // The map's selection belongs to the project it was made in.
+  watch(
+    () => dataset.root,
+    () => {
+      if (filter.value === 'map') filter.value = 'all';
+      shownPaths.value = new Set();
+    },
+  );
+
   const visible = computed<ImageItem[]>(() => {
     const f = filter.value;
     if (f === 'all') return dataset.items;

@@ -93,11 +93,8 @@ export const useMapStore = defineStore('map', () => {
   const selection = shallowRef<ReadonlySet<string>>(new Set());
   const hovered = ref<string | null>(null);
 
-  /** Where the drawn map's images went since it was computed: map path → path now. */
+  /** Where the drawn map's images went since main sent it (main names them where they were then): map path → path now. */
   const movedTo = shallowRef<ReadonlyMap<string, string>>(new Map());
-  /** Moves since the computation being followed started (its map's paths are from its start). */
-  let movedSinceStart: ReadonlyMap<string, string> = new Map();
-  let followedMapId: string | null = null;
   let drawnMapId: string | null = null;
 
   const running = computed(() => status.value?.state === 'running');
@@ -227,14 +224,10 @@ export const useMapStore = defineStore('map', () => {
 
   /** Takes in what main says: a new map replaces the drawn one (and its selection); a running one is followed from now. */
   function adopt(next: MapStatus | null): void {
-    if (next?.state === 'running' && next.mapId !== followedMapId) {
-      followedMapId = next.mapId;
-      movedSinceStart = new Map();
-    }
     status.value = next;
     if (next?.map && next.mapId !== drawnMapId) {
-      // A map computed before this window loaded: the moves since are unknown, its paths are taken as they are.
-      movedTo.value = next.mapId === followedMapId ? movedSinceStart : new Map();
+      // Main names each image where it is at the time of asking: only moves from now on need following.
+      movedTo.value = new Map();
       drawnMapId = next.mapId;
       map.value = next.map;
       selection.value = new Set();
@@ -269,10 +262,8 @@ export const useMapStore = defineStore('map', () => {
     if (!id || running.value || starting.value) return;
     starting.value = true;
     refused.value = null;
-    movedSinceStart = new Map();
     try {
-      const answer = await api.call('map.start', { runId: id });
-      followedMapId = answer.mapId;
+      await api.call('map.start', { runId: id });
       await refreshStatus();
     } catch (error) {
       refused.value = error instanceof Error ? error.message : String(error);
@@ -292,7 +283,6 @@ export const useMapStore = defineStore('map', () => {
 
   dataset.onMoves((moves) => {
     movedTo.value = followMoves(movedTo.value, moves);
-    movedSinceStart = followMoves(movedSinceStart, moves);
     const destination = new Map(moves.map((m) => [m.from, m.to]));
     const now = (path: string) => destination.get(path) ?? path;
     if (selection.value.size > 0) selection.value = new Set([...selection.value].map(now).filter((path) => !inTrash(path)));
@@ -324,8 +314,6 @@ export const useMapStore = defineStore('map', () => {
       selection.value = new Set();
       hovered.value = null;
       movedTo.value = new Map();
-      movedSinceStart = new Map();
-      followedMapId = null;
       drawnMapId = null;
     },
   );

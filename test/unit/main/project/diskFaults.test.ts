@@ -1,6 +1,6 @@
 // A full or failing disk at every single write of a relabel, an undo and a class rename: the step is
 // refused with nothing moved (or finished on the next open), and every image exists exactly once.
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { appendFile, cp, readdir, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../../../../src/main/common/errors';
 import { EventBus } from '../../../../src/main/common/events';
 import { ProjectSession } from '../../../../src/main/project/project';
+import { TRASH_DIR } from '../../../../src/shared/images';
 import { type FaultCode, FaultyFs } from '../../../helpers/faultyFs';
 import { jpeg, makeProject, tempDir } from '../../../helpers/fixtures';
 import { contentByPath, contentHashes } from '../../../helpers/inventory';
@@ -27,6 +28,19 @@ const scenarios: Scenario[] = [
     setup: async () => undefined,
     // OK/a.jpg collides with NG/a.jpg, so one of the three gets a " (2)" name.
     step: (project) => project.relabel(['OK/a.jpg', 'OK/b.JPG', 'loose.jpg'], 'NG'),
+    fullDisk: /^The disk is full: nothing was moved$/,
+  },
+  {
+    name: 'a trash (the data check keeping one of a group)',
+    setup: async () => undefined,
+    // Two same-named images of two classes, and an unlabeled one, into the trash's class folders.
+    step: (project) => project.trash(['OK/a.jpg', 'NG/a.jpg', 'loose.jpg']),
+    fullDisk: /^The disk is full: nothing was moved$/,
+  },
+  {
+    name: 'an undo of a trash',
+    setup: (project) => project.trash(['OK/a.jpg', 'NG/a.jpg', 'loose.jpg']),
+    step: (project) => project.undo(),
     fullDisk: /^The disk is full: nothing was moved$/,
   },
   {
@@ -66,16 +80,22 @@ describe('a full or failing disk at every write', () => {
     return root;
   };
 
+  /** Every image's content, in the project's folders and in its trash: equal lists mean every image exists exactly once. */
+  const everyContent = async (root: string) => {
+    const trash = path.join(root, TRASH_DIR);
+    return [...(await contentByPath(root)).values(), ...(existsSync(trash) ? (await contentByPath(trash)).values() : [])].sort();
+  };
+
   /** After reopening on a healthy disk: recovery left no doubt, and undo/redo walk all of history. */
   const expectHealthyAfterReopen = async (root: string) => {
     const project = await open(root);
     expect(project.readOnly).toBeNull();
     expect(project.snapshot().recovered.join('\n')).not.toMatch(/Could not|not completely|Kept both|missing/);
-    expect(await contentHashes(root)).toEqual(original);
+    expect(await everyContent(root)).toEqual(original);
     while (project.snapshot().history.canUndo) expect((await project.undo()).failed).toEqual([]);
     expect(await contentHashes(root)).toEqual(original);
     while (project.snapshot().history.canRedo) expect((await project.redo()).failed).toEqual([]);
-    expect(await contentHashes(root)).toEqual(original);
+    expect(await everyContent(root)).toEqual(original);
     await project.close();
     const journal = await readFile(path.join(root, '.labelloop/journal.jsonl'), 'utf8');
     // Empty, or whole lines only.

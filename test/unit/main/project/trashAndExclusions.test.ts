@@ -92,18 +92,6 @@ describe('the recoverable trash', () => {
     expect(await contentByPath(root)).toEqual(before);
   });
 
-  it('a full disk in the middle of trashing takes the step back: no image lost or doubled', async () => {
-    await app.dispose();
-    const faulty = new FaultyFs();
-    const project = await ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false, fs: faulty.fs });
-    const all = await contentHashes(root);
-    faulty.arm(3, 'ENOSPC', true);
-    await expect(project.trash(['OK/a.jpg', 'OK/b.JPG', 'NG/d.jpg'])).rejects.toThrow(/disk is full/i);
-    faulty.heal();
-    expect([...(await contentByPath(root)).values(), ...(await trashContent(root)).values()].sort()).toEqual(all);
-    await project.close();
-    app = new LabelLoopApp({ host: 'web', version: 'test', configDir: path.join(dir, 'config') });
-  });
 });
 
 describe('the exclusion list', () => {
