@@ -32,7 +32,7 @@ test('demo + train write a report with every field the README names', async () =
   const report = JSON.parse(await readFile(reportFile, 'utf8'));
   for (const key of ['backend', 'classes', 'counts', 'epochs', 'valAccuracy', 'confusion', 'perClass', 'samples', 'timing']) assert.ok(key in report, `report.${key}`);
   assert.deepEqual(report.classes, ['NG', 'OK']);
-  assert.deepEqual(Object.keys(report.samples[0]).sort(), ['label', 'likelyMislabeled', 'mislabelScore', 'path', 'predicted', 'probabilities', 'split', 'suggestedLabel']);
+  assert.deepEqual(Object.keys(report.samples[0]).sort(), ['hash', 'label', 'likelyMislabeled', 'mislabelScore', 'path', 'predicted', 'probabilities', 'split', 'suggestedLabel']);
   for (const key of ['totalSeconds', 'embedSeconds', 'trainSeconds', 'imagesPerSecond']) assert.equal(typeof report.timing[key], 'number');
 });
 

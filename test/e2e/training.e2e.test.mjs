@@ -162,6 +162,13 @@ test('evaluate: confusion cells open a gallery, relabel from it, move the thresh
   await page.locator(`[data-test=gallery] .gallery-item[data-path="${keyed}"] .badge`).waitFor();
   assert.notEqual(await highlighted.getAttribute('data-path'), keyed, 'the highlight stepped on');
   assert.ok(existsSync(path.join(server.configDir, 'demo-project', keyed.startsWith('NG/') ? 'OK' : 'NG', path.basename(keyed))), 'moved on disk by the keyboard');
+  // Heatmaps on the gallery's thumbnails: a map laid over each thumbnail of the page, gone when switched off.
+  await page.check('input[name=galleryHeatmaps]');
+  await page.waitForSelector('[data-test=gallery] .gallery-item canvas[data-test=heatmap]', { timeout: 60_000 });
+  assert.ok((await page.locator('[data-test=gallery] .gallery-item canvas[data-test=heatmap]').count()) >= 1);
+  await page.screenshot({ path: path.join(process.env.E2E_SHOTS ?? server.configDir, 'gallery-heatmaps.png') });
+  await page.uncheck('input[name=galleryHeatmaps]');
+  await page.waitForFunction(() => document.querySelectorAll('[data-test=gallery] .gallery-item canvas[data-test=heatmap]').length === 0);
   // The large view shows the class probabilities.
   await page.locator('[data-test=gallery] .gallery-item img').first().click();
   await page.waitForSelector('[data-test=eval-viewer] .probabilities li:nth-child(2)');

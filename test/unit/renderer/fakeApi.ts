@@ -98,6 +98,17 @@ export class FakeApi implements LabelLoopApi {
   excludedPaths = new Set<string>();
   /** False: main has no project open, so the app starts on the start screen. */
   projectOpen = true;
+  /**
+   * What runs.heatmaps answers (a promise: the test says when): by default a map for every path but
+   * those in heatmapUnreadable, of the class asked or else "pred:<path>" (so a test sees whose map it is).
+   */
+  heatmapAnswer: (input: RouteInput<'runs.heatmaps'>) => RouteOutput<'runs.heatmaps'> | Promise<RouteOutput<'runs.heatmaps'>> = (input) => ({
+    method: 'cam',
+    resize: 'stretch',
+    entries: input.paths.filter((path) => !this.heatmapUnreadable.has(path)).map((path) => ({ path, predicted: 'OK', class: input.className ?? `pred:${path}`, grid: [[0.1, 0.9], [0.5, 1]] })),
+    unreadable: input.paths.filter((path) => this.heatmapUnreadable.has(path)).map((path) => ({ path, reason: 'The file is truncated or damaged' })),
+  });
+  heatmapUnreadable = new Set<string>();
   /** Reports by run id, for runs.list and runs.report. */
   reports = new Map<string, TrainingReport>();
   /** What predict.open answers; tests set the operating point. */
@@ -135,6 +146,8 @@ export class FakeApi implements LabelLoopApi {
         if (!report) throw new Error('no such run');
         return report;
       }
+      case 'runs.heatmaps':
+        return this.heatmapAnswer(input as RouteInput<'runs.heatmaps'>);
       case 'training.engine': {
         const asked = input as RouteInput<'training.engine'>;
         const engine = (asked.scratch ? this.engines[`${asked.backend}/scratch`] : this.engines[`${asked.backend}/${asked.engine}`]) ?? this.engines[asked.backend];

@@ -8,7 +8,7 @@ import { inTrash } from '../../../shared/images';
 import { BAD } from '../classColors';
 import { followMoves } from '../followMoves';
 import { useDatasetStore } from './dataset';
-import { HEATMAP_PAGE } from './heatmaps';
+import { type GalleryHeatmapImage, HEATMAP_PAGE } from './heatmaps';
 import { useNoticesStore } from './notices';
 
 type Sample = TrainingReport['samples'][number];
@@ -269,6 +269,18 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     return page.includes(path) ? page : [path, ...page.slice(0, HEATMAP_PAGE - 1)];
   }
 
+  /**
+   * The gallery's page `index` of 64 (the images whose thumbnails' heatmaps are asked for together
+   * and share a scale), each image by its report path (what its map is kept by) and where it lies now.
+   */
+  function galleryHeatmapPage(index: number): GalleryHeatmapImage[] {
+    return gallery.value.slice(index * HEATMAP_PAGE, (index + 1) * HEATMAP_PAGE).map((s) => ({ report: s.path, now: pathNow(s.path) }));
+  }
+  /** The page of 64 that holds the gallery's cursor. */
+  const cursorPage = computed(() => Math.floor(cursor.value / HEATMAP_PAGE));
+  /** What the gallery shows (of which project) and in which order: its pages' maps hold only while it stays the same. */
+  const galleryContext = computed(() => JSON.stringify([dataset.root, selection.value, sortBy.value]));
+
   /** The image where it lies now, so a relabeled (or undone) card keeps its picture. */
   function imageUrl(sample: Sample, size: ThumbnailSize): string {
     const path = pathNow(sample.path);
@@ -282,5 +294,6 @@ export const useEvaluationStore = defineStore('evaluation', () => {
     confusion, metrics, overallAccuracy, roc, pr, atThreshold, gallery, galleryTitle, flaggedCount, predictedClass,
     compareWith, enlarged, current, compared, comparedReport, comparison, cursor, focused,
     refreshRuns, open, saveOperatingPoint, relabel, moveCursor, relabelByKey, thumbnailUrl, largeUrl, renameRun, deleteRun, exportRun, exportDownloadUrl, pathNow, heatmapWindow,
+    galleryHeatmapPage, cursorPage, galleryContext,
   };
 });
