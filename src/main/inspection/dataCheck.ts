@@ -1,8 +1,9 @@
 // The data check: what in a project will mislead a model before it trains. Exact duplicates (same
-// bytes), near-duplicates (resized, re-encoded, slightly cropped or brightened copies: a DCT
-// perceptual hash within a few bits), near-duplicates that straddle the train/val/test split
-// (leakage) or carry different labels (conflicts), and image-quality outliers judged against the
-// project itself with robust scores (median and MAD), so a dark project does not flag all its images.
+// bytes), near-duplicates (resized, re-encoded or brightened copies: a DCT perceptual hash within a
+// few bits; slightly cropped ones: registered against their nearest neighbours), near-duplicates
+// that straddle the train/val/test split (leakage) or carry different labels (conflicts), and
+// image-quality outliers judged against the project itself with robust scores (median and MAD), so
+// a dark project does not flag all its images.
 import path from 'node:path';
 import sharp from 'sharp';
 import type { CheckReport, QualityKind } from '../../shared/contract';
@@ -10,6 +11,8 @@ import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import { readSplits } from '../training/splits';
 import { CancelledError } from '../common/errors';
+import { coarseThumb, COLOUR_SIDE, GRAY_SIDE, matchCrop, nearestPairs } from './croppedCopies';
+import { nearHashPairs, perceptualHash } from './perceptualHash';
 
 /** What the check measures of one image. */
 export interface ImageStats {
@@ -27,17 +30,31 @@ export interface ImageStats {
   hash: [number, number];
   /** The 16×16 luma, zero mean and unit length: a hash match is confirmed by its correlation. */
   thumb: Float32Array;
+  /** The 32×32 luma the hash is taken from: cropped copies are registered on it. */
+  gray: Uint8Array;
+  /** 8×8 sRGB (3 bytes a pixel): registered copies must keep their colours. */
+  colour: Uint8Array;
 }
 
 /**
  * Near-duplicates: hashes at most this many bits of 64 apart. Measured on 20 demo images: resized
  * and re-encoded (q40) copies differ by 0–4 bits, brightened (+15%) by 0–6, 6% crops by 2–16; and
  * distinct images of small grayscale sets come as close as 2–6 bits (Fashion-MNIST, digits), so a
- * looser bound flags distinct images: crops need the embeddings' confirmation (not built yet).
+ * looser bound flags distinct images: crops are registered instead (croppedCopies.ts).
  */
 export const NEAR_DUPLICATE_BITS = 4;
 /** …and whose 16×16 thumbnails correlate at least this much (the similarity reported). */
 export const NEAR_DUPLICATE_CORRELATION = 0.97;
+/**
+ * A registered crop: the aligned 16×16 thumbnails correlate at least this much, the aligned
+ * pictures' hashes are at most CROP_HASH_BITS apart and their 8×8 colours differ by at most
+ * CROP_COLOUR_DIFFERENCE (of 255) on average. Chosen on `bench/dataCheck.bench.ts`: injected crops
+ * of generated faces and of six real sets against the pairs each rule added that were not copies
+ * (generated faces share their luma; the colours tell them apart).
+ */
+export const CROP_CORRELATION = 0.97;
+export const CROP_HASH_BITS = 4;
+export const CROP_COLOUR_DIFFERENCE = 15;
 /** A robust z-score beyond this marks an outlier. */
 const OUTLIER_Z = 3.5;
 
@@ -81,6 +98,7 @@ export async function imageStats(file: string): Promise<ImageStats> {
     }
   }
   const colour = boxAverage(rgb, SIDE, 3, 32);
+  const gray32 = boxAverage(gray, SIDE, 1, GRAY_SIDE);
   let spread = 0;
   for (let i = 0; i < colour.length; i += 3) {
     const [r, g, b] = [colour[i] as number, colour[i + 1] as number, colour[i + 2] as number];
@@ -93,8 +111,10 @@ export async function imageStats(file: string): Promise<ImageStats> {
     sharpness: lapSq / n - (lapSum / n) ** 2,
     entropy,
     colourfulness: spread / (colour.length / 3) / 255,
-    hash: perceptualHash(boxAverage(gray, SIDE, 1, 32)),
+    hash: perceptualHash(gray32),
     thumb: normalized(boxAverage(gray, SIDE, 1, 16)),
+    gray: gray32,
+    colour: boxAverage(colour, 32, 3, COLOUR_SIDE),
   };
 }
 
@@ -126,85 +146,6 @@ export function thumbCorrelation(a: Float32Array, b: Float32Array): number {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
   return dot;
-}
-
-/** pHash: the 8×8 lowest frequencies of the 32×32 DCT (DC left out), each bit above or below their median. */
-export function perceptualHash(gray32: Uint8Array): [number, number] {
-  const N = 32;
-  const cos = Array.from({ length: 8 }, (_, u) => Float64Array.from({ length: N }, (_, x) => Math.cos(((2 * x + 1) * u * Math.PI) / (2 * N))));
-  const rows = Array.from({ length: N }, (_, y) => Float64Array.from({ length: 8 }, (_, u) => {
-    let s = 0;
-    for (let x = 0; x < N; x++) s += (gray32[y * N + x] as number) * (cos[u] as Float64Array)[x]!;
-    return s;
-  }));
-  const coefficients: number[] = [];
-  for (let v = 0; v < 8; v++) {
-    for (let u = 0; u < 8; u++) {
-      let s = 0;
-      for (let y = 0; y < N; y++) s += (rows[y] as Float64Array)[u]! * (cos[v] as Float64Array)[y]!;
-      coefficients.push(s);
-    }
-  }
-  const ac = coefficients.slice(1);
-  const median = [...ac].sort((a, b) => a - b)[Math.floor(ac.length / 2)] as number;
-  let high = 0;
-  let low = 0;
-  coefficients.forEach((c, i) => {
-    if (i === 0 || c <= median) return;
-    if (i < 32) low |= 1 << i;
-    else high |= 1 << (i - 32);
-  });
-  return [low >>> 0, high >>> 0];
-}
-
-/**
- * Every pair of hashes at most `bits` apart, without comparing all n² pairs: split the 64 bits into
- * bits + 1 bands; two hashes that differ in at most `bits` bits agree exactly on at least one band
- * (pigeonhole), so only images sharing a band's value are compared. Pairs as [i, j] with i < j, once.
- */
-export function nearHashPairs(hashes: [number, number][], bits: number): [number, number][] {
-  const bands = bits + 1;
-  const width = Math.ceil(64 / bands);
-  const bit = (h: [number, number], k: number) => (k < 32 ? (h[0] >>> k) & 1 : (h[1] >>> (k - 32)) & 1);
-  // Each hash's value in each band.
-  const keys = Array.from({ length: bands }, (_, band) =>
-    Float64Array.from(hashes, (h) => {
-      let key = 0;
-      for (let k = band * width; k < Math.min(64, (band + 1) * width); k++) key = key * 2 + bit(h, k);
-      return key;
-    }),
-  );
-  const pairs: [number, number][] = [];
-  for (let band = 0; band < bands; band++) {
-    const buckets = new Map<number, number[]>();
-    (keys[band] as Float64Array).forEach((key, i) => {
-      const bucket = buckets.get(key);
-      if (bucket) bucket.push(i);
-      else buckets.set(key, [i]);
-    });
-    for (const bucket of buckets.values()) {
-      for (let x = 0; x < bucket.length; x++) {
-        for (let y = x + 1; y < bucket.length; y++) {
-          const [i, j] = [bucket[x] as number, bucket[y] as number];
-          // A pair that agrees on an earlier band was compared there.
-          let earlier = false;
-          for (let b = 0; b < band && !earlier; b++) earlier = (keys[b] as Float64Array)[i] === (keys[b] as Float64Array)[j];
-          if (!earlier && hashDistance(hashes[i] as [number, number], hashes[j] as [number, number]) <= bits) pairs.push([i, j]);
-        }
-      }
-    }
-  }
-  return pairs;
-}
-
-function popcount(v: number): number {
-  let x = v - ((v >>> 1) & 0x55555555);
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-export function hashDistance(a: [number, number], b: [number, number]): number {
-  return popcount((a[0] ^ b[0]) >>> 0) + popcount((a[1] ^ b[1]) >>> 0);
 }
 
 const median = (values: number[]) => {
@@ -339,6 +280,15 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
     // Similar-looking images of one kind (face crops, parts) share hashes: the thumbnails must agree too.
     const correlation = thumbCorrelation(statsOf(a).thumb, statsOf(b).thumb);
     if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
+  }
+  // Cropped copies: each image's nearest neighbours by thumbnail, registered (croppedCopies.ts).
+  const paired = new Set(nearPairs.map(({ a, b }) => `${a}|${b}`));
+  for (const { a: x, b: y } of nearestPairs(representatives.map((i) => coarseThumb(statsOf(i).gray)))) {
+    if (hooks.isCancelled?.()) throw new CancelledError();
+    const [a, b] = [representatives[x] as number, representatives[y] as number].sort((p, q) => p - q) as [number, number];
+    if (paired.has(`${a}|${b}`)) continue;
+    const match = matchCrop(statsOf(a), statsOf(b), CROP_CORRELATION);
+    if (match && match.hashBits <= CROP_HASH_BITS && match.colourDifference <= CROP_COLOUR_DIFFERENCE) nearPairs.push({ a, b, similarity: Math.round(match.correlation * 1000) / 1000 });
   }
   for (const group of groups(measured.length, nearPairs)) {
     report.duplicates.push({ kind: 'near', similarity: group.similarity, paths: group.members.flatMap((i) => byContent.get((measured[i] as { contentHash: string }).contentHash)?.map((k) => measured[k]?.path as string) ?? []) });

@@ -1,12 +1,13 @@
 // The data check on a generated project with known problems: injected copies (exact, resized,
-// re-encoded, brightened), a copy across the split, a copy under another label, and one image of
+// re-encoded, brightened, cropped on every side or off one), a copy across the split, a copy under another label, and one image of
 // each quality kind among ordinary ones. Each must be found, and nothing else.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../../src/main/common/events';
-import { checkProject, hashDistance, nearHashPairs, perceptualHash, robustScores } from '../../../../src/main/inspection/dataCheck';
+import { checkProject, robustScores } from '../../../../src/main/inspection/dataCheck';
+import { hashDistance, nearHashPairs, perceptualHash } from '../../../../src/main/inspection/perceptualHash';
 import { hashBuffer } from '../../../../src/main/project/contentHash';
 import { seededRandom } from '../../../../src/main/project/demo';
 import { ProjectSession } from '../../../../src/main/project/project';
@@ -88,6 +89,9 @@ describe('the data check', () => {
     const three = await picture(103);
     const conflicting = await sharp(three).resize(100).jpeg({ quality: 85 }).toBuffer();
     await writeFile(path.join(root, 'NG', 'conflict_copy.jpg'), conflicting);
+    // Cropped copies: 4% off every side of img_5, 8% off the left of img_7 (both OK).
+    await writeFile(path.join(root, 'OK', 'cropped_copy.jpg'), await sharp(await picture(105)).extract({ left: 5, top: 5, width: 110, height: 110 }).jpeg({ quality: 90 }).toBuffer());
+    await writeFile(path.join(root, 'OK', 'side_cropped_copy.jpg'), await sharp(await picture(107)).extract({ left: 10, top: 0, width: 110, height: 120 }).jpeg({ quality: 90 }).toBuffer());
     // Quality outliers.
     const plain = await picture(500);
     await writeFile(path.join(root, 'OK', 'blurry.jpg'), await sharp(await picture(501)).blur(6).jpeg().toBuffer());
@@ -106,7 +110,7 @@ describe('the data check', () => {
     try {
       const progress: number[] = [];
       const report = await checkProject(project, { onProgress: (done) => progress.push(done) });
-      expect(report.images).toBe(ordinary + 5 + 7);
+      expect(report.images).toBe(ordinary + 7 + 7);
       expect(progress.at(-1)).toBe(report.images);
       expect(report.unreadable).toEqual([]);
       expect(report.duplicates.filter((d) => d.kind === 'exact')).toEqual([{ kind: 'exact', similarity: 1, paths: ['NG/exact_copy.jpg', 'NG/img_0.jpg'] }]);
@@ -115,10 +119,13 @@ describe('the data check', () => {
         expect.arrayContaining([
           ['NG/brighter_copy.jpg', 'NG/exact_copy.jpg', 'NG/img_0.jpg', 'NG/reencoded_copy.jpg', 'NG/resized_copy.jpg'],
           ['NG/conflict_copy.jpg', 'OK/img_3.jpg'],
+          ['OK/cropped_copy.jpg', 'OK/img_5.jpg'],
+          ['OK/img_7.jpg', 'OK/side_cropped_copy.jpg'],
         ]),
       );
-      expect(near).toHaveLength(2);
-      for (const d of report.duplicates.filter((x) => x.kind === 'near')) expect(d.similarity).toBeGreaterThanOrEqual(1 - 4 / 64);
+      // …and none of the 30 distinct pictures is grouped with another.
+      expect(near).toHaveLength(4);
+      for (const d of report.duplicates.filter((x) => x.kind === 'near')) expect(d.similarity).toBeGreaterThanOrEqual(0.97);
       expect(report.leaks).toEqual([{ paths: ['NG/conflict_copy.jpg', 'OK/img_3.jpg'], splits: ['val', 'train'], similarity: expect.any(Number) }]);
       expect(report.conflicts).toEqual([{ paths: ['NG/conflict_copy.jpg', 'OK/img_3.jpg'], labels: ['NG', 'OK'], similarity: expect.any(Number) }]);
       const kinds = Object.fromEntries(report.issues.map((i) => [i.path, i.kinds]));
