@@ -2,7 +2,7 @@
 // The same file also serves exports and prediction sessions (one bundle, one worker entry).
 import { parentPort, workerData } from 'node:worker_threads';
 import type { BackendPreference } from './engine/backend';
-import type { CheckReport } from '../shared/contract';
+import type { CheckProgress, CheckReport } from '../shared/contract';
 import { serveWork } from './common/work';
 import type { CheckInput } from './inspection/dataCheck';
 import type { MapInput, MapLayout, MapPhase } from './inspection/embeddingMap';
@@ -21,7 +21,7 @@ port.on('message', (message) => {
 const request = workerData as TrainingJob | { kind: 'check'; input: CheckInput } | { kind: 'map'; input: MapInput } | { kind: 'outOfFold'; backend: BackendPreference } | { kind: 'export'; runDir: string; outDir: string } | { kind: 'explain'; source: string; files: string[]; className?: string; scale: 'shared' | 'per-image' } | { kind: 'predict'; source: string } | { kind: 'faces' };
 if ('kind' in request && request.kind === 'check') {
   void import('./inspection/dataCheck').then(({ checkImages }) =>
-    serveWork<CheckReport, { done: number; total: number }>(port, (hooks) => checkImages(request.input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }), () => cancelled),
+    serveWork<CheckReport, CheckProgress>(port, (hooks) => checkImages(request.input, { onProgress: hooks.onProgress, isCancelled: hooks.isCancelled }), () => cancelled),
   );
 } else if ('kind' in request && request.kind === 'map') {
   void Promise.all([import('./engine/backend'), import('./inspection/embeddingMap')]).then(([{ selectBackend }, { layoutMap }]) =>

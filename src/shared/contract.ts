@@ -453,11 +453,17 @@ export type CheckReport = z.output<typeof CheckReport>;
 /** Where long work (a data check, a map) stands. */
 export const SessionState = z.enum(['running', 'finished', 'cancelled', 'failed']);
 
+/** Where a data check is: measuring each image, then comparing close neighbours for cropped copies (done/total: pairs). */
+export const CheckPhase = z.enum(['measuring', 'comparing']);
+export type CheckPhase = z.output<typeof CheckPhase>;
+export const CheckProgress = z.object({ phase: CheckPhase.default('measuring'), done: z.number(), total: z.number() });
+export type CheckProgress = z.output<typeof CheckProgress>;
+
 /** The data check in progress or the last one finished (kept in .labelloop/check.json across restarts). */
 export const CheckStatus = z.object({
   checkId: z.string(),
   state: SessionState,
-  progress: z.object({ done: z.number(), total: z.number() }),
+  progress: CheckProgress,
   startedAt: z.string(),
   /** The findings, once finished; null while running or after a cancel or failure. */
   report: CheckReport.nullable(),
@@ -629,7 +635,7 @@ export const events = {
   /** One per epoch: loss, accuracy, val_loss, val_accuracy, lr. */
   'training.epoch': z.object({ runId: z.string(), epoch: z.number(), logs: EpochLogs }),
   'training.ended': TrainingEnded,
-  'check.progress': z.object({ checkId: z.string(), done: z.number(), total: z.number() }),
+  'check.progress': z.object({ checkId: z.string(), phase: CheckPhase, done: z.number(), total: z.number() }),
   'map.progress': z.object({ mapId: z.string(), phase: MapPhase, done: z.number(), total: z.number() }),
   'map.ended': z.object({ mapId: z.string(), state: SessionState.exclude(['running']), message: z.string() }),
   /** `message`: the findings in one line, or why it failed or stopped. */

@@ -238,8 +238,8 @@ async function check(argv: string[]): Promise<number> {
   const project = await ProjectSession.open(dir, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
   try {
     const report = await checkProject(project, {
-      onProgress: (done, total) => {
-        if (done % 500 === 0 || done === total) console.error(`checked ${done}/${total} images`);
+      onProgress: ({ phase, done, total }) => {
+        if (done % 500 === 0 || done === total) console.error(phase === 'measuring' ? `checked ${done}/${total} images` : `compared ${done}/${total} pairs of close neighbours`);
       },
     });
     for (const line of describeCheck(report)) console.log(printable(line));

@@ -4,7 +4,7 @@
 // view shows it after a restart.
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type CheckReport, CheckStatus } from '../../shared/contract';
+import { type CheckProgress, type CheckReport, CheckStatus } from '../../shared/contract';
 import { sessionId, startWork, throttled, WorkSlot } from '../common/work';
 import type { EventBus } from '../common/events';
 import type { ProjectSession } from '../project/project';
@@ -25,18 +25,18 @@ export class CheckService {
   /** Starts checking the project and returns at once with the check's id; refuses while a check runs. */
   start(project: ProjectSession): string {
     const checkId = sessionId();
-    const status: CheckStatus = { checkId, state: 'running', progress: { done: 0, total: 0 }, startedAt: new Date().toISOString(), report: null, message: null };
+    const status: CheckStatus = { checkId, state: 'running', progress: { phase: 'measuring', done: 0, total: 0 }, startedAt: new Date().toISOString(), report: null, message: null };
     const slot = this.slot.begin(project.root, status);
-    const emitProgress = throttled((progress: { done: number; total: number }) => this.events.emit('check.progress', { checkId, ...progress }));
+    const emitProgress = throttled((progress: CheckProgress) => this.events.emit('check.progress', { checkId, ...progress }));
     const run = async (): Promise<{ report: CheckReport } | { state: 'cancelled' | 'failed'; message: string }> => {
       // The content hashes of a large project opened for the first time take a while: a cancel meanwhile is heard after.
       const input = await checkInput(project);
       if (slot.cancelled()) return { state: 'cancelled', message: CANCELLED };
-      status.progress = { done: 0, total: input.items.length };
-      const work = startWork<CheckReport, { done: number; total: number }>({
+      status.progress = { phase: 'measuring', done: 0, total: input.items.length };
+      const work = startWork<CheckReport, CheckProgress>({
         workerFile: this.options.workerFile,
         workerData: { kind: 'check', input },
-        inProcess: (hooks) => checkImages(input, { onProgress: (done, total) => hooks.onProgress({ done, total }), isCancelled: hooks.isCancelled }),
+        inProcess: (hooks) => checkImages(input, { onProgress: hooks.onProgress, isCancelled: hooks.isCancelled }),
         onProgress: (progress) => {
           status.progress = progress;
           emitProgress(progress);

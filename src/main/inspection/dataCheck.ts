@@ -6,7 +6,7 @@
 // a dark project does not flag all its images.
 import path from 'node:path';
 import sharp from 'sharp';
-import type { CheckReport, QualityKind } from '../../shared/contract';
+import type { CheckProgress, CheckReport, QualityKind } from '../../shared/contract';
 import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import { readSplits } from '../training/splits';
@@ -55,6 +55,8 @@ export const NEAR_DUPLICATE_CORRELATION = 0.97;
 export const CROP_CORRELATION = 0.97;
 export const CROP_HASH_BITS = 4;
 export const CROP_COLOUR_DIFFERENCE = 15;
+/** Pairs of neighbours compared between a look at cancel and a progress event. */
+const COMPARE_STEP = 500;
 /** A robust z-score beyond this marks an outlier. */
 const OUTLIER_Z = 3.5;
 
@@ -230,7 +232,7 @@ export async function checkProject(project: ProjectSession, hooks: CheckHooks = 
 }
 
 export interface CheckHooks {
-  onProgress?: (done: number, total: number) => void;
+  onProgress?: (progress: CheckProgress) => void;
   /** Asked between images: true stops the check with a CancelledError. */
   isCancelled?: () => boolean;
 }
@@ -250,7 +252,7 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
         // Without its content hash an image would be grouped with every other such image as "exact copies".
         if (!item.contentHash) {
           report.unreadable.push({ path: item.path, reason: 'the file could not be read to compute its content hash' });
-          hooks.onProgress?.(++done, items.length);
+          hooks.onProgress?.({ phase: 'measuring', done: ++done, total: items.length });
           continue;
         }
         try {
@@ -258,7 +260,7 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
         } catch (error) {
           report.unreadable.push({ path: item.path, reason: error instanceof Error ? error.message : String(error) });
         }
-        hooks.onProgress?.(++done, items.length);
+        hooks.onProgress?.({ phase: 'measuring', done: ++done, total: items.length });
       }
     }),
   );
@@ -282,14 +284,22 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
     if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
   }
   // Cropped copies: each image's nearest neighbours by thumbnail, registered (croppedCopies.ts).
+  // Representatives rise with the image's index, so both kinds of pair have a < b.
   const paired = new Set(nearPairs.map(({ a, b }) => `${a}|${b}`));
-  for (const { a: x, b: y } of nearestPairs(representatives.map((i) => coarseThumb(statsOf(i).gray)))) {
-    if (hooks.isCancelled?.()) throw new CancelledError();
-    const [a, b] = [representatives[x] as number, representatives[y] as number].sort((p, q) => p - q) as [number, number];
+  const neighbours = nearestPairs(representatives.map((i) => coarseThumb(statsOf(i).gray)));
+  for (const [k, { a: x, b: y }] of neighbours.entries()) {
+    if (k % COMPARE_STEP === 0) {
+      // A worker hears a cancel only between tasks: a 50,000-image check compares for a minute or more.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (hooks.isCancelled?.()) throw new CancelledError();
+      hooks.onProgress?.({ phase: 'comparing', done: k, total: neighbours.length });
+    }
+    const [a, b] = [representatives[x] as number, representatives[y] as number];
     if (paired.has(`${a}|${b}`)) continue;
     const match = matchCrop(statsOf(a), statsOf(b), CROP_CORRELATION);
     if (match && match.hashBits <= CROP_HASH_BITS && match.colourDifference <= CROP_COLOUR_DIFFERENCE) nearPairs.push({ a, b, similarity: Math.round(match.correlation * 1000) / 1000 });
   }
+  hooks.onProgress?.({ phase: 'comparing', done: neighbours.length, total: neighbours.length });
   for (const group of groups(measured.length, nearPairs)) {
     report.duplicates.push({ kind: 'near', similarity: group.similarity, paths: group.members.flatMap((i) => byContent.get((measured[i] as { contentHash: string }).contentHash)?.map((k) => measured[k]?.path as string) ?? []) });
   }

@@ -45,7 +45,7 @@ const REPORT: CheckReport = {
 };
 
 function status(overrides: Partial<CheckStatus> = {}): CheckStatus {
-  return { checkId: 'c1', state: 'finished', progress: { done: 7, total: 7 }, startedAt: '2026-12-05T09:00:00.000Z', report: REPORT, message: null, ...overrides };
+  return { checkId: 'c1', state: 'finished', progress: { phase: 'measuring', done: 7, total: 7 }, startedAt: '2026-12-05T09:00:00.000Z', report: REPORT, message: null, ...overrides };
 }
 
 /** The stores on a fake main with the project loaded, as the app would provide them. */
@@ -66,17 +66,17 @@ const lastNotice = (notices: ReturnType<typeof useNoticesStore>) => notices.noti
 describe('check store: status and events', () => {
   it('resyncs a running check after a reload and follows only its own progress and end', async () => {
     const { api, check, notices } = await setup();
-    api.checkStatus = status({ state: 'running', progress: { done: 3, total: 7 }, report: null });
+    api.checkStatus = status({ state: 'running', progress: { phase: 'measuring', done: 3, total: 7 }, report: null });
     api.excludedPaths.add('OK/blur.jpg');
     await check.load();
     expect(check.running).toBe(true);
-    expect(check.status?.progress).toEqual({ done: 3, total: 7 });
+    expect(check.status?.progress).toEqual({ phase: 'measuring', done: 3, total: 7 });
     expect([...check.excluded]).toEqual(['OK/blur.jpg']);
 
-    api.emit('check.progress', { checkId: 'other', done: 6, total: 9 });
-    expect(check.status?.progress).toEqual({ done: 3, total: 7 });
-    api.emit('check.progress', { checkId: 'c1', done: 5, total: 7 });
-    expect(check.status?.progress).toEqual({ done: 5, total: 7 });
+    api.emit('check.progress', { checkId: 'other', phase: 'measuring', done: 6, total: 9 });
+    expect(check.status?.progress).toEqual({ phase: 'measuring', done: 3, total: 7 });
+    api.emit('check.progress', { checkId: 'c1', phase: 'comparing', done: 5, total: 70 });
+    expect(check.status?.progress).toEqual({ phase: 'comparing', done: 5, total: 70 });
 
     // Another window's check ended: this one asks main what there is to show (still c1, running).
     const before = api.calls.length;
@@ -122,7 +122,7 @@ describe('check store: status and events', () => {
     const { api, check, dataset } = await setup();
     await check.start();
     expect(check.status?.checkId).toBe('check-1');
-    expect(check.status?.progress).toEqual({ done: 0, total: dataset.items.length });
+    expect(check.status?.progress).toEqual({ phase: 'measuring', done: 0, total: dataset.items.length });
     await check.cancel();
     expect(api.calls.at(-1)).toEqual({ route: 'check.cancel', input: { checkId: 'check-1' } });
   });
@@ -250,9 +250,12 @@ describe('Check tab', () => {
     await flushPromises();
     expect(routes(api)).toContain('check.start');
     expect(wrapper.find('[data-test=check-progress]').text()).toMatch(/^Checked 0 of 6 images/);
-    api.emit('check.progress', { checkId: 'check-1', done: 4, total: 6 });
+    api.emit('check.progress', { checkId: 'check-1', phase: 'measuring', done: 4, total: 6 });
     await flushPromises();
     expect(wrapper.find('[data-test=check-progress]').text()).toMatch(/^Checked 4 of 6 images/);
+    api.emit('check.progress', { checkId: 'check-1', phase: 'comparing', done: 12, total: 40 });
+    await flushPromises();
+    expect(wrapper.find('[data-test=check-progress]').text()).toMatch(/^Comparing close neighbours for cropped copies: 12 of 40 pairs/);
     expect(wrapper.find('[data-test=check-run]').exists()).toBe(false);
 
     await wrapper.find('[data-test=check-cancel]').trigger('click');

@@ -198,7 +198,7 @@ export class FakeApi implements LabelLoopApi {
         return { excluded: [...this.excludedPaths].sort() };
       case 'check.start': {
         const checkId = `check-${++this.checksStarted}`;
-        this.checkStatus = { checkId, state: 'running', progress: { done: 0, total: this.snapshot.items.length }, startedAt: '2026-12-05T10:00:00.000Z', report: null, message: null };
+        this.checkStatus = { checkId, state: 'running', progress: { phase: 'measuring', done: 0, total: this.snapshot.items.length }, startedAt: '2026-12-05T10:00:00.000Z', report: null, message: null };
         return { checkId };
       }
       case 'check.status':

@@ -227,8 +227,8 @@ export const useCheckStore = defineStore('check', () => {
     excluded.value = new Set([...excluded.value].map((path) => destination.get(path) ?? path));
   });
 
-  api.on('check.progress', ({ checkId, done, total }) => {
-    if (status.value?.checkId === checkId && status.value.state === 'running') status.value = { ...status.value, progress: { done, total } };
+  api.on('check.progress', ({ checkId, phase, done, total }) => {
+    if (status.value?.checkId === checkId && status.value.state === 'running') status.value = { ...status.value, progress: { phase, done, total } };
   });
   api.on('check.ended', ({ checkId, state, message }) => {
     // A check another window started: this one shows its findings too.

@@ -48,7 +48,8 @@ describe('the data check session', () => {
     const progress = payloads('check.progress');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((p) => p.checkId === checkId)).toBe(true);
-    expect(progress.at(-1)).toEqual({ checkId, done: 601, total: 601 });
+    expect(progress.find((p) => p.phase === 'measuring' && p.done === 601)).toEqual({ checkId, phase: 'measuring', done: 601, total: 601 });
+    expect(progress.at(-1)).toMatchObject({ checkId, phase: 'comparing' });
     expect(payloads('check.ended')).toEqual([{ checkId, state: 'finished', message: expect.stringMatching(/^601 image\(s\): 1 group\(s\) of exact duplicates, /) }]);
     expect(finished.report?.duplicates).toEqual([{ kind: 'exact', similarity: 1, paths: ['OK/copy_of_ok_0001.jpg', 'OK/ok_0001.jpg'] }]);
     expect(existsSync(path.join(root, DATA_DIR, CHECK_FILE))).toBe(true);
