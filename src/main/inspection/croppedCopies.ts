@@ -195,18 +195,48 @@ function profileStretch(values: Float64Array, from: number, to: number): Float32
   return unit(out);
 }
 
+/**
+ * Correlation of `values` with `target` (zero mean, unit length): Σ v·t over the spread of v, so
+ * v need not be centred or normalised first (Σ t = 0). This is the inner loop of registration.
+ */
+function correlationWith(sum: number, sumSquares: number, dotTarget: number, count: number): number {
+  const spread = Math.sqrt(Math.max(sumSquares - (sum * sum) / count, 0));
+  return spread > 1e-9 ? dotTarget / spread : 0;
+}
+
+/** Every pair of cuts (low, high) of CUTS, and where each of its 16 stretched samples falls in a 32-value profile (index and weight of the next value). */
+const CUT_PAIRS = CUTS.flatMap((low) => CUTS.map((high) => [low, high] as [number, number]));
+const STRETCH_INDEX = new Int32Array(CUT_PAIRS.length * 16);
+const STRETCH_WEIGHT = new Float64Array(CUT_PAIRS.length * 16);
+CUT_PAIRS.forEach(([low, high], c) => {
+  for (let k = 0; k < 16; k++) {
+    const s = Math.min(GRAY_SIDE - 1, Math.max(0, (low + ((k + 0.5) / 16) * (1 - high - low)) * GRAY_SIDE - 0.5));
+    const i = Math.min(Math.floor(s), GRAY_SIDE - 2);
+    STRETCH_INDEX[c * 16 + k] = i;
+    STRETCH_WEIGHT[c * 16 + k] = s - i;
+  }
+});
+
 /** The cut off each end of one axis of `whole` that makes its profile best match `part`'s whole profile. */
 function bestCuts(whole: Float64Array, part: Float64Array): [number, number] {
   const target = profileStretch(part, 0, 1);
-  let best: [number, number] = [0, 0];
+  let best = 0;
   let bestValue = -Infinity;
-  for (const low of CUTS) {
-    for (const high of CUTS) {
-      const value = dot(profileStretch(whole, low, 1 - high), target);
-      if (value > bestValue) [best, bestValue] = [[low, high], value];
+  for (let c = 0; c < CUT_PAIRS.length; c++) {
+    // profileStretch(whole, low, 1 - high) · target, without building the stretch.
+    let [sum, sumSquares, dotTarget] = [0, 0, 0];
+    for (let k = 0; k < 16; k++) {
+      const i = STRETCH_INDEX[c * 16 + k] as number;
+      const f = STRETCH_WEIGHT[c * 16 + k] as number;
+      const v = (whole[i] as number) * (1 - f) + (whole[i + 1] as number) * f;
+      sum += v;
+      sumSquares += v * v;
+      dotTarget += v * (target[k] as number);
     }
+    const value = correlationWith(sum, sumSquares, dotTarget, 16);
+    if (value > bestValue) [best, bestValue] = [c, value];
   }
-  return best;
+  return CUT_PAIRS[best] as [number, number];
 }
 
 /** A registration in progress: the rectangle of `whole` and how well `part`'s whole picture matches it. */
@@ -217,7 +247,33 @@ interface Alignment {
   correlation: number;
 }
 
-const alignmentScore = (whole: Uint8Array, box: Box, partThumb: Float32Array) => dot(unit(sampleRegion(whole, box, 16)), partThumb);
+/** Correlation of `whole`'s region `box`, sampled at 16×16 as sampleRegion does, with `partThumb` (zero mean, unit length). */
+function alignmentScore(whole: Uint8Array, box: Box, partThumb: Float32Array): number {
+  const side = 16;
+  const at = (lo: number, hi: number, k: number) => Math.min(GRAY_SIDE - 1, Math.max(0, (lo + ((k + 0.5) / side) * (hi - lo)) * GRAY_SIDE - 0.5));
+  const columns = Array.from({ length: side }, (_, x) => {
+    const sx = at(box.x0, box.x1, x);
+    const x0 = Math.min(Math.floor(sx), GRAY_SIDE - 2);
+    return { x0, fx: sx - x0 };
+  });
+  let [sum, sumSquares, dotTarget] = [0, 0, 0];
+  for (let y = 0; y < side; y++) {
+    const sy = at(box.y0, box.y1, y);
+    const y0 = Math.min(Math.floor(sy), GRAY_SIDE - 2);
+    const fy = sy - y0;
+    for (let x = 0; x < side; x++) {
+      const { x0, fx } = columns[x] as { x0: number; fx: number };
+      const row = y0 * GRAY_SIDE + x0;
+      const top = (whole[row] as number) * (1 - fx) + (whole[row + 1] as number) * fx;
+      const bottom = (whole[row + GRAY_SIDE] as number) * (1 - fx) + (whole[row + GRAY_SIDE + 1] as number) * fx;
+      const v = top * (1 - fy) + bottom * fy;
+      sum += v;
+      sumSquares += v * v;
+      dotTarget += v * (partThumb[y * side + x] as number);
+    }
+  }
+  return correlationWith(sum, sumSquares, dotTarget, side * side);
+}
 
 /** The rectangle of `whole` (which may have lost up to 15% of each side) that the profiles say `part` is. */
 function profileAlignment(whole: Uint8Array, part: Uint8Array, partThumb: Float32Array): Alignment {
