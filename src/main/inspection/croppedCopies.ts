@@ -247,7 +247,12 @@ interface Alignment {
   correlation: number;
 }
 
-/** Correlation of `whole`'s region `box`, sampled at 16×16 as sampleRegion does, with `partThumb` (zero mean, unit length). */
+/**
+ * Correlation of `whole`'s region `box`, sampled at 16×16 as sampleRegion does, with `partThumb`
+ * (zero mean, unit length). sampleRegion's loop is written out here on purpose: sharing it through
+ * a callback or per-call axis tables made the comparing phase 1.5–2.4× slower (measured on 32,498
+ * pairs of 3,000 faces, the same matches).
+ */
 function alignmentScore(whole: Uint8Array, box: Box, partThumb: Float32Array): number {
   const side = 16;
   const at = (lo: number, hi: number, k: number) => Math.min(GRAY_SIDE - 1, Math.max(0, (lo + ((k + 0.5) / side) * (hi - lo)) * GRAY_SIDE - 0.5));
