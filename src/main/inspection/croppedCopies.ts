@@ -44,23 +44,20 @@ export function coarseThumb(gray: Uint8Array): Float32Array {
   const block = GRAY_SIDE / COARSE_SIDE;
   const out = new Float32Array(COARSE_SIDE * COARSE_SIDE);
   for (let y = 0; y < GRAY_SIDE; y++) for (let x = 0; x < GRAY_SIDE; x++) out[Math.floor(y / block) * COARSE_SIDE + Math.floor(x / block)] += gray[y * GRAY_SIDE + x] as number;
-  return unit(out);
+  return centredUnit(out);
 }
 
-function unit(values: Float32Array): Float32Array {
-  let mean = 0;
-  for (const v of values) mean += v / values.length;
-  let length = 0;
-  for (let i = 0; i < values.length; i++) {
-    values[i] = (values[i] as number) - mean;
-    length += (values[i] as number) ** 2;
-  }
-  length = Math.sqrt(length) || 1;
+/** `values`, in place, less their mean and over their length: zero mean, unit length (all zeros if they are all equal). */
+export function centredUnit(values: Float32Array): Float32Array {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) - mean;
+  const length = Math.hypot(...values) || 1;
   for (let i = 0; i < values.length; i++) values[i] = (values[i] as number) / length;
   return values;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** Σ a·b: the correlation of two vectors of zero mean and unit length. */
+export function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number);
   return sum;
@@ -184,17 +181,6 @@ function profile(gray: Uint8Array, axis: 'x' | 'y'): Float64Array {
   return both[axis];
 }
 
-/** A profile's stretch [from, to] (fractions) resampled to 16 values, zero mean and unit length. */
-function profileStretch(values: Float64Array, from: number, to: number): Float32Array {
-  const out = new Float32Array(16);
-  for (let k = 0; k < 16; k++) {
-    const s = Math.min(GRAY_SIDE - 1, Math.max(0, (from + ((k + 0.5) / 16) * (to - from)) * GRAY_SIDE - 0.5));
-    const i = Math.min(Math.floor(s), GRAY_SIDE - 2);
-    out[k] = (values[i] as number) * (1 - (s - i)) + (values[i + 1] as number) * (s - i);
-  }
-  return unit(out);
-}
-
 /**
  * Correlation of `values` with `target` (zero mean, unit length): Σ v·t over the spread of v, so
  * v need not be centred or normalised first (Σ t = 0). This is the inner loop of registration.
@@ -217,18 +203,24 @@ CUT_PAIRS.forEach(([low, high], c) => {
   }
 });
 
+/** The k-th of the 16 samples of cut pair `c`'s stretch of a 32-value profile. */
+function stretchSample(values: Float64Array, c: number, k: number): number {
+  const i = STRETCH_INDEX[c * 16 + k] as number;
+  const f = STRETCH_WEIGHT[c * 16 + k] as number;
+  return (values[i] as number) * (1 - f) + (values[i + 1] as number) * f;
+}
+
 /** The cut off each end of one axis of `whole` that makes its profile best match `part`'s whole profile. */
 function bestCuts(whole: Float64Array, part: Float64Array): [number, number] {
-  const target = profileStretch(part, 0, 1);
+  // Cut pair 0 cuts nothing: the part's whole profile at 16 samples.
+  const target = centredUnit(Float32Array.from({ length: 16 }, (_, k) => stretchSample(part, 0, k)));
   let best = 0;
   let bestValue = -Infinity;
   for (let c = 0; c < CUT_PAIRS.length; c++) {
-    // profileStretch(whole, low, 1 - high) · target, without building the stretch.
+    // The stretch's correlation with the target, without building the stretch.
     let [sum, sumSquares, dotTarget] = [0, 0, 0];
     for (let k = 0; k < 16; k++) {
-      const i = STRETCH_INDEX[c * 16 + k] as number;
-      const f = STRETCH_WEIGHT[c * 16 + k] as number;
-      const v = (whole[i] as number) * (1 - f) + (whole[i + 1] as number) * f;
+      const v = stretchSample(whole, c, k);
       sum += v;
       sumSquares += v * v;
       dotTarget += v * (target[k] as number);

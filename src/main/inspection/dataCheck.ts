@@ -11,7 +11,7 @@ import type { ProjectSession } from '../project/project';
 import { DATA_DIR } from '../project/scan';
 import { readSplits } from '../training/splits';
 import { CancelledError } from '../common/errors';
-import { coarseThumb, COLOUR_SIDE, GRAY_SIDE, matchCrop, nearestPairs } from './croppedCopies';
+import { centredUnit, coarseThumb, COLOUR_SIDE, dot, GRAY_SIDE, matchCrop, nearestPairs } from './croppedCopies';
 import { nearHashPairs, perceptualHash } from './perceptualHash';
 
 /** What the check measures of one image. */
@@ -114,7 +114,7 @@ export async function imageStats(file: string): Promise<ImageStats> {
     entropy,
     colourfulness: spread / (colour.length / 3) / 255,
     hash: perceptualHash(gray32),
-    thumb: normalized(boxAverage(gray, SIDE, 1, 16)),
+    thumb: centredUnit(Float32Array.from(boxAverage(gray, SIDE, 1, 16))),
     gray: gray32,
     colour: boxAverage(colour, 32, 3, COLOUR_SIDE),
   };
@@ -136,19 +136,6 @@ function boxAverage(pixels: Uint8Array, side: number, channels: number, to: numb
   return out;
 }
 
-function normalized(values: Uint8Array): Float32Array {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const out = Float32Array.from(values, (v) => v - mean);
-  const length = Math.hypot(...out) || 1;
-  return out.map((v) => v / length);
-}
-
-/** Correlation of two normalized thumbnails, −1..1. */
-export function thumbCorrelation(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  for (let i = 0; i < a.length; i++) dot += (a[i] as number) * (b[i] as number);
-  return dot;
-}
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -280,7 +267,7 @@ export async function checkImages(input: CheckInput, hooks: CheckHooks = {}): Pr
   for (const [x, y] of nearHashPairs(representatives.map((i) => statsOf(i).hash), NEAR_DUPLICATE_BITS)) {
     const [a, b] = [representatives[x] as number, representatives[y] as number];
     // Similar-looking images of one kind (face crops, parts) share hashes: the thumbnails must agree too.
-    const correlation = thumbCorrelation(statsOf(a).thumb, statsOf(b).thumb);
+    const correlation = dot(statsOf(a).thumb, statsOf(b).thumb);
     if (correlation >= NEAR_DUPLICATE_CORRELATION) nearPairs.push({ a, b, similarity: Math.round(correlation * 1000) / 1000 });
   }
   // Cropped copies: each image's nearest neighbours by thumbnail, registered (croppedCopies.ts).
