@@ -35,6 +35,9 @@ export interface ProjectOptions {
 
 /** What a read-only project cannot do, said the same way in the app and the CLI. */
 export const READ_ONLY_CAN_STILL = 'browsing images and inspecting runs still work';
+/** A change to the items made while a scan may be reading the folders. */
+type ItemChange = { kind: 'moves'; moves: { from: string; to: string }[] } | { kind: 'import'; item: ImageItem };
+
 /** The trash folder of images that had no class. */
 const UNLABELED_TRASH = '(unlabeled)';
 
@@ -51,6 +54,11 @@ export class ProjectSession {
   private readonly awaitingMove = new Map<ImageItem, () => void>();
   /** Relabels, undos and redos started and not yet applied: only while one runs can a missing file be on its way. */
   private movesInFlight = 0;
+  /**
+   * One log per scan in flight of the moves and imports applied meanwhile: a scan that read a folder
+   * before a relabel moved a file must not put the file back where it was when it finishes.
+   */
+  private readonly changesDuringScans = new Set<ItemChange[]>();
 
   private constructor(
     readonly confinement: PathConfinement,
@@ -138,10 +146,14 @@ export class ProjectSession {
 
   async rescan(): Promise<DatasetSnapshot> {
     let result;
+    const changes: ItemChange[] = [];
+    this.changesDuringScans.add(changes);
     try {
       result = await scanProject(this.confinement);
     } catch (error) {
       throw new UserError('project-lost', `Cannot read the project folder: ${describeFsError(error, this.root)}`);
+    } finally {
+      this.changesDuringScans.delete(changes);
     }
     this.classes = result.classes;
     this.warnings = result.warnings;
@@ -151,6 +163,10 @@ export class ProjectSession {
         return [item.path, known && item.status === 'pending' ? { ...item, ...known } : item];
       }),
     );
+    for (const change of changes) {
+      if (change.kind === 'moves') this.applyMoves(change.moves);
+      else if (!this.items.has(change.item.path)) this.items.set(change.item.path, change.item);
+    }
     if (this.options.backgroundValidation !== false) this.validateInBackground();
     return this.snapshot();
   }
@@ -362,7 +378,7 @@ export class ProjectSession {
     this.hashes.remember(fileVersion(info), hash);
     // The hash cache is only a cache: failing to save it must not report an imported image as failed.
     await this.hashes.save().catch(() => undefined);
-    this.items.set(relative, { path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
+    this.addItem({ path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
     result.imported.push(relative);
     this.events.emit('dataset.changed', { reason: `imported ${relative}` });
     return result;
@@ -389,7 +405,14 @@ export class ProjectSession {
     return null;
   }
 
+  private addItem(item: ImageItem): void {
+    this.items.set(item.path, item);
+    for (const log of this.changesDuringScans) log.push({ kind: 'import', item });
+  }
+
+  /** Moves done on disk, applied to the items (a scan in flight applies them again to what it read). */
   private applyMoves(moves: { from: string; to: string }[]): void {
+    for (const log of this.changesDuringScans) log.push({ kind: 'moves', moves });
     for (const move of moves) {
       const item = this.items.get(move.from);
       if (!item) continue;
