@@ -35,9 +35,6 @@ export interface ProjectOptions {
 
 /** What a read-only project cannot do, said the same way in the app and the CLI. */
 export const READ_ONLY_CAN_STILL = 'browsing images and inspecting runs still work';
-/** A change to the items made while a scan may be reading the folders. */
-type ItemChange = { kind: 'moves'; moves: { from: string; to: string }[] } | { kind: 'import'; item: ImageItem };
-
 /** The trash folder of images that had no class. */
 const UNLABELED_TRASH = '(unlabeled)';
 
@@ -55,10 +52,11 @@ export class ProjectSession {
   /** Relabels, undos and redos started and not yet applied: only while one runs can a missing file be on its way. */
   private movesInFlight = 0;
   /**
-   * One log per scan in flight of the moves and imports applied meanwhile: a scan that read a folder
-   * before a relabel moved a file must not put the file back where it was when it finishes.
+   * Scans and the changes that move, add or rename files run one at a time: a scan that read a
+   * folder before a relabel moved a file would otherwise put the file back where it was when it
+   * lands (the window rescans after every import, so a user labelling at once raced it).
    */
-  private readonly changesDuringScans = new Set<ItemChange[]>();
+  private exclusiveQueue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly confinement: PathConfinement,
@@ -144,16 +142,17 @@ export class ProjectSession {
     };
   }
 
-  async rescan(): Promise<DatasetSnapshot> {
+  rescan(): Promise<DatasetSnapshot> {
+    return this.exclusive(() => this.scan());
+  }
+
+  /** Reads the folders afresh; only inside `exclusive`. */
+  private async scan(): Promise<DatasetSnapshot> {
     let result;
-    const changes: ItemChange[] = [];
-    this.changesDuringScans.add(changes);
     try {
       result = await scanProject(this.confinement);
     } catch (error) {
       throw new UserError('project-lost', `Cannot read the project folder: ${describeFsError(error, this.root)}`);
-    } finally {
-      this.changesDuringScans.delete(changes);
     }
     this.classes = result.classes;
     this.warnings = result.warnings;
@@ -163,10 +162,6 @@ export class ProjectSession {
         return [item.path, known && item.status === 'pending' ? { ...item, ...known } : item];
       }),
     );
-    for (const change of changes) {
-      if (change.kind === 'moves') this.applyMoves(change.moves);
-      else if (!this.items.has(change.item.path)) this.items.set(change.item.path, change.item);
-    }
     if (this.options.backgroundValidation !== false) this.validateInBackground();
     return this.snapshot();
   }
@@ -241,18 +236,27 @@ export class ProjectSession {
     return this.move(() => this.journal.redo());
   }
 
-  private async move(work: () => Promise<ApplyResult>): Promise<MoveResult> {
-    this.movesInFlight++;
-    try {
-      const done = await this.noticeReadOnly(work());
-      this.applyMoves(done.moves);
-      // An image back from the trash was no item: the scan finds it with its size and version.
-      if (done.moves.some((m) => inTrash(m.from))) await this.rescan();
-      return { ...done, history: this.journal.history };
-    } finally {
-      // Checks still waiting look again: a refused relabel put its files back where they were.
-      if (--this.movesInFlight === 0) for (const lookAgain of this.awaitingMove.values()) lookAgain();
-    }
+  private move(work: () => Promise<ApplyResult>): Promise<MoveResult> {
+    return this.exclusive(async () => {
+      this.movesInFlight++;
+      try {
+        const done = await this.noticeReadOnly(work());
+        this.applyMoves(done.moves);
+        // An image back from the trash was no item: the scan finds it with its size and version.
+        if (done.moves.some((m) => inTrash(m.from))) await this.scan();
+        return { ...done, history: this.journal.history };
+      } finally {
+        // Checks still waiting look again: a refused relabel put its files back where they were.
+        if (--this.movesInFlight === 0) for (const lookAgain of this.awaitingMove.values()) lookAgain();
+      }
+    });
+  }
+
+  /** Runs after every scan and change queued before it, and before any queued after. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.exclusiveQueue.then(work, work);
+    this.exclusiveQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** Refuses a change to a read-only project, saying what cannot be done and what still works. */
@@ -295,45 +299,51 @@ export class ProjectSession {
   async createClass(name: string): Promise<DatasetSnapshot> {
     this.requireWritable('classes cannot be created');
     const absolute = this.confinement.lexical(name);
-    try {
-      await mkdir(absolute);
-    } catch (error) {
-      if (errnoCode(error) === 'EEXIST') throw new UserError('class-exists', `A class or file named "${name}" already exists`);
-      throw new UserError('fs', describeFsError(error, name));
-    }
-    return this.rescan();
+    return this.exclusive(async () => {
+      try {
+        await mkdir(absolute);
+      } catch (error) {
+        if (errnoCode(error) === 'EEXIST') throw new UserError('class-exists', `A class or file named "${name}" already exists`);
+        throw new UserError('fs', describeFsError(error, name));
+      }
+      return this.scan();
+    });
   }
 
   async renameClass(from: string, to: string): Promise<DatasetSnapshot> {
     this.requireWritable('classes cannot be renamed');
-    if (!this.classes.includes(from)) throw new UserError('no-such-class', `There is no class "${from}"`);
-    await this.confinement.existing(from);
-    const target = this.confinement.lexical(to);
-    // A case-only rename on a case-insensitive disk is the same folder: rename is then safe.
-    const caseOnly = from.toLowerCase() === to.toLowerCase();
-    if (!caseOnly && (await stat(target).catch(() => null))) {
-      throw new UserError('class-exists', `A class or file named "${to}" already exists`);
-    }
-    await this.noticeReadOnly(this.journal.renameClass(from, to));
-    return this.rescan();
+    return this.exclusive(async () => {
+      if (!this.classes.includes(from)) throw new UserError('no-such-class', `There is no class "${from}"`);
+      await this.confinement.existing(from);
+      const target = this.confinement.lexical(to);
+      // A case-only rename on a case-insensitive disk is the same folder: rename is then safe.
+      const caseOnly = from.toLowerCase() === to.toLowerCase();
+      if (!caseOnly && (await stat(target).catch(() => null))) {
+        throw new UserError('class-exists', `A class or file named "${to}" already exists`);
+      }
+      await this.noticeReadOnly(this.journal.renameClass(from, to));
+      return this.scan();
+    });
   }
 
   async deleteClass(name: string): Promise<DatasetSnapshot> {
     this.requireWritable('classes cannot be deleted');
-    if (!this.classes.includes(name)) throw new UserError('no-such-class', `There is no class "${name}"`);
-    const absolute = await this.confinement.existing(name);
-    const entries = await readdir(absolute);
-    const visible = entries.filter((e) => !e.startsWith('.'));
-    if (visible.length > 0) {
-      throw new UserError('class-not-empty', `"${name}" still holds ${visible.length} file(s) or folder(s): move them to another class first`);
-    }
-    try {
-      for (const hidden of entries) await unlink(path.join(absolute, hidden)).catch(() => undefined);
-      await rmdir(absolute);
-    } catch (error) {
-      throw new UserError('fs', `Could not delete "${name}": ${describeFsError(error, name)}`);
-    }
-    return this.rescan();
+    return this.exclusive(async () => {
+      if (!this.classes.includes(name)) throw new UserError('no-such-class', `There is no class "${name}"`);
+      const absolute = await this.confinement.existing(name);
+      const entries = await readdir(absolute);
+      const visible = entries.filter((e) => !e.startsWith('.'));
+      if (visible.length > 0) {
+        throw new UserError('class-not-empty', `"${name}" still holds ${visible.length} file(s) or folder(s): move them to another class first`);
+      }
+      try {
+        for (const hidden of entries) await unlink(path.join(absolute, hidden)).catch(() => undefined);
+        await rmdir(absolute);
+      } catch (error) {
+        throw new UserError('fs', `Could not delete "${name}": ${describeFsError(error, name)}`);
+      }
+      return this.scan();
+    });
   }
 
   /** Copies an uploaded or dropped file into a class, refusing non-images and exact duplicates. */
@@ -345,7 +355,6 @@ export class ProjectSession {
       result.rejected.push({ name: fileName, message });
       return result;
     };
-    if (className !== null && !this.classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
     // Hidden names are refused too: they would be invisible in the class folder.
     const problem = name.startsWith('.') ? NOT_AN_IMAGE_NAME : uploadProblem(name, data.byteLength);
     if (problem) return reject(problem);
@@ -354,34 +363,38 @@ export class ProjectSession {
     } catch (error) {
       return reject(await explainDecodeError(data, error));
     }
-    const hash = hashBuffer(data);
-    const existing = await this.findByHash(hash);
-    if (existing) {
-      result.duplicates.push({ name: fileName, existing });
-      return result;
-    }
-    const folder = className === null ? this.root : await this.confinement.existing(className);
-    const finalName = await uniqueName(folder, name, new Set(), this.fs);
-    const target = path.join(folder, finalName);
-    const partial = partialPath(target);
-    try {
-      await writeSynced(this.fs, partial, data);
-      await this.fs.link(partial, target); // fails rather than overwrite a file that appeared meanwhile
-    } catch (error) {
+    // The duplicate check, the free name and the new item, with no scan or move in between.
+    return this.exclusive(async () => {
+      if (className !== null && !this.classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
+      const hash = hashBuffer(data);
+      const existing = await this.findByHash(hash);
+      if (existing) {
+        result.duplicates.push({ name: fileName, existing });
+        return result;
+      }
+      const folder = className === null ? this.root : await this.confinement.existing(className);
+      const finalName = await uniqueName(folder, name, new Set(), this.fs);
+      const target = path.join(folder, finalName);
+      const partial = partialPath(target);
+      try {
+        await writeSynced(this.fs, partial, data);
+        await this.fs.link(partial, target); // fails rather than overwrite a file that appeared meanwhile
+      } catch (error) {
+        await this.fs.unlink(partial).catch(() => undefined);
+        return reject(isStorageFailure(error) ? `${unwritableReason(error)}: ${finalName} was not imported` : describeFsError(error, finalName));
+      }
+      // Linked: the image is imported. A hidden partial name that stays is removed on the next open.
       await this.fs.unlink(partial).catch(() => undefined);
-      return reject(isStorageFailure(error) ? `${unwritableReason(error)}: ${finalName} was not imported` : describeFsError(error, finalName));
-    }
-    // Linked: the image is imported. A hidden partial name that stays is removed on the next open.
-    await this.fs.unlink(partial).catch(() => undefined);
-    const relative = this.confinement.toRelative(target);
-    const info = await this.fs.stat(target);
-    this.hashes.remember(fileVersion(info), hash);
-    // The hash cache is only a cache: failing to save it must not report an imported image as failed.
-    await this.hashes.save().catch(() => undefined);
-    this.addItem({ path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
-    result.imported.push(relative);
-    this.events.emit('dataset.changed', { reason: `imported ${relative}` });
-    return result;
+      const relative = this.confinement.toRelative(target);
+      const info = await this.fs.stat(target);
+      this.hashes.remember(fileVersion(info), hash);
+      // The hash cache is only a cache: failing to save it must not report an imported image as failed.
+      await this.hashes.save().catch(() => undefined);
+      this.items.set(relative, { path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
+      result.imported.push(relative);
+      this.events.emit('dataset.changed', { reason: `imported ${relative}` });
+      return result;
+    });
   }
 
   async close(): Promise<void> {
@@ -405,14 +418,7 @@ export class ProjectSession {
     return null;
   }
 
-  private addItem(item: ImageItem): void {
-    this.items.set(item.path, item);
-    for (const log of this.changesDuringScans) log.push({ kind: 'import', item });
-  }
-
-  /** Moves done on disk, applied to the items (a scan in flight applies them again to what it read). */
   private applyMoves(moves: { from: string; to: string }[]): void {
-    for (const log of this.changesDuringScans) log.push({ kind: 'moves', moves });
     for (const move of moves) {
       const item = this.items.get(move.from);
       if (!item) continue;

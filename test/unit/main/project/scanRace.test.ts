@@ -1,7 +1,7 @@
-// A rescan that read the folders before a relabel or an import finished must not undo them when it
-// lands: the window rescans after every import, so a user labelling at once raced it (CI caught a run
-// that trained without a crop just labelled, because a late scan had put it back in Unlabeled).
-import path from 'node:path';
+// Scans and changes to the files run one at a time. A rescan that read the folders before a relabel
+// or an import finished used to undo it when it landed: the window rescans after every import, so a
+// user labelling at once raced it (CI caught a run that trained without a crop just labelled,
+// because a late scan had put it back in Unlabeled).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../../../src/main/common/events';
 import { ProjectSession } from '../../../../src/main/project/project';
@@ -59,35 +59,61 @@ describe('a rescan in flight', () => {
   });
 
   const labels = () => Object.fromEntries(project.snapshot().items.map((item) => [item.path, item.label]));
+  const onDisk = async () => [...(await contentByPath(root)).keys()].filter((p) => !p.startsWith('.labelloop')).sort();
+  /** Whether a promise has settled after everything else ready to run has run. */
+  const settled = async (promise: Promise<unknown>) => {
+    let done = false;
+    void promise.then(
+      () => (done = true),
+      () => (done = true),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return done;
+  };
 
-  it('keeps a relabel, an undo and a redo made while it read the folders', async () => {
+  it('a relabel, an undo, a trash and an import asked for meanwhile wait for it, then apply to what it read', async () => {
     const scan = await scanThatHasRead();
-    await project.relabel(['loose.jpg'], 'OK');
-    await project.relabel(['OK/a.jpg', 'NG/d.jpg'], null);
-    await project.undo();
-    await project.redo();
-    const snapshot = await scan.land();
+    const changes = (async () => {
+      await project.relabel(['loose.jpg'], 'OK');
+      await project.relabel(['OK/a.jpg', 'NG/d.jpg'], null);
+      await project.undo();
+      await project.redo();
+      expect((await project.importFile('NG', 'new.jpg', await jpeg('#9a3'))).imported).toEqual(['NG/new.jpg']);
+      await project.trash(['OK/b.JPG']);
+    })();
+    expect(await settled(changes)).toBe(false);
+    // Nothing has moved on disk while the scan holds the folders.
+    expect(await onDisk()).toEqual(['NG/a.jpg', 'NG/d.jpg', 'OK/a.jpg', 'OK/b.JPG', 'OK/day1/c.jpeg', 'loose.jpg']);
+    await scan.land();
+    await changes;
 
-    const expected = { 'OK/loose.jpg': 'OK', 'a.jpg': null, 'd.jpg': null, 'OK/b.JPG': 'OK', 'OK/day1/c.jpeg': 'OK', 'NG/a.jpg': 'NG' };
-    expect(Object.fromEntries(snapshot.items.map((item) => [item.path, item.label]))).toEqual(expected);
+    const expected = { 'OK/loose.jpg': 'OK', 'a.jpg': null, 'd.jpg': null, 'OK/day1/c.jpeg': 'OK', 'NG/a.jpg': 'NG', 'NG/new.jpg': 'NG' };
     expect(labels()).toEqual(expected);
-    // What the project says is what is on disk.
-    expect([...(await contentByPath(root)).keys()].filter((p) => !p.startsWith('.labelloop')).sort()).toEqual(Object.keys(expected).sort());
-    // And the next scan agrees.
+    // What the project says is what is on disk, and the next scan agrees.
+    expect(await onDisk()).toEqual(Object.keys(expected).sort());
     expect(Object.fromEntries((await project.rescan()).items.map((item) => [item.path, item.label]))).toEqual(expected);
   });
 
-  it('keeps an image imported while it read the folders, and the trash an image went to', async () => {
+  it('a class renamed or made meanwhile is in the snapshot a later scan returns, with its images', async () => {
     const scan = await scanThatHasRead();
-    const imported = await project.importFile('NG', 'new.jpg', await jpeg('#9a3'));
-    expect(imported.imported).toEqual(['NG/new.jpg']);
-    await project.trash(['OK/b.JPG']);
-    const snapshot = await scan.land();
+    const renamed = project.renameClass('NG', 'Defect');
+    const created = project.createClass('Unsure');
+    const later = project.rescan();
+    expect(await settled(renamed)).toBe(false);
+    await scan.land();
+    await Promise.all([renamed, created]);
+    const snapshot = await later;
+    expect(snapshot.classes).toEqual(['Defect', 'OK', 'Unsure']);
+    expect(snapshot.items.filter((item) => item.label === 'Defect').map((item) => item.path).sort()).toEqual(['Defect/a.jpg', 'Defect/d.jpg']);
+    expect(project.snapshot().items.map((item) => item.path).sort()).toEqual(await onDisk());
+  });
 
-    const paths = snapshot.items.map((item) => item.path).sort();
-    expect(paths).toContain('NG/new.jpg');
-    expect(paths).not.toContain('OK/b.JPG');
-    expect(paths.filter((p) => path.basename(p).toLowerCase() === 'b.jpg')).toEqual([]);
-    expect(project.snapshot().items.map((item) => item.path).sort()).toEqual(paths);
+  it('a change that fails does not stop the ones queued after it', async () => {
+    const scan = await scanThatHasRead();
+    const refused = project.renameClass('NG', 'OK');
+    const relabel = project.relabel(['loose.jpg'], 'NG');
+    await scan.land();
+    await expect(refused).rejects.toThrow(/already exists/);
+    expect((await relabel).moves).toEqual([{ from: 'loose.jpg', to: 'NG/loose.jpg' }]);
   });
 });
