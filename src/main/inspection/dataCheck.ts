@@ -209,7 +209,7 @@ export interface CheckInput {
 
 /** The check's input from an open project (the content hashes are cached, so this is quick after the first time). */
 export async function checkInput(project: ProjectSession): Promise<CheckInput> {
-  const items = project.snapshot().items.filter((i) => i.status !== 'unreadable');
+  const items = (await project.settledSnapshot()).items.filter((i) => i.status !== 'unreadable');
   const [hashes, splits, excluded] = await Promise.all([project.contentHashes(items), readSplits(path.join(project.root, DATA_DIR)), project.excludedHashes()]);
   return { root: project.root, items: items.map((i) => ({ path: i.path, label: i.label, contentHash: hashes.get(i.path) ?? '' })), splits: splits?.assignments ?? {}, excluded: [...excluded] };
 }

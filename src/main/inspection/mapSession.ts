@@ -53,7 +53,7 @@ export class MapService {
     const hashOfPath = new Map<string, string>();
     const run = async (): Promise<WorkOutcome<MapLayout>> => {
       // The content hashes of a large project opened for the first time take a while: a cancel meanwhile is heard after.
-      const items = project.snapshot().items.filter((item) => item.status !== 'unreadable');
+      const items = (await project.settledSnapshot()).items.filter((item) => item.status !== 'unreadable');
       const hashes = await project.contentHashes(items);
       // In the grid's order: the same project gives the same lists, whatever order the hashes came in.
       for (const item of items) if (hashes.has(item.path)) hashOfPath.set(item.path, hashes.get(item.path) as string);

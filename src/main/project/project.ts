@@ -252,6 +252,14 @@ export class ProjectSession {
     });
   }
 
+  /**
+   * The images once every scan and change already asked for has landed: what a run, a check or a
+   * map must see (a relabel pressed just before Train is in it, not half-applied).
+   */
+  settledSnapshot(): Promise<DatasetSnapshot> {
+    return this.exclusive(async () => this.snapshot());
+  }
+
   /** Runs after every scan and change queued before it, and before any queued after. */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.exclusiveQueue.then(work, work);

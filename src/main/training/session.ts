@@ -188,7 +188,7 @@ export class TrainingService {
    * training) datasets that cannot train.
    */
   private async labeledSamples(project: ProjectSession, strict: boolean) {
-    const snapshot = project.snapshot();
+    const snapshot = await project.settledSnapshot();
     const labeled = snapshot.items.filter((i) => i.label !== null && i.status !== 'unreadable');
     const classes = snapshot.classes;
     const [hashes, excluded] = await Promise.all([project.contentHashes(labeled), project.excludedHashes()]);
@@ -207,12 +207,13 @@ export class TrainingService {
         throw new UserError('empty-class', `Class${empty.length > 1 ? 'es' : ''} ${empty.map((c) => `"${c}"`).join(', ')} ha${empty.length > 1 ? 've' : 's'} no readable images to train on${why}`);
       }
     }
-    return { classes, samples, excluded: snapshot.items.length - readable.length, excludedByList: readable.length - samples.length };
+    const unlabeled = snapshot.items.filter((i) => i.label === null && i.status !== 'unreadable').map((i) => i.path);
+    return { classes, samples, unlabeled, excluded: snapshot.items.length - readable.length, excludedByList: readable.length - samples.length };
   }
 
   /** The run's samples with their split; the split assignment is saved for the next run. */
   private async prepare(project: ProjectSession, config: TrainingConfig): Promise<TrainingJob> {
-    const { classes, samples } = await this.labeledSamples(project, true);
+    const { classes, samples, unlabeled } = await this.labeledSamples(project, true);
     const dataDir = path.join(project.root, DATA_DIR);
     const splits = assignSplits(samples, await readSplits(dataDir), { val: config.val, test: config.test, seed: config.seed });
     await writeSplits(dataDir, splits);
@@ -224,7 +225,7 @@ export class TrainingService {
       cacheDir: path.join(dataDir, 'cache', 'embeddings'),
       classes,
       samples: samples.map((s) => ({ path: s.path, hash: s.hash, label: classes.indexOf(s.label), split: splits.assignments[s.hash] ?? 'train' })),
-      unlabeled: project.snapshot().items.filter((i) => i.label === null && i.status !== 'unreadable').map((i) => i.path),
+      unlabeled,
       config,
     };
   }

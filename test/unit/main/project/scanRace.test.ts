@@ -5,6 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventBus } from '../../../../src/main/common/events';
 import { ProjectSession } from '../../../../src/main/project/project';
+import { checkInput } from '../../../../src/main/inspection/dataCheck';
+import { TrainingService } from '../../../../src/main/training/session';
 import { jpeg, makeProject, tempDir } from '../../../helpers/fixtures';
 import { contentByPath } from '../../../helpers/inventory';
 
@@ -115,5 +117,17 @@ describe('a rescan in flight', () => {
     await scan.land();
     await expect(refused).rejects.toThrow(/already exists/);
     expect((await relabel).moves).toEqual([{ from: 'loose.jpg', to: 'NG/loose.jpg' }]);
+  });
+
+  it('a run and a check see a relabel asked for just before them, not the picture from before it', async () => {
+    const scan = await scanThatHasRead();
+    const relabel = project.relabel(['loose.jpg', 'OK/a.jpg'], 'NG');
+    const preview = new TrainingService(new EventBus()).previewSplits(project, { val: 0, test: 0, seed: 1, balancing: 'none' });
+    const check = checkInput(project);
+    await scan.land();
+    await relabel;
+    expect((await preview).counts.train).toEqual({ NG: 4, OK: 2 });
+    expect(Object.fromEntries((await check).items.map((item) => [item.path, item.label]))).toMatchObject({ 'NG/loose.jpg': 'NG', 'NG/a (2).jpg': 'NG' });
+    expect((await check).items.every((item) => item.contentHash !== '')).toBe(true);
   });
 });
