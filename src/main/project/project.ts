@@ -411,6 +411,8 @@ export class ProjectSession {
     this.thumbnails.cancelBackground();
     for (const stopWaiting of this.awaitingMove.values()) stopWaiting();
     await this.validation.catch(() => undefined);
+    // A relabel still queued behind a scan finishes, journaled, before the journal closes.
+    await this.exclusiveQueue;
     await this.journal.close();
     if (this.disposableThumbnailDir) await rm(this.disposableThumbnailDir, { recursive: true, force: true });
   }

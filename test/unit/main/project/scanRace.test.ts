@@ -130,4 +130,18 @@ describe('a rescan in flight', () => {
     expect(Object.fromEntries((await check).items.map((item) => [item.path, item.label]))).toMatchObject({ 'NG/loose.jpg': 'NG', 'NG/a (2).jpg': 'NG' });
     expect((await check).items.every((item) => item.contentHash !== '')).toBe(true);
   });
+
+  it('closing the project lets a relabel queued behind a scan finish, journaled, so the next session undoes it', async () => {
+    const scan = await scanThatHasRead();
+    const relabel = project.relabel(['loose.jpg'], 'NG');
+    const closed = project.close();
+    expect(await settled(closed)).toBe(false);
+    await scan.land();
+    await closed;
+    expect((await relabel).moves).toEqual([{ from: 'loose.jpg', to: 'NG/loose.jpg' }]);
+    project = await ProjectSession.open(root, new EventBus(), { watchIntervalMs: 0, backgroundValidation: false });
+    expect(project.snapshot().history.canUndo).toBe(true);
+    await project.undo();
+    expect(await onDisk()).toContain('loose.jpg');
+  });
 });
