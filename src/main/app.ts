@@ -81,6 +81,7 @@ export class LabelLoopApp {
       'project.current': async () => this.project?.snapshot() ?? null,
       'project.close': async () => ({ closed: await this.closeProject() }),
       'dataset.scan': async () => this.requireProject().rescan(),
+      'dataset.snapshot': async () => this.requireProject().settledSnapshot(),
       'dataset.relabel': async ({ paths, to }) => this.requireProject().relabel(paths, to),
       'dataset.relabelEach': async ({ groups }) => this.requireProject().relabelEach(groups),
       'dataset.trash': async ({ paths }) => this.requireProject().trash(paths),

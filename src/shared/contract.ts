@@ -532,6 +532,8 @@ export const routes = {
   'project.current': route(empty, DatasetSnapshot.nullable()),
   'project.close': route(empty, z.object({ closed: z.boolean() })),
   'dataset.scan': route(empty, DatasetSnapshot),
+  /** What the project holds now, without reading the folders again (after an import, say). */
+  'dataset.snapshot': route(empty, DatasetSnapshot),
   'dataset.relabel': route(
     z.object({ paths: z.array(RelPath).min(1).max(100_000), to: ClassName.nullable() }).strict(),
     MoveResult,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LabelLoopApp } from '../../../src/main/app';
-import { makeProject, tempDir } from '../../helpers/fixtures';
+import { jpeg, makeProject, tempDir, writeJpeg } from '../../helpers/fixtures';
 
 describe('LabelLoopApp routes', () => {
   let dir: string;
@@ -41,6 +41,22 @@ describe('LabelLoopApp routes', () => {
     const snapshot = current.result as { items: { path: string }[]; history: { canUndo: boolean } };
     expect(snapshot.items.map((i) => i.path)).toContain('NG/a (2).jpg');
     expect(snapshot.history.canUndo).toBe(true);
+  });
+
+  it('dataset.snapshot gives what the project holds without reading the folders; dataset.scan reads them', async () => {
+    expect(await app.handle('dataset.snapshot', {})).toMatchObject({ ok: false, error: { code: 'no-project' } });
+    await app.handle('project.open', { path: path.join(dir, 'project') });
+    const imported = await app.importFile('NG', 'upload.jpg', await jpeg('#7a1'));
+    expect(imported.imported).toEqual(['NG/upload.jpg']);
+    await writeJpeg(path.join(dir, 'project', 'OK', 'outside.jpg'), '#17a');
+    const paths = async (route: string) => {
+      const answer = await app.handle(route, {});
+      if (!answer.ok) throw new Error(answer.error.message);
+      return (answer.result as { items: { path: string }[] }).items.map((i) => i.path);
+    };
+    expect(await paths('dataset.snapshot')).toContain('NG/upload.jpg');
+    expect(await paths('dataset.snapshot')).not.toContain('OK/outside.jpg');
+    expect(await paths('dataset.scan')).toEqual(expect.arrayContaining(['NG/upload.jpg', 'OK/outside.jpg']));
   });
 
   it('keeps every path inside the open project', async () => {

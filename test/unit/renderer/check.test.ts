@@ -162,7 +162,8 @@ describe('check store: actions', () => {
     expect(reloaded.dataset.byPath.has('OK/blur.jpg')).toBe(false);
     await reloaded.dataset.undo();
     await flushPromises();
-    expect(routes(api).filter((r) => r === 'dataset.scan')).toHaveLength(3);
+    expect(routes(api).filter((r) => r === 'dataset.scan')).toHaveLength(2);
+    expect(routes(api).filter((r) => r === 'dataset.snapshot')).toHaveLength(1);
     expect(reloaded.dataset.byPath.get('OK/blur.jpg')?.label).toBe('OK');
   });
 

@@ -43,8 +43,9 @@ describe('face import in the window', () => {
     ]);
     const notices = noticeStore.notices.map((n) => n.text);
     expect(notices).toEqual(expect.arrayContaining(['The disk is full', expect.stringMatching(/^3 photo\(s\): 2 face\(s\) found.* into OK$/)]));
-    // The grid is refreshed once, after the last photo.
-    expect(api.calls.filter((c) => c.route === 'dataset.scan')).toHaveLength(1);
+    // The grid is reloaded once, after the last photo, from what the project holds: no folder scan.
+    expect(api.calls.filter((c) => c.route === 'dataset.snapshot')).toHaveLength(1);
+    expect(api.calls.filter((c) => c.route === 'dataset.scan')).toHaveLength(0);
     expect(dataset.classes).toEqual(['NG', 'OK']);
     expect(faces.running).toBe(false);
   });

@@ -132,6 +132,7 @@ export class FakeApi implements LabelLoopApi {
         return this.projectOpen ? this.snapshot : null;
       case 'project.open':
       case 'dataset.scan':
+      case 'dataset.snapshot':
         return this.snapshot;
       case 'project.recent':
         return { recent: [] };

@@ -61,8 +61,15 @@ export const useDatasetStore = defineStore('dataset', () => {
     progress.value = { done: items.value.filter((i) => i.status !== 'pending').length, total: items.value.length, unreadable };
   }
 
+  /** Reads the folders again (the Rescan button): files changed outside LabelLoop show up. */
   async function refresh(): Promise<void> {
     const snapshot = await notices.guard(() => api.call('dataset.scan', {}));
+    if (snapshot) load(snapshot);
+  }
+
+  /** What the project holds now, after a change it made itself (an import): no scan of a large folder. */
+  async function reload(): Promise<void> {
+    const snapshot = await notices.guard(() => api.call('dataset.snapshot', {}));
     if (snapshot) load(snapshot);
   }
 
@@ -79,7 +86,7 @@ export const useDatasetStore = defineStore('dataset', () => {
         else if (inTrash(to)) trashed.set(to, item);
         else next.push(movedItem(item, to));
       }
-      // Back from the trash (an undo): an image trashed before this window loaded is known only to a rescan.
+      // Back from the trash (an undo): an image trashed before this window loaded is known only to the project, which rescanned for it.
       let unknownReturned = false;
       for (const { from, to } of result.moves) {
         if (!inTrash(from) || inTrash(to)) continue;
@@ -90,7 +97,7 @@ export const useDatasetStore = defineStore('dataset', () => {
       }
       items.value = next.sort(gridOrder);
       for (const listener of moveListeners) listener(result.moves);
-      if (unknownReturned) void refresh();
+      if (unknownReturned) void reload();
     }
     for (const failure of result.failed.slice(0, 3)) notices.push('error', `${failure.path}: ${failure.message}`);
     if (result.failed.length > 3) notices.push('error', `…and ${result.failed.length - 3} more could not be moved`);
@@ -161,7 +168,7 @@ export const useDatasetStore = defineStore('dataset', () => {
     notices.push('info', `Imported ${imported} image(s) into ${className ?? 'unlabeled'}`);
     if (duplicates.length) notices.push('info', `Skipped ${duplicates.length} duplicate(s): ${duplicates.slice(0, 3).join(', ')}${duplicates.length > 3 ? ', …' : ''}`);
     for (const line of rejected.slice(0, 5)) notices.push('error', line);
-    await refresh();
+    await reload();
   }
 
   api.on('dataset.itemsUpdated', ({ items: updates }) => {
@@ -181,11 +188,11 @@ export const useDatasetStore = defineStore('dataset', () => {
   api.on('dataset.changed', () => {
     // Imports arrive one file at a time: refetch once the burst settles.
     clearTimeout(changedTimer);
-    changedTimer = setTimeout(() => void refresh(), 400);
+    changedTimer = setTimeout(() => void reload(), 400);
   });
 
   return {
     root, name, classes, items, byPath, warnings, recovered, readOnly, history, progress, lostMessage, busy, counts,
-    load, refresh, relabel, relabelEach, trash, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
+    load, refresh, reload, relabel, relabelEach, trash, undo, redo, onMoves, createClass, renameClass, deleteClass, importFiles,
   };
 });

@@ -71,7 +71,7 @@ export const useFacesStore = defineStore('faces', () => {
       current.value = '';
     }
     notices.push('info', `${lines.value[0] ?? ''} into ${className ?? 'unlabeled'}`);
-    await dataset.refresh();
+    await dataset.reload();
   }
 
   function cancel(): void {
