@@ -194,11 +194,11 @@ describe('model quality on real datasets', () => {
           const splitFile = path.join(work, `${dataset.name}-split-${seed}.json`);
           await writeFile(splitFile, JSON.stringify(samples.map((s) => ({ file: path.join(project, s.path), label: s.label, split: s.split }))));
           for (const size of [32, 64]) {
-            const cnn = torchCnn(splitFile, size);
-            if (typeof cnn === 'string') cells.push(`PyTorch CNN ${size} px ${cnn}`);
+            const torch = torchCnn(splitFile, size);
+            if (typeof torch === 'string') cells.push(`PyTorch CNN ${size} px ${torch}`);
             else {
-              add(`PyTorch CNN ${size} px`, cnn.estimate);
-              cells.push(`PyTorch CNN ${size} px ${interval(cnn.estimate)}`);
+              add(`PyTorch CNN ${size} px`, torch.estimate);
+              cells.push(`PyTorch CNN ${size} px ${interval(torch.estimate)}`);
             }
           }
           perSplit.push(`  split seed ${seed}: ${cells.join('; ')}`);

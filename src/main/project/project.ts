@@ -54,7 +54,7 @@ export class ProjectSession {
   /**
    * Scans and the changes that move, add or rename files run one at a time: a scan that read a
    * folder before a relabel moved a file would otherwise put the file back where it was when it
-   * lands (the window rescans after every import, so a user labelling at once raced it).
+   * lands (a rescan right after an import raced the user's first key presses).
    */
   private exclusiveQueue: Promise<unknown> = Promise.resolve();
 
@@ -162,7 +162,7 @@ export class ProjectSession {
         return [item.path, known && item.status === 'pending' ? { ...item, ...known } : item];
       }),
     );
-    if (this.options.backgroundValidation !== false) this.validateInBackground();
+    if (this.options.backgroundValidation !== false && !this.closed) this.validateInBackground();
     return this.snapshot();
   }
 
@@ -178,9 +178,12 @@ export class ProjectSession {
   /** Each group of images to its own class (null: unlabeled), as one step that one undo takes back. */
   async relabelEach(groups: { paths: string[]; to: string | null }[]): Promise<MoveResult> {
     this.requireWritable('images cannot be relabeled');
-    const unknown = groups.find((g) => g.to !== null && !this.classes.includes(g.to));
-    if (unknown) throw new UserError('no-such-class', `There is no class "${unknown.to}"`);
-    return this.move(() => this.journal.relabelEach(groups.map((g) => ({ paths: g.paths, targetDir: g.to ?? '' }))));
+    return this.move(async () => {
+      // Checked in the queue: a class renamed by a change queued before this one is gone by now.
+      const unknown = groups.find((g) => g.to !== null && !this.classes.includes(g.to));
+      if (unknown) throw new UserError('no-such-class', `There is no class "${unknown.to}"`);
+      return this.journal.relabelEach(groups.map((g) => ({ paths: g.paths, targetDir: g.to ?? '' })));
+    });
   }
 
   /**
@@ -262,7 +265,8 @@ export class ProjectSession {
 
   /** Runs after every scan and change queued before it, and before any queued after. */
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.exclusiveQueue.then(work, work);
+    if (this.closed) return Promise.reject(new UserError('no-project', 'The project was closed: open it again'));
+    const run = this.exclusiveQueue.then(work);
     this.exclusiveQueue = run.catch(() => undefined);
     return run;
   }
@@ -272,7 +276,7 @@ export class ProjectSession {
     if (this.readOnly) throw new UserError('read-only', `${this.readOnly}: ${consequence} (${READ_ONLY_CAN_STILL})`);
   }
 
-  /** A disk failure the journal could not fully tidy makes the project read-only: the window rescans to show it. */
+  /** A disk failure the journal could not fully tidy makes the project read-only: the window reloads to show it. */
   private async noticeReadOnly<T>(work: Promise<T>): Promise<T> {
     const wasReadOnly = this.readOnly;
     try {
@@ -371,6 +375,9 @@ export class ProjectSession {
     } catch (error) {
       return reject(await explainDecodeError(data, error));
     }
+    // Every image's hash read before the queue (minutes, the first time in a large project), so
+    // the duplicate check in it only reads the cache and holds up no relabel.
+    await this.contentHashes([...this.items.values()]);
     // The duplicate check, the free name and the new item, with no scan or move in between.
     return this.exclusive(async () => {
       if (className !== null && !this.classes.includes(className)) throw new UserError('no-such-class', `There is no class "${className}"`);
@@ -398,7 +405,9 @@ export class ProjectSession {
       this.hashes.remember(fileVersion(info), hash);
       // The hash cache is only a cache: failing to save it must not report an imported image as failed.
       await this.hashes.save().catch(() => undefined);
-      this.items.set(relative, { path: relative, label: className, size: info.size, version: fileVersion(info), status: 'pending' });
+      // Decoded above: the image is known to be readable, with no check in the background to wait for.
+      this.verdicts.set(fileVersion(info), { status: 'ok' });
+      this.items.set(relative, { path: relative, label: className, size: info.size, version: fileVersion(info), status: 'ok' });
       result.imported.push(relative);
       this.events.emit('dataset.changed', { reason: `imported ${relative}` });
       return result;
@@ -410,9 +419,9 @@ export class ProjectSession {
     if (this.watchTimer) clearInterval(this.watchTimer);
     this.thumbnails.cancelBackground();
     for (const stopWaiting of this.awaitingMove.values()) stopWaiting();
-    await this.validation.catch(() => undefined);
     // A relabel still queued behind a scan finishes, journaled, before the journal closes.
     await this.exclusiveQueue;
+    await this.validation.catch(() => undefined);
     await this.journal.close();
     if (this.disposableThumbnailDir) await rm(this.disposableThumbnailDir, { recursive: true, force: true });
   }

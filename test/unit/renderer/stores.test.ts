@@ -110,6 +110,18 @@ describe('renderer stores', () => {
     expect(labeling.cursor).toBe(0);
   });
 
+  it('after uploads, and once a burst of dataset.changed settles, reloads what main holds without rescanning the folders', async () => {
+    const routesNamed = (route: string) => api.calls.filter((c) => c.route === route).length;
+    const file = (name: string) => ({ name, data: async () => new ArrayBuffer(3) });
+    await stores.dataset.importFiles('OK', [file('a.jpg'), file('b.jpg')]);
+    expect(api.imports.map((i) => i.name)).toEqual(['a.jpg', 'b.jpg']);
+    expect(routesNamed('dataset.snapshot')).toBe(1);
+    for (let i = 0; i < 5; i++) api.emit('dataset.changed', { reason: `imported ${i}` });
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(routesNamed('dataset.snapshot')).toBe(2);
+    expect(routesNamed('dataset.scan')).toBe(0);
+  });
+
   it('applies badge updates pushed by main', () => {
     api.emit('dataset.itemsUpdated', { items: [{ path: 'u.jpg', status: 'unreadable', problem: 'Not an image' }] });
     expect(stores.dataset.counts.unreadable).toBe(2);

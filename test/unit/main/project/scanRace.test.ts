@@ -144,4 +144,23 @@ describe('a rescan in flight', () => {
     await project.undo();
     expect(await onDisk()).toContain('loose.jpg');
   });
+
+  it('a relabel into a class renamed by a change queued before it is refused as such, and nothing moves', async () => {
+    const scan = await scanThatHasRead();
+    const renamed = project.renameClass('NG', 'Defect');
+    const relabel = project.relabel(['loose.jpg'], 'NG');
+    await scan.land();
+    await renamed;
+    await expect(relabel).rejects.toThrow('There is no class "NG"');
+    expect(await onDisk()).toContain('loose.jpg');
+  });
+
+  it('an imported image is known readable at once, and a closed project takes no more changes', async () => {
+    await project.importFile('OK', 'fresh.jpg', await jpeg('#3a9'));
+    expect(project.snapshot().items.find((item) => item.path === 'OK/fresh.jpg')?.status).toBe('ok');
+    expect((await project.rescan()).items.find((item) => item.path === 'OK/fresh.jpg')?.status).toBe('ok');
+    await project.close();
+    await expect(project.relabel(['loose.jpg'], 'NG')).rejects.toThrow(/closed/);
+    expect(await onDisk()).toContain('loose.jpg');
+  });
 });
