@@ -231,6 +231,13 @@ export const TrainingConfig = z
      * Keras-style with the epochs, learning rate, schedule and callbacks below.
      */
     headFit: z.enum(['converged', 'epochs']).default('converged'),
+    /**
+     * A small CNN from scratch beside the frozen head, on the same decode pooled to 32×32, the two
+     * softmaxes averaged (one model). `auto` tries it on mostly grayscale images (far from
+     * ImageNet, where the two err on different images) and keeps it only where it beats the head
+     * alone on an inner holdout of the train split; `on` always adds it; `off` never.
+     */
+    cnnBranch: z.enum(['auto', 'on', 'off']).default('auto'),
     /** The run keeps the weights of the epoch that was best by this metric. */
     checkpointMonitor: z.string().min(1).default('val_loss'),
     balancing: z.enum(['none', 'oversample', 'class-weights']).default('none'),

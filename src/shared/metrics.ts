@@ -151,3 +151,16 @@ export function confusionAtThreshold(scores: ArrayLike<number>, positive: ArrayL
   }
   return { tp, fp, tn, fn };
 }
+
+/** Mean log-loss and accuracy of row-major probabilities, one row per entry of `rows` (in order), against those rows' labels. */
+export function logLossAndAccuracy(probabilities: Float32Array, labels: Int32Array, rows: number[], classCount: number): { logLoss: number; accuracy: number } {
+  let loss = 0;
+  let hits = 0;
+  for (const [k, row] of rows.entries()) {
+    const label = labels[row] as number;
+    const p = probabilities.subarray(k * classCount, (k + 1) * classCount);
+    loss -= Math.log(Math.max(p[label] as number, 1e-15));
+    if (p.indexOf(Math.max(...p)) === label) hits++;
+  }
+  return { logLoss: loss / rows.length, accuracy: hits / rows.length };
+}

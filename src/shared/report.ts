@@ -31,6 +31,22 @@ export interface UnlabeledSuggestion {
   probabilities: Record<string, number>;
 }
 
+/** The small CNN beside the frozen head: the saved model averages their probabilities when `used`. */
+export interface CnnBranchReport {
+  used: boolean;
+  /** In words: why it is in the model, or why not. */
+  reason: string;
+  /** The model's input is average-pooled by `pool` into `inputSize`×`inputSize` for the CNN. */
+  pool: number;
+  inputSize: number;
+  /** Both models fitted without the inner holdout, scored on it (train images only); null where it was not run. */
+  holdout: { images: number; head: { logLoss: number; accuracy: number }; mean: { logLoss: number; accuracy: number } } | null;
+  /** The CNN's kept epoch (chosen on the holdout) and how many it trained. */
+  bestEpoch: number | null;
+  epochs: number;
+  seconds: number;
+}
+
 export interface TrainingReport {
   runId: string;
   backend: string;
@@ -74,6 +90,8 @@ export interface TrainingReport {
   backbone: Exclude<TrainingConfig['backbone'], { kind: 'auto' }> & { cutLayer: string; id: string; featureSize: number };
   /** What Auto tried and why the winner won; absent when the config named the backbone. */
   modelChoice?: ModelChoice;
+  /** The CNN branch beside the head (config `cnnBranch`): whether it is in the model, and why; absent where it was off or the run has no backbone. */
+  cnnBranch?: CnnBranchReport;
   /** Stage 2, when it ran: the saved model then starts at `cutLayer` of the backbone. */
   fineTune: { blocks: number; cutLayer: string; cutShape: number[] } | null;
   /** Augmented copies of train images used in training (not in the metrics above). */

@@ -20,6 +20,8 @@ interface RunModelInfo {
   preprocessing: Preprocessing;
   classifier: string;
   input: { layer: string; pooled?: boolean; shape: number[] };
+  /** A CNN beside the head on the input average-pooled by `pool`; the model is the mean of the two softmaxes. */
+  cnnBranch?: { classifier: string; pool: number; shape: number[] };
   operatingPoint?: OperatingPoint;
 }
 
@@ -62,7 +64,20 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   const logits = info.input.pooled
     ? reapplyLayers(layers, null, backbone.extractor.outputs[0] as TF.SymbolicTensor)
     : reapplyLayers(layers, classifier.layers[0]?.name ?? null, backbone.extractor.getLayer(info.input.layer).output as TF.SymbolicTensor);
-  const probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as TF.SymbolicTensor;
+  const input = backbone.extractor.inputs[0] as TF.SymbolicTensor;
+  let probabilities: TF.SymbolicTensor;
+  if (info.cnnBranch) {
+    const cnn = await loadLayersModelFromDir(modelDir, info.cnnBranch.classifier);
+    const { pool } = info.cnnBranch;
+    const pooled = tf.layers.averagePooling2d({ poolSize: pool, strides: pool, padding: 'valid', name: 'cnn_branch_pixels' }).apply(input) as TF.SymbolicTensor;
+    const cnnLogits = reapplyLayers(cnn.layers.filter((l) => l.getClassName() !== 'InputLayer'), null, pooled);
+    // The head's branch first: heatmaps explain it (its class activation map).
+    const fromHead = tf.layers.softmax({ name: 'head_probabilities' }).apply(logits) as TF.SymbolicTensor;
+    const fromCnn = tf.layers.softmax({ name: 'cnn_probabilities' }).apply(cnnLogits) as TF.SymbolicTensor;
+    probabilities = tf.layers.average({ name: 'probabilities' }).apply([fromHead, fromCnn]) as TF.SymbolicTensor;
+  } else {
+    probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as TF.SymbolicTensor;
+  }
   const model = tf.model({ inputs: backbone.extractor.inputs, outputs: probabilities, name: 'labelloop_classifier' });
   return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold } };
 }

@@ -3,7 +3,8 @@
 // whose fine-tuned blocks end in the same pooling and head) this is the class activation map (CAM):
 // the head's weights applied to the last feature maps at each position, whose mean over the image
 // is exactly the logit. Otherwise (the small CNN: flatten and dense layers) it is Grad-CAM: the
-// feature maps weighted by the mean gradient of the class score. Either way the score is the class's
+// feature maps weighted by the mean gradient of the class score; a head with a CNN branch beside it,
+// by its head's map. Either way the score is the class's
 // logit minus the mean logit (softmax ignores a shift, so this is what tells classes apart), and the
 // maps are scaled across the images explained together unless asked per image, because scaling
 // each image to its own maximum paints every image red.
@@ -85,6 +86,19 @@ function lastFeatureMap(model: TF.LayersModel): TF.SymbolicTensor {
 export function heatmapModel(model: TF.LayersModel): HeatmapModel {
   const output = model.outputs[0] as TF.SymbolicTensor;
   const last = producer(output);
+  if (className(last.layer) === 'Average') {
+    // A head with a CNN branch: the map is the head's (the first branch, a class activation map), the probabilities the whole model's.
+    const head = heatmapModel(tf.model({ inputs: model.inputs, outputs: last.inputs[0] as Symbolic }));
+    const inputShape = (model.inputs[0] as TF.SymbolicTensor).shape.slice(1) as number[];
+    return {
+      method: head.method,
+      explain(pixels) {
+        const maps = head.explain(pixels);
+        const probabilities = tf.tidy(() => Array.from((model.predict(tf.tensor(pixels, [1, ...inputShape])) as TF.Tensor).dataSync()));
+        return { ...maps, probabilities };
+      },
+    };
+  }
   const logits = isSoftmax(last.layer) ? (last.inputs[0] as Symbolic) : null;
   const linear = logits ? pooledMaps(logits) : null;
   const inputShape = (model.inputs[0] as TF.SymbolicTensor).shape.slice(1) as number[];

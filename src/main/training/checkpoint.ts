@@ -25,24 +25,16 @@ export interface ModelDescription {
   preprocessing: Preprocessing;
   /** Stage 2's classifier starts at the backbone's cut layer; stage 1's reads the pooled feature. */
   fineTune: { cutLayer: string; cutShape: number[] } | null;
+  /** The CNN beside the head, reading the model's input average-pooled by `pool`: the model averages their softmaxes. */
+  cnnBranch?: { model: TF.LayersModel; pool: number; inputSize: number } | null;
 }
 
 /** Writes the classifier in TF.js format and labelloop.json (last: it is what marks the folder as a model). */
 export async function writeModelFiles(dir: string, model: TF.LayersModel, description: ModelDescription, extra: Record<string, unknown> = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
-  // A bare save handler rather than tf.io.withSaveHandler: listing runs and predict.open read this module and need no TF.js.
-  await model.save({
-    save: async (artifacts) => {
-      const shards = artifacts.weightData instanceof ArrayBuffer ? [artifacts.weightData] : (artifacts.weightData ?? []);
-      await writeFile(path.join(dir, 'classifier.weights.bin'), Buffer.concat(shards.map((shard) => Buffer.from(shard))));
-      await writeFile(
-        path.join(dir, 'classifier.json'),
-        JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: ['classifier.weights.bin'], weights: artifacts.weightSpecs }], format: 'layers-model' }),
-      );
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    },
-  });
-  const { classes, backbone, preprocessing, fineTune } = description;
+  await saveLayers(dir, 'classifier', model);
+  const { classes, backbone, preprocessing, fineTune, cnnBranch } = description;
+  if (cnnBranch) await saveLayers(dir, 'cnn', cnnBranch.model);
   const info = {
     classes,
     backbone,
@@ -55,9 +47,23 @@ export async function writeModelFiles(dir: string, model: TF.LayersModel, descri
         ? { layer: 'pixels', shape: [backbone.inputSize, backbone.inputSize, 3] }
         : { layer: backbone.cutLayer, pooled: true, shape: [backbone.featureSize] },
     output: 'logits (apply softmax)',
+    ...(cnnBranch ? { cnnBranch: { classifier: 'cnn.json', pool: cnnBranch.pool, shape: [cnnBranch.inputSize, cnnBranch.inputSize, 3], output: 'logits (apply softmax; the model is the mean of both softmaxes)' } } : {}),
     ...extra,
   };
   await writeFile(path.join(dir, 'labelloop.json'), JSON.stringify(info, null, 2));
+}
+
+/** `<name>.json` and `<name>.weights.bin` in TF.js's layers format. */
+async function saveLayers(dir: string, name: string, model: TF.LayersModel): Promise<void> {
+  // A bare save handler rather than tf.io.withSaveHandler: listing runs and predict.open read this module and need no TF.js.
+  await model.save({
+    save: async (artifacts) => {
+      const shards = artifacts.weightData instanceof ArrayBuffer ? [artifacts.weightData] : (artifacts.weightData ?? []);
+      await writeFile(path.join(dir, `${name}.weights.bin`), Buffer.concat(shards.map((shard) => Buffer.from(shard))));
+      await writeFile(path.join(dir, `${name}.json`), JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: [{ paths: [`${name}.weights.bin`], weights: artifacts.weightSpecs }], format: 'layers-model' }));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    },
+  });
 }
 
 /** Where a run's model lies: model/ once the run saved it, else the checkpoint it kept; null when it has none. */

@@ -28,6 +28,7 @@ import { predictInBatches, trainHead } from './trainHead';
 import { CancelledError } from '../common/errors';
 import { registerWasmGradients } from '../engine/wasmGradients';
 import { fitSmallCnn, HOLDOUT_SHARE, NO_BACKBONE, PIXELS, pixelStage, type SmallCnnInput } from './smallCnn';
+import { type CnnBranch, trainCnnBranch } from './cnnBranch';
 import { tf, type TF } from '../engine/tf';
 
 export interface JobSample {
@@ -172,6 +173,7 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
   let stopReason = result.stopReason;
   let bestEpoch = result.bestEpoch;
   let cutEmbedding = { computed: 0, fromCache: 0, seconds: 0 };
+  let branch: CnnBranch | null = null;
   try {
     await checkpoints.settle(result.model);
     if (config.fineTuneBlocks > 0) {
@@ -186,7 +188,32 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
       backendSummary = `${backendSummary} ${describeRunner('Stage-2 cut', stage2.runner)}`;
       emit({ type: 'backend', summary: backendSummary, engine });
     }
+    if (config.cnnBranch !== 'off' && !scratch) {
+      branch = final.cutLayer
+        ? { model: null, pixels: null, report: { used: false, reason: 'not added: stage 2 fine-tunes the backbone, and the branch goes beside a frozen one', pool: 1, inputSize: 0, holdout: null, bestEpoch: null, epochs: 0, seconds: 0 } }
+        : await trainCnnBranch({
+            setting: config.cnnBranch,
+            config,
+            projectRoot: job.projectRoot,
+            cacheDir: job.cacheDir,
+            preprocessing: backbone.preprocessing,
+            rows: rowsAll,
+            labels,
+            classCount: job.classes.length,
+            trainRows,
+            imageOf,
+            headFeatures: features,
+            headDim: dim,
+            classWeights: classWeightsUsed,
+            backendName: backend.name,
+            emit,
+            memory,
+            isCancelled,
+          });
+      notes.push(`CNN branch: ${branch.report.reason}.`);
+    }
   } catch (error) {
+    if (final.model !== result.model) final.model.dispose();
     result.model.dispose();
     throw error;
   }
@@ -195,7 +222,10 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
   try {
     emit({ type: 'progress', progress: { phase: 'evaluating', done: 0, total: samples.length, imagesPerSecond: 0, etaSeconds: null, memory: memory() } });
     const rowSize = final.shape.reduce((a, b) => a * b, 1);
-    const probabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
+    const headProbabilities = predictProbabilities(final.model, final.features.subarray(0, samples.length * rowSize), final.shape);
+    const branchProbabilities = branch?.model && branch.pixels ? predictProbabilities(branch.model, branch.pixels.subarray(0, samples.length * (branch.pixels.length / rowsAll.length)), branchShape(branch)) : null;
+    // The saved model averages the two softmaxes: so does the evaluation.
+    const probabilities = branchProbabilities ? headProbabilities.map((p, i) => p.map((v, c) => (v + ((branchProbabilities[i] as number[])[c] as number)) / 2)) : headProbabilities;
     if (!probabilities.every((p) => p.every(Number.isFinite))) throw new Error("The trained model's predictions are not finite numbers: the run keeps no model");
     const predicted = probabilities.map((p) => p.indexOf(Math.max(...p)));
     const originalLabels = labels.subarray(0, samples.length);
@@ -208,7 +238,7 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
     const smallestClass = Math.min(...job.classes.map((_, c) => samples.filter((_, i) => labels[i] === c).length));
     // Auto chose the backbone on train images that cross-validation would then judge: after it, the val split (which it never saw) says how good the model is.
     // Cross-validation refits the converged head on backbone features: it would judge another model than the CNN.
-    const crossValidates = !modelChoice && !scratch && valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
+    const crossValidates = !modelChoice && !scratch && !branch?.model && valChoseNothing && testRows.length === 0 && valRows.length < CV_BELOW_VAL_IMAGES && samples.length <= CV_MAX_IMAGES && smallestClass >= 2;
     let estimate: AccuracyEstimate | null;
     if (crossValidates) {
       // A small project: the whole recipe cross-validated over every labeled image says more than a small val split.
@@ -285,11 +315,12 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
       preprocessing: backbone.preprocessing,
       backbone: backboneInfo,
       ...(modelChoice ? { modelChoice } : {}),
+      ...(branch ? { cnnBranch: branch.report } : {}),
       fineTune: final.cutLayer ? { blocks: final.units, cutLayer: final.cutLayer, cutShape: final.shape } : null,
       augmentedCopies: copyRows.length,
       notes,
     };
-    await saveModel(job, final.model, report);
+    await saveModel(job, final.model, report, branch?.model ?? null);
     // The saved model, as Predict runs it, judges the unlabeled images: the grid's suggested labels.
     const suggested = await suggestLabels({
       runDir: job.runDir,
@@ -308,8 +339,14 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
   } finally {
     if (final.model !== result.model) final.model.dispose();
     result.model.dispose();
+    branch?.model?.dispose();
     fineTuneBackbone?.dispose();
   }
+}
+
+/** The branch's input shape: [side, side, 3]. */
+function branchShape(branch: CnnBranch): number[] {
+  return [branch.report.inputSize, branch.report.inputSize, 3];
 }
 
 /** Stage 1's default: the head fitted to convergence, its L2 strength chosen on the train split alone. */
@@ -480,7 +517,8 @@ function predictProbabilities(model: TF.LayersModel, features: Float32Array, sam
 }
 
 /** The head in TF.js format plus what is needed to rebuild the pipeline around it. */
-async function saveModel(job: TrainingJob, model: TF.LayersModel, report: TrainingReport): Promise<void> {
+async function saveModel(job: TrainingJob, model: TF.LayersModel, report: TrainingReport, cnn: TF.LayersModel | null): Promise<void> {
   const fineTune = report.fineTune ? { cutLayer: report.fineTune.cutLayer, cutShape: report.fineTune.cutShape } : null;
-  await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: savedPreprocessing(report.preprocessing), fineTune });
+  const cnnBranch = cnn && report.cnnBranch ? { model: cnn, pool: report.cnnBranch.pool, inputSize: report.cnnBranch.inputSize } : null;
+  await writeModelFiles(path.join(job.runDir, 'model'), model, { classes: job.classes, backbone: report.backbone, preprocessing: savedPreprocessing(report.preprocessing), fineTune, cnnBranch });
 }

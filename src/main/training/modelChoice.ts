@@ -14,6 +14,7 @@ import { ProgressReporter, TimeStopping } from './callbacks';
 import { fitSmallCnn, innerHoldout, PIXELS, pixelStage, type SmallCnnSpec } from './smallCnn';
 import { predictInBatches } from './trainHead';
 import type { ModelChoice } from '../../shared/report';
+import { logLossAndAccuracy } from '../../shared/metrics';
 import { seededRandom } from '../project/demo';
 import { frozenModelRunner } from '../engine/onnx/frozenRunner';
 import { innerFoldScore } from './convergedHead';
@@ -194,8 +195,8 @@ export function cnnUnsuited(traits: ImageTraits): string | null {
   return `not tried: the images are in colour (${Math.round(traits.grayscaleShare * 100)}% grayscale) and ${traits.medianShortSide} px on their shorter side (median), where ImageNet features do better`;
 }
 
-/** An image whose channels agree everywhere (within JPEG's noise) is grayscale, whatever its file stores. */
-export function isGrayscale(pixels: Float32Array): boolean {
+/** An image whose channels agree everywhere (within JPEG's noise) is grayscale, whatever its file stores; `span` is its pixels' range (1 for [0, 1], 2 for [-1, 1]). */
+export function isGrayscale(pixels: Float32Array, span = 1): boolean {
   let spread = 0;
   for (let i = 0; i < pixels.length; i += 3) {
     const r = pixels[i] as number;
@@ -203,7 +204,7 @@ export function isGrayscale(pixels: Float32Array): boolean {
     const b = pixels[i + 2] as number;
     spread += Math.max(r, g, b) - Math.min(r, g, b);
   }
-  return spread / (pixels.length / 3) < 0.02;
+  return spread / (pixels.length / 3) / span < 0.02;
 }
 
 /**
@@ -278,17 +279,10 @@ async function scoreSmallCnn(
     isCancelled,
   });
   try {
-    const probabilities = tf.tidy(() => tf.softmax(predictInBatches(trained.model, tf.tensor(features, [rows.length, ...stage.shape]).gather(scoreRows))).dataSync());
-    let loss = 0;
-    let hits = 0;
-    for (const [k, row] of scoreRows.entries()) {
-      const label = labels[row] as number;
-      const p = probabilities.subarray(k * classCount, (k + 1) * classCount);
-      loss -= Math.log(Math.max(p[label] as number, 1e-15));
-      if (p.indexOf(Math.max(...p)) === label) hits++;
-    }
+    const probabilities = tf.tidy(() => tf.softmax(predictInBatches(trained.model, tf.tensor(features, [rows.length, ...stage.shape]).gather(scoreRows))).dataSync() as Float32Array);
+    const score = logLossAndAccuracy(probabilities, labels, scoreRows, classCount);
     const note = `trained on ${trained.fitImages} of the images (${trained.holdoutImages} more chose its epoch), scored on the other ${scoreRows.length}` + (stopper.stoppedAt !== null ? `; stopped at the budget after ${stopper.stoppedAt + 1} epochs` : '');
-    return { backbone: 'small_cnn', logLoss: loss / scoreRows.length, accuracy: hits / scoreRows.length, seconds: (performance.now() - started) / 1000, skipped: null, note };
+    return { backbone: 'small_cnn', ...score, seconds: (performance.now() - started) / 1000, skipped: null, note };
   } finally {
     trained.model.dispose();
   }
@@ -304,7 +298,7 @@ async function imageTraits(job: TrainingJob, samples: JobSample[], cache: Embedd
   const pixels = samples.flatMap((s) => cache.get(s.hash) ?? []);
   return {
     images: Math.min(known.length, pixels.length),
-    grayscaleShare: pixels.length > 0 ? pixels.filter(isGrayscale).length / pixels.length : 0,
+    grayscaleShare: pixels.length > 0 ? pixels.filter((p) => isGrayscale(p)).length / pixels.length : 0,
     medianShortSide: known[Math.floor(known.length / 2)] ?? 0,
   };
 }

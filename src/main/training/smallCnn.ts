@@ -119,7 +119,7 @@ export interface SmallCnnInput {
 }
 
 /** Trains the CNN on the train rows less an inner holdout, which picks the epoch and stops early. */
-export async function fitSmallCnn(input: SmallCnnInput): Promise<HeadTrainingResult & { fitImages: number; holdoutImages: number }> {
+export async function fitSmallCnn(input: SmallCnnInput): Promise<HeadTrainingResult & { fitImages: number; holdoutImages: number; fitRows: number[]; holdoutRows: number[] }> {
   const { config } = input;
   if (input.backendName === 'wasm') registerWasmGradients();
   const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
@@ -142,7 +142,7 @@ export async function fitSmallCnn(input: SmallCnnInput): Promise<HeadTrainingRes
       isCancelled: input.isCancelled,
       onBestEpoch: input.onBestEpoch,
     });
-    return { ...trained, fitImages: new Set(fitRows.map(input.imageOf)).size, holdoutImages: new Set(holdoutRows.map(input.imageOf)).size };
+    return { ...trained, fitImages: new Set(fitRows.map(input.imageOf)).size, holdoutImages: new Set(holdoutRows.map(input.imageOf)).size, fitRows, holdoutRows };
   } catch (error) {
     model.dispose();
     throw error;
