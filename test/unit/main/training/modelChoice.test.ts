@@ -3,14 +3,13 @@
 // generated projects: faces (a backbone wins), a glyph among clutter (only the CNN can see it),
 // with a budget that lets them all run and one that stops after the first.
 import path from 'node:path';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import { readdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TrainingConfig } from '../../../../src/shared/contract';
 import type { ModelChoice, TrainingReport } from '../../../../src/shared/report';
 import { LabelLoopApp } from '../../../../src/main/app';
 import { selectBackend } from '../../../../src/main/engine/backend';
-import { generateDemoProject, seededRandom } from '../../../../src/main/project/demo';
+import { generateDemoProject } from '../../../../src/main/project/demo';
 import type { JobEvent, JobSample, TrainingJob } from '../../../../src/main/training/job';
 import { AUTO_CANDIDATES, chooseModel, cnnUnsuited, decide, isGrayscale, probeSamples } from '../../../../src/main/training/modelChoice';
 import { tempDir } from '../../../helpers/fixtures';
