@@ -363,6 +363,8 @@ export const TrainingStatus = z.object({
           reason: z.string(),
         })
         .nullable(),
+      /** The CNN beside the frozen head (report.json's cnnBranch): in the model or not, and why; null where it was off or there is no backbone. */
+      cnnBranch: z.object({ used: z.boolean(), reason: z.string() }).nullable(),
     })
     .nullable(),
 });

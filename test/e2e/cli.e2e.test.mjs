@@ -29,6 +29,8 @@ test('demo + train write a report with every field the README names', async () =
   // Said before the run starts: what runs the backbone and what trains, and why no GPU.
   assert.match(run.stdout.split('\n')[0], /^Backbone: ONNX Runtime \(CPU, \d+ threads?\) · Training: TensorFlow\.js, WebAssembly \(CPU\)$/);
   assert.match(run.stdout, /ONNX Runtime CUDA not used: its CUDA provider is not installed/);
+  // The demo faces are in colour: the CNN branch is not tried, and the run says why.
+  assert.match(run.stdout, /CNN branch: not tried: 0% of the train images are grayscale/);
   const report = JSON.parse(await readFile(reportFile, 'utf8'));
   for (const key of ['backend', 'classes', 'counts', 'epochs', 'valAccuracy', 'confusion', 'perClass', 'samples', 'timing']) assert.ok(key in report, `report.${key}`);
   assert.deepEqual(report.classes, ['NG', 'OK']);

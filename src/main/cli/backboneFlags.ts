@@ -12,7 +12,7 @@ export function backboneOption(value: string | undefined, { cutLayer, autoBudget
 }
 
 /** Flags given that the chosen backbone does not use, each in words, so none is dropped silently. */
-export function ignoredBackboneFlags(kind: TrainingConfig['backbone']['kind'], values: { 'cut-layer'?: string; 'input-scale'?: string; 'auto-budget'?: number; 'cnn-size'?: number; 'input-size'?: number; 'head-fit'?: string }): string[] {
+export function ignoredBackboneFlags(kind: TrainingConfig['backbone']['kind'], values: { 'cut-layer'?: string; 'input-scale'?: string; 'auto-budget'?: number; 'cnn-size'?: number; 'cnn-branch'?: string; 'input-size'?: number; 'head-fit'?: string }): string[] {
   const notes: string[] = [];
   if (kind !== 'keras') {
     if (values['cut-layer'] !== undefined) notes.push(`--cut-layer applies to a Keras model.json; ${kind} takes its features where it always does`);
@@ -23,6 +23,7 @@ export function ignoredBackboneFlags(kind: TrainingConfig['backbone']['kind'], v
   if (kind === 'small_cnn') {
     if (values['input-size'] !== undefined) notes.push('--input-size sets a backbone\'s input; the small CNN takes --cnn-size');
     if (values['head-fit'] !== undefined) notes.push('--head-fit applies to a head on backbone features; the small CNN trains with the epoch settings');
+    if (values['cnn-branch'] !== undefined) notes.push('--cnn-branch adds a CNN beside a frozen backbone\'s head; the small CNN is the whole model already');
   }
   return notes;
 }

@@ -44,6 +44,8 @@ Usage:
                   [--backbone auto|mobilenet_v2|mobilenet_v2_depths|inception_v3|small_cnn|model.json|URL]
                   [--auto-budget SECONDS (default 120: how long Auto may compare models)]
                   [--cnn-size 32|64|96|128 (small_cnn: no backbone, a small CNN from scratch; default 32)]
+                  [--cnn-branch auto|on|off (a small CNN beside the frozen head, the two averaged; auto: tried on
+                   grayscale images, kept where it beats the head alone on train images held out)]
                   [--cut-layer NAME] [--input-scale 0,1|-1,1] (these two for a model.json only)
                   [--resize stretch|center-crop|pad]
   labelloop export <runDir> <outDir>                           a run as TF.js model.json + model.onnx + labels.json + preprocessing.json
@@ -157,6 +159,7 @@ async function train(argv: string[]): Promise<number> {
     'cut-layer': 'string',
     'auto-budget': 'number',
     'cnn-size': 'number',
+    'cnn-branch': 'string',
     'input-scale': 'string',
     resize: 'string',
     report: 'string',
@@ -167,6 +170,7 @@ async function train(argv: string[]): Promise<number> {
   const kerasSettings = ['epochs', 'lr', 'optimizer', 'batch', 'patience'].some((name) => values[name as keyof typeof values] !== undefined);
   const parsed = TrainingConfig.safeParse({
     headFit: values['head-fit'] ?? (kerasSettings ? 'epochs' : undefined),
+    cnnBranch: values['cnn-branch'],
     epochs: values.epochs,
     batchSize: values.batch,
     learningRate: values.lr,
@@ -213,6 +217,7 @@ async function train(argv: string[]): Promise<number> {
     if (!report) return status.state === 'cancelled' ? 130 : 1;
     console.log(`val accuracy ${report.valAccuracy === null ? 'n/a (no val split)' : `${(report.valAccuracy * 100).toFixed(1)}%`}; run folder .labelloop/runs/${runId}`);
     if (report.modelChoice) for (const line of modelChoiceLines(report.modelChoice)) console.log(line);
+    if (report.cnnBranch) console.log(`CNN branch: ${report.cnnBranch.reason}`);
     if (report.accuracy) console.log(`accuracy ${describeAccuracy(report.accuracy)}`);
     if (report.labelErrorEstimate) console.log(`label errors: about ${(report.labelErrorEstimate.share * 100).toFixed(1)}% of labels look wrong (${report.labelErrorEstimate.count} of ${report.samples.length}); ${report.samples.filter((s) => s.likelyMislabeled).length} flagged in report.samples`);
     if (report.unlabeled?.length) {

@@ -72,13 +72,21 @@ export class RunStore {
     return parsed.data;
   }
 
-  /** What Retrain runs: the run's config, with the backbone Auto chose for it (the choice is repeated, not made again). */
+  /**
+   * What Retrain runs: the run's config with its automatic choices repeated, not made again: the
+   * backbone Auto chose, and whether the CNN branch went in (auto becomes on or off).
+   */
   async retrainConfig(runId: string): Promise<TrainingConfig> {
     const config = await this.config(runId);
-    if (config.backbone.kind !== 'auto') return config;
+    if (config.backbone.kind !== 'auto' && config.cnnBranch !== 'auto') return config;
     const report = await readJson(path.join(this.dir(runId), 'report.json')).catch(() => null);
     const chosen = AutoCandidate.safeParse((report?.modelChoice as { chosen?: unknown } | undefined)?.chosen);
-    return chosen.success ? { ...config, backbone: backboneOfChoice(chosen.data) } : config;
+    const branchUsed = (report?.cnnBranch as { used?: unknown } | undefined)?.used;
+    return {
+      ...config,
+      ...(config.backbone.kind === 'auto' && chosen.success ? { backbone: backboneOfChoice(chosen.data) } : {}),
+      ...(config.cnnBranch === 'auto' && typeof branchUsed === 'boolean' ? { cnnBranch: branchUsed ? 'on' : 'off' } : {}),
+    };
   }
 
   async rename(runId: string, name: string): Promise<void> {

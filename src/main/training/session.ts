@@ -253,7 +253,7 @@ export class TrainingService {
       if (message.type === 'done') {
         run.report = message.report;
         const { evaluatedOn, valAccuracy, confusion, perClass } = message.report;
-        status.result = { evaluatedOn, valAccuracy, accuracy: message.report.accuracy ?? null, confusion, perClass, modelChoice: message.report.modelChoice ?? null };
+        status.result = { evaluatedOn, valAccuracy, accuracy: message.report.accuracy ?? null, confusion, perClass, modelChoice: message.report.modelChoice ?? null, cnnBranch: message.report.cnnBranch ? { used: message.report.cnnBranch.used, reason: message.report.cnnBranch.reason } : null };
         const elapsedSeconds = (Date.now() - Date.parse(status.startedAt)) / 1000;
         ended = {
           runId: job.runId,

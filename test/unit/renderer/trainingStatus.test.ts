@@ -116,6 +116,26 @@ describe('the Train view status', () => {
     expect(started.config).toMatchObject({ backbone: { kind: 'small_cnn', inputSize: 64 }, fineTuneBlocks: 0 });
   });
 
+  it('offers the CNN branch beside a backbone (auto by default, not for the CNN from scratch), asks for it as set, and says after the run whether it is in the model', async () => {
+    const api = FakeApi.withItems(['NG', 'OK'], []);
+    api.engines = { auto: wasm, 'auto/scratch': { ...wasm, backbone: { engine: 'none', label: 'none (a small CNN trained from scratch)', notUsed: [] } } };
+    const wrapper = await mountTrainView(api);
+    const select = wrapper.get('select[name=cnnBranch]');
+    expect((select.element as HTMLSelectElement).value).toBe('auto');
+    await select.setValue('on');
+    await wrapper.get('form').trigger('submit');
+    await flushPromises();
+    expect((api.calls.find((c) => c.route === 'training.start')?.input as { config: { cnnBranch: string } }).config.cnnBranch).toBe('on');
+    await wrapper.get('select[name=backbone]').setValue('small_cnn');
+    expect(wrapper.find('select[name=cnnBranch]').exists()).toBe(false);
+
+    const reason = 'added: on 90 train images held out of both: the head alone 80.0% (log-loss 0.500), the mean with the CNN 90.0% (0.300)';
+    api.trainingStatus = status({ state: 'finished', ended: finished, result: { evaluatedOn: 'val', valAccuracy: 0.975, accuracy: null, confusion: [[1, 0], [0, 1]], perClass: {}, modelChoice: null, cnnBranch: { used: true, reason } } });
+    api.emit('training.ended', finished);
+    await flushPromises();
+    expect(wrapper.get('[data-test=cnn-branch]').text()).toBe(`CNN branch in the model: ${reason}.`);
+  });
+
   it('shows the engine during a run, and after it the message with the diagnostics collapsed', async () => {
     const api = FakeApi.withItems(['NG', 'OK'], []);
     api.engines = { auto: wasm };

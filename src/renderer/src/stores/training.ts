@@ -26,6 +26,8 @@ export interface TrainingForm {
   engine: FrozenEngine;
   /** Stage 1: fitted to convergence (default) or trained with the Keras-style epoch settings. */
   headFit: 'converged' | 'epochs';
+  /** A small CNN beside the frozen head, the two averaged: tried on grayscale images (auto), always, or never. */
+  cnnBranch: 'auto' | 'on' | 'off';
   fineTuneBlocks: number;
   fineTuneEpochs: number;
   fineTuneLearningRate: number;
@@ -62,6 +64,7 @@ export const DEFAULT_FORM: TrainingForm = {
   backend: 'auto',
   engine: 'auto',
   headFit: 'converged',
+  cnnBranch: 'auto',
   fineTuneBlocks: 0,
   fineTuneEpochs: 10,
   fineTuneLearningRate: 0.0001,
@@ -94,6 +97,7 @@ export function toConfig(form: TrainingForm, stepsPerEpochGuess: number): Traini
     backend: form.backend,
     engine: form.engine,
     headFit: form.headFit,
+    cnnBranch: form.cnnBranch,
     backbone:
       form.backbone === 'keras'
         ? { kind: 'keras', source: form.backboneSource.trim(), ...(form.cutLayer.trim() ? { cutLayer: form.cutLayer.trim() } : {}) }

@@ -28,10 +28,12 @@ describe('train: backbone flags', () => {
       '--auto-budget applies to --backbone auto only',
       '--cnn-size applies to --backbone small_cnn only',
     ]);
-    expect(ignoredBackboneFlags('small_cnn', { 'cnn-size': 64, 'input-size': 160, 'head-fit': 'converged' })).toEqual([
+    expect(ignoredBackboneFlags('small_cnn', { 'cnn-size': 64, 'input-size': 160, 'head-fit': 'converged', 'cnn-branch': 'on' })).toEqual([
       "--input-size sets a backbone's input; the small CNN takes --cnn-size",
       '--head-fit applies to a head on backbone features; the small CNN trains with the epoch settings',
+      "--cnn-branch adds a CNN beside a frozen backbone's head; the small CNN is the whole model already",
     ]);
+    expect(ignoredBackboneFlags('inception_v3', { 'cnn-branch': 'on' })).toEqual([]);
     expect(ignoredBackboneFlags('keras', { 'cut-layer': 'pool', 'input-scale': '-1,1' })).toEqual([]);
     expect(ignoredBackboneFlags('auto', { 'auto-budget': 60 })).toEqual([]);
     expect(ignoredBackboneFlags('mobilenet_v2', {})).toEqual([]);

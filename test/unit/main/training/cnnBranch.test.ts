@@ -2,7 +2,7 @@
 // wins (a glyph among clutter, which frozen ImageNet features barely see) and where it is not
 // tried (colour faces); the saved model, its export and its heatmaps all average the two branches.
 import path from 'node:path';
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import type { TrainingConfigInput } from '../../../../src/shared/contract';
 import type { TrainingReport } from '../../../../src/shared/report';
@@ -114,6 +114,13 @@ describe('CNN branch', () => {
       const base = { backend: 'wasm', inputSize: 96, backbone: { kind: 'mobilenet_v2' } } as const;
       const auto = await trainedRun(app, project, base);
       expect(auto.report.cnnBranch).toMatchObject({ used: false, holdout: null, reason: expect.stringMatching(/^not tried: 0% of the train images are grayscale/) });
+      // Retrain repeats the decision instead of making it again: auto that left it out becomes off.
+      const retrained = await app.handle('runs.retrain', { runId: path.basename(auto.runDir) });
+      if (!retrained.ok) throw new Error(retrained.error.message);
+      const againId = (retrained.result as { runId: string }).runId;
+      await app.handle('training.cancel', { runId: againId });
+      await app.training.whenDone(againId);
+      expect(JSON.parse(await readFile(path.join(project, '.labelloop/runs', againId, 'config.json'), 'utf8')).cnnBranch).toBe('off');
       const off = await trainedRun(app, project, { ...base, cnnBranch: 'off' });
       expect(off.report.cnnBranch).toBeUndefined();
       const on = await trainedRun(app, project, { ...base, cnnBranch: 'on', epochs: 3 });
