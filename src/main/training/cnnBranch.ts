@@ -8,7 +8,7 @@ import type { CnnBranchReport } from '../../shared/report';
 import type { FrozenModelRunner } from '../engine/onnx/frozenRunner';
 import type { Preprocessing } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
-import { ProgressReporter } from './callbacks';
+import { ProgressReporter, TimeStopping } from './callbacks';
 import { fitConvergedHead } from './convergedHead';
 import { EmbeddingCache } from './embeddingCache';
 import { embeddingProgress, embedSamples, uniqueByHash } from './embedding';
@@ -24,6 +24,11 @@ export const BRANCH_SIZE = 32;
 export const BRANCH_GRAYSCALE_SHARE = 0.9;
 /** `auto` keeps the branch only where the mean beats the head alone by this share of its holdout log-loss (the CNN's epoch was also picked there, which flatters it a little). */
 export const BRANCH_MARGIN = 0.02;
+/**
+ * `auto` stops the CNN's training here (keeping its best epoch so far): on a large project it would
+ * otherwise add hours on WebAssembly (about 125 images/s at 32 px). `on` trains as the settings say.
+ */
+export const BRANCH_BUDGET_SECONDS = 300;
 /** Train images whose colour decides whether `auto` tries the branch. */
 const TRAIT_IMAGES = 50;
 
@@ -66,6 +71,8 @@ export interface CnnBranchInput {
   headDim: number;
   classWeights?: number[];
   backendName: string;
+  /** `auto`'s time for the CNN's training; BRANCH_BUDGET_SECONDS unless a test says otherwise. */
+  budgetSeconds?: number;
   emit: (event: JobEvent) => void;
   memory: Memory;
   isCancelled: () => boolean;
@@ -116,6 +123,8 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
 
   const spec: SmallCnnSpec = { kind: 'small_cnn', inputSize: side, decayPerEpoch: 0.96 };
   const { config } = input;
+  const budgetSeconds = input.budgetSeconds ?? BRANCH_BUDGET_SECONDS;
+  const budget = input.setting === 'auto' ? new TimeStopping(performance.now() + budgetSeconds * 1000) : null;
   const trained = await fitSmallCnn({
     spec,
     features: pixels,
@@ -129,6 +138,7 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
     config,
     backendName: input.backendName,
     callbacks: (fitRows) => [
+      ...(budget ? [budget] : []),
       new ProgressReporter({
         epochs: config.epochs,
         batchesPerEpoch: Math.ceil(fitRows / config.batchSize),
@@ -145,7 +155,9 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
   try {
     const holdout = trained.holdoutRows.length > 0 ? await scoreOnHoldout(input, trained.model, pixels, [side, side, 3], trained.fitRows, trained.holdoutRows) : null;
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
-    const scores = holdout ? `on ${holdout.images} train images held out of both: the head alone ${percent(holdout.head.accuracy)} (log-loss ${holdout.head.logLoss.toFixed(3)}), the mean with the CNN ${percent(holdout.mean.accuracy)} (${holdout.mean.logLoss.toFixed(3)})` : '';
+    const stoppedAt = budget?.stoppedAt ?? null;
+    const stopped = stoppedAt !== null ? `; the CNN stopped at the ${budgetSeconds} s budget after ${stoppedAt + 1} epoch${stoppedAt === 0 ? '' : 's'}` : '';
+    const scores = holdout ? `on ${holdout.images} train images held out of both: the head alone ${percent(holdout.head.accuracy)} (log-loss ${holdout.head.logLoss.toFixed(3)}), the mean with the CNN ${percent(holdout.mean.accuracy)} (${holdout.mean.logLoss.toFixed(3)})${stopped}` : '';
     const keep = input.setting === 'on' || (holdout !== null && holdout.mean.logLoss < holdout.head.logLoss * (1 - BRANCH_MARGIN));
     const reason =
       input.setting === 'on'

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { access, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import type { TrainingConfigInput } from '../../../../src/shared/contract';
+import { TrainingConfig, type TrainingConfigInput } from '../../../../src/shared/contract';
 import type { TrainingReport } from '../../../../src/shared/report';
 import { LabelLoopApp } from '../../../../src/main/app';
 import { selectBackend } from '../../../../src/main/engine/backend';
@@ -13,7 +13,9 @@ import { exportRun } from '../../../../src/main/inference/export';
 import { loadPredictor } from '../../../../src/main/inference/predictor';
 import { explainFiles } from '../../../../src/main/inspection/heatmaps';
 import { generateDemoProject } from '../../../../src/main/project/demo';
-import { branchPool, branchUnsuited, pooledPixels } from '../../../../src/main/training/cnnBranch';
+import { branchPool, branchUnsuited, pooledPixels, trainCnnBranch } from '../../../../src/main/training/cnnBranch';
+import { DEFAULT_PREPROCESSING } from '../../../../src/main/engine/preprocess';
+import { seededRandom } from '../../../../src/main/project/demo';
 import { logLossAndAccuracy } from '../../../../src/shared/metrics';
 import { tempDir } from '../../../helpers/fixtures';
 import { glyphProject } from '../../../helpers/glyphs';
@@ -57,6 +59,41 @@ describe('CNN branch', () => {
     expect(score.accuracy).toBe(0.5);
     expect(score.logLoss).toBeCloseTo(-(Math.log(0.8) + Math.log(0.25)) / 2, 6);
   });
+
+  it('auto stops the CNN at its time budget, keeping its best epoch so far, and says so', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      await selectBackend('wasm');
+      const samples = await glyphProject(dir, 20, { stroke: 2 });
+      const config = TrainingConfig.parse({ backend: 'wasm', inputSize: 96 });
+      const labels = Int32Array.from(samples, (s) => s.label);
+      const trainRows = samples.flatMap((s, i) => (s.split === 'train' ? [i] : []));
+      const random = seededRandom(3);
+      const branch = await trainCnnBranch({
+        setting: 'auto',
+        config,
+        projectRoot: dir,
+        cacheDir: path.join(dir, 'cache'),
+        preprocessing: { ...DEFAULT_PREPROCESSING, inputSize: 96, scale: '-1,1' },
+        rows: samples,
+        labels,
+        classCount: 2,
+        trainRows,
+        imageOf: (row) => row,
+        headFeatures: Float32Array.from({ length: samples.length * 4 }, () => random()),
+        headDim: 4,
+        backendName: 'wasm',
+        budgetSeconds: 0,
+        emit: () => undefined,
+        memory: () => ({ numTensors: 0, numBytes: 0 }),
+        isCancelled: () => false,
+      });
+      expect(branch.report).toMatchObject({ epochs: 1, bestEpoch: 0, pool: 3, inputSize: 32, reason: expect.stringMatching(/; the CNN stopped at the 0 s budget after 1 epoch$/) });
+      branch.model?.dispose();
+    } finally {
+      await cleanup();
+    }
+  }, 120_000);
 
   it('on a glyph among clutter the branch wins on the train holdout and goes into the model; predict, export (ONNX) and heatmaps average both', async () => {
     const { dir, cleanup } = await tempDir();
