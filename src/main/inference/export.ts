@@ -30,6 +30,8 @@ export const EXPORTED_ONNX = 'model.onnx';
 
 export interface ExportedModel {
   model: TF.LayersModel;
+  /** The model averages a CNN branch's softmax with the head's. */
+  cnnBranch?: boolean;
   classes: string[];
   preprocessing: Preprocessing & { threshold: OperatingPoint | null };
 }
@@ -79,7 +81,7 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
     probabilities = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as TF.SymbolicTensor;
   }
   const model = tf.model({ inputs: backbone.extractor.inputs, outputs: probabilities, name: 'labelloop_classifier' });
-  return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold } };
+  return { model, classes: info.classes, preprocessing: { ...preprocessing, threshold }, cnnBranch: info.cnnBranch !== undefined };
 }
 
 export interface ExportResult {
@@ -89,7 +91,7 @@ export interface ExportResult {
 }
 
 export async function exportRun(runDir: string, outDir: string): Promise<ExportResult> {
-  const { model, classes, preprocessing } = await buildRunModel(runDir);
+  const { model, classes, preprocessing, cnnBranch } = await buildRunModel(runDir);
   await mkdir(outDir, { recursive: true });
   const notes: string[] = [];
   let onnx: Uint8Array | null = null;
@@ -117,18 +119,18 @@ export async function exportRun(runDir: string, outDir: string): Promise<ExportR
     path.join(outDir, 'preprocessing.json'),
     JSON.stringify({ ...preprocessing, layout: 'NHWC', channels: 'RGB', pixels: preprocessing.scale === '0,1' ? 'value / 255' : 'value / 127.5 - 1', output: 'probabilities in labels.json order' }, null, 2),
   );
-  await writeFile(path.join(outDir, 'README.md'), exportReadme(classes, preprocessing, onnx !== null));
+  await writeFile(path.join(outDir, 'README.md'), exportReadme(classes, preprocessing, onnx !== null, cnnBranch === true));
   return { files: ['model.json', 'weights.bin', ...(onnx ? [EXPORTED_ONNX, FACES_SCRIPT] : []), 'labels.json', 'preprocessing.json', 'README.md'], notes };
 }
 
-function exportReadme(classes: string[], prep: ExportedModel['preprocessing'], withOnnx: boolean): string {
+function exportReadme(classes: string[], prep: ExportedModel['preprocessing'], withOnnx: boolean, cnnBranch: boolean): string {
   const scale = prep.scale === '0,1' ? 'x / 255' : 'x / 127.5 - 1';
   const threshold = prep.threshold ? `\nOperating point: "${prep.threshold.positiveClass}" when its probability ≥ ${prep.threshold.threshold}.\n` : '';
   return `# LabelLoop classifier
 
 Classes (output order): ${classes.map((c) => `\`${c}\``).join(', ')}.
 Input: RGB, ${prep.inputSize}×${prep.inputSize} (${prep.resize}, ${prep.interpolation} resampling), NHWC float32, pixels scaled as \`${scale}\`.
-Output: class probabilities (softmax). Everything is also in \`preprocessing.json\` and \`labels.json\`.
+Output: class probabilities (${cnnBranch ? `the mean of two softmaxes: the classifier on the backbone's features, and a small CNN on the same input average-pooled to 32×32` : 'softmax'}). Everything is also in \`preprocessing.json\` and \`labels.json\`.
 ${threshold}
 ## Node
 
@@ -154,18 +156,18 @@ const model = await tf.loadLayersModel('model.json'); // served next to weights.
 const x = tf.tidy(() => tf.browser.fromPixels(img).resizeBilinear([${prep.inputSize}, ${prep.inputSize}]).toFloat()${prep.scale === '0,1' ? '.div(255)' : '.div(127.5).sub(1)'}.expandDims());
 const probabilities = model.predict(x).dataSync();
 \`\`\`
-${withOnnx ? onnxReadme(classes, prep) + facesReadme(prep) : ''}`;
+${withOnnx ? onnxReadme(classes, prep, cnnBranch) + facesReadme(prep) : ''}`;
 }
 
 /** Loading model.onnx: the same pixels as the TF.js model (NHWC float32), probabilities out. */
-function onnxReadme(classes: string[], prep: ExportedModel['preprocessing']): string {
+function onnxReadme(classes: string[], prep: ExportedModel['preprocessing'], cnnBranch: boolean): string {
   const size = prep.inputSize;
   const fit = prep.resize === 'stretch' ? 'fill' : prep.resize === 'center-crop' ? 'cover' : 'contain';
   const filter = prep.interpolation === 'bilinear' ? 'Image.BILINEAR' : 'Image.LANCZOS';
   return `
 ## ONNX (\`model.onnx\`)
 
-The whole model (backbone, any fine-tuned blocks, classifier, softmax) for ONNX Runtime, opset 13.
+The whole model (${cnnBranch ? 'backbone, classifier and softmax, beside the CNN branch and its softmax, averaged' : 'backbone, any fine-tuned blocks, classifier, softmax'}) for ONNX Runtime, opset 13.
 Input: float32 \`[N, ${size}, ${size}, 3]\` (NHWC, RGB, scaled as above); output: \`[N, ${classes.length}]\` probabilities.
 
 \`\`\`js

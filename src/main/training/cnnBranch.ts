@@ -15,6 +15,8 @@ import { embeddingProgress, embedSamples, uniqueByHash } from './embedding';
 import type { JobEvent, JobSample, Memory } from './job';
 import { isGrayscale } from './modelChoice';
 import { fitSmallCnn, type SmallCnnSpec } from './smallCnn';
+import { shuffled } from './splits';
+import { seededRandom } from '../project/demo';
 import { predictInBatches } from './trainHead';
 import { logLossAndAccuracy } from '../../shared/metrics';
 
@@ -25,8 +27,9 @@ export const BRANCH_GRAYSCALE_SHARE = 0.9;
 /** `auto` keeps the branch only where the mean beats the head alone by this share of its holdout log-loss (the CNN's epoch was also picked there, which flatters it a little). */
 export const BRANCH_MARGIN = 0.02;
 /**
- * `auto` stops the CNN's training here (keeping its best epoch so far): on a large project it would
- * otherwise add hours on WebAssembly (about 125 images/s at 32 px). `on` trains as the settings say.
+ * The CNN's training stops here (keeping its best epoch so far): on a large project it would
+ * otherwise add hours on WebAssembly (about 125 images/s at 32 px). Under `on` too, so that a
+ * Retrain that repeats an `auto` decision as `on` takes as long.
  */
 export const BRANCH_BUDGET_SECONDS = 300;
 /** Train images whose colour decides whether `auto` tries the branch. */
@@ -71,7 +74,7 @@ export interface CnnBranchInput {
   headDim: number;
   classWeights?: number[];
   backendName: string;
-  /** `auto`'s time for the CNN's training; BRANCH_BUDGET_SECONDS unless a test says otherwise. */
+  /** The time for the CNN's training; BRANCH_BUDGET_SECONDS unless a test says otherwise. */
   budgetSeconds?: number;
   emit: (event: JobEvent) => void;
   memory: Memory;
@@ -108,7 +111,8 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
     }
   };
   if (input.setting === 'auto') {
-    const traitRows = input.trainRows.filter((row) => input.imageOf(row) === row).slice(0, TRAIT_IMAGES);
+    // A seeded sample of the train images themselves (the rows come class by class, with copies and repeats).
+    const traitRows = shuffled([...new Set(input.trainRows.map(input.imageOf))].sort((a, b) => a - b), seededRandom(input.config.seed + 13)).slice(0, TRAIT_IMAGES);
     await decode(traitRows.map((row) => input.rows[row] as JobSample));
     const pixels = traitRows.flatMap((row) => cache.get((input.rows[row] as JobSample).hash) ?? []);
     const span = input.preprocessing.scale === '-1,1' ? 2 : 1;
@@ -124,7 +128,7 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
   const spec: SmallCnnSpec = { kind: 'small_cnn', inputSize: side, decayPerEpoch: 0.96 };
   const { config } = input;
   const budgetSeconds = input.budgetSeconds ?? BRANCH_BUDGET_SECONDS;
-  const budget = input.setting === 'auto' ? new TimeStopping(performance.now() + budgetSeconds * 1000) : null;
+  const budget = new TimeStopping(performance.now() + budgetSeconds * 1000);
   const trained = await fitSmallCnn({
     spec,
     features: pixels,
@@ -138,7 +142,7 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
     config,
     backendName: input.backendName,
     callbacks: (fitRows) => [
-      ...(budget ? [budget] : []),
+      budget,
       new ProgressReporter({
         epochs: config.epochs,
         batchesPerEpoch: Math.ceil(fitRows / config.batchSize),
@@ -150,12 +154,13 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
       }),
     ],
     isCancelled: input.isCancelled,
+    layerPrefix: 'cnn_branch_',
   });
   const trainedFacts = { bestEpoch: trained.bestEpoch, epochs: trained.history.length };
   try {
     const holdout = trained.holdoutRows.length > 0 ? await scoreOnHoldout(input, trained.model, pixels, [side, side, 3], trained.fitRows, trained.holdoutRows) : null;
     const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
-    const stoppedAt = budget?.stoppedAt ?? null;
+    const { stoppedAt } = budget;
     const stopped = stoppedAt !== null ? `; the CNN stopped at the ${budgetSeconds} s budget after ${stoppedAt + 1} epoch${stoppedAt === 0 ? '' : 's'}` : '';
     const scores = holdout ? `on ${holdout.images} train images held out of both: the head alone ${percent(holdout.head.accuracy)} (log-loss ${holdout.head.logLoss.toFixed(3)}), the mean with the CNN ${percent(holdout.mean.accuracy)} (${holdout.mean.logLoss.toFixed(3)})${stopped}` : '';
     const keep = input.setting === 'on' || (holdout !== null && holdout.mean.logLoss < holdout.head.logLoss * (1 - BRANCH_MARGIN));
@@ -194,8 +199,13 @@ async function scoreOnHoldout(input: CnnBranchInput, cnn: TF.LayersModel, pixels
     isCancelled: input.isCancelled,
   });
   try {
-    const probabilities = (model: TF.LayersModel, rows: Float32Array, rowShape: number[]) =>
-      tf.tidy(() => tf.softmax(predictInBatches(model, tf.tensor(rows, [rows.length / rowShape.reduce((a, b) => a * b, 1), ...rowShape]).gather(holdoutRows))).dataSync() as Float32Array);
+    // The holdout's rows copied out first: a tensor of every row would be the whole project's pixels.
+    const probabilities = (model: TF.LayersModel, rows: Float32Array, rowShape: number[]) => {
+      const size = rowShape.reduce((a, b) => a * b, 1);
+      const picked = new Float32Array(holdoutRows.length * size);
+      holdoutRows.forEach((row, k) => picked.set(rows.subarray(row * size, (row + 1) * size), k * size));
+      return tf.tidy(() => tf.softmax(predictInBatches(model, tf.tensor(picked, [holdoutRows.length, ...rowShape]))).dataSync() as Float32Array);
+    };
     const fromHead = probabilities(head.model, input.headFeatures, [input.headDim]);
     const fromCnn = probabilities(cnn, pixels, shape);
     const mean = fromHead.map((p, i) => (p + (fromCnn[i] as number)) / 2);

@@ -81,7 +81,9 @@ export class RunStore {
     if (config.backbone.kind !== 'auto' && config.cnnBranch !== 'auto') return config;
     const report = await readJson(path.join(this.dir(runId), 'report.json')).catch(() => null);
     const chosen = AutoCandidate.safeParse((report?.modelChoice as { chosen?: unknown } | undefined)?.chosen);
-    const branchUsed = (report?.cnnBranch as { used?: unknown } | undefined)?.used;
+    // A run saved before the branch existed has none in its report: it is repeated without one.
+    const finished = report?.backbone !== undefined;
+    const branchUsed = finished ? ((report?.cnnBranch as { used?: unknown } | undefined)?.used ?? false) : undefined;
     return {
       ...config,
       ...(config.backbone.kind === 'auto' && chosen.success ? { backbone: backboneOfChoice(chosen.data) } : {}),

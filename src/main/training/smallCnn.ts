@@ -41,26 +41,29 @@ export const PIXELS: FrozenModelRunner = {
   run: async (input) => input,
 };
 
-/** Conv(32)–Pool, Conv(64)–Pool, Conv(128)–Pool, Dropout 0.25, Dense 128, Dropout 0.5, logits. */
-export function buildSmallCnn(inputSize: number, classCount: number, seed: number): TF.Sequential {
+/**
+ * Conv(32)–Pool, Conv(64)–Pool, Conv(128)–Pool, Dropout 0.25, Dense 128, Dropout 0.5, logits.
+ * `prefix` names the layers apart from a backbone's when both share one graph (a Keras backbone may have a `flatten`).
+ */
+export function buildSmallCnn(inputSize: number, classCount: number, seed: number, prefix = ''): TF.Sequential {
   let n = 0;
   const init = () => tf.initializers.glorotUniform({ seed: seed + n++ });
   const block = (filters: number, first: boolean): TF.layers.Layer[] => [
-    tf.layers.conv2d({ ...(first ? { inputShape: [inputSize, inputSize, 3] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(), name: `conv_${filters}` }),
-    tf.layers.maxPooling2d({ poolSize: 2, name: `pool_${filters}` }),
+    tf.layers.conv2d({ ...(first ? { inputShape: [inputSize, inputSize, 3] } : {}), filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(), name: `${prefix}conv_${filters}` }),
+    tf.layers.maxPooling2d({ poolSize: 2, name: `${prefix}pool_${filters}` }),
   ];
   return tf.sequential({
-    name: 'small_cnn',
+    name: `${prefix}small_cnn`,
     layers: [
       ...block(32, true),
       ...block(64, false),
       ...block(128, false),
-      tf.layers.dropout({ rate: 0.25, seed, name: 'conv_dropout' }),
-      tf.layers.flatten({ name: 'flatten' }),
-      tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(), name: 'dense_128' }),
-      tf.layers.dropout({ rate: 0.5, seed: seed + 1, name: 'dense_dropout' }),
+      tf.layers.dropout({ rate: 0.25, seed, name: `${prefix}conv_dropout` }),
+      tf.layers.flatten({ name: `${prefix}flatten` }),
+      tf.layers.dense({ units: 128, activation: 'relu', kernelInitializer: init(), name: `${prefix}dense_128` }),
+      tf.layers.dropout({ rate: 0.5, seed: seed + 1, name: `${prefix}dense_dropout` }),
       // Logits out: softmax is applied with the loss (stable) and at prediction time.
-      tf.layers.dense({ units: classCount, kernelInitializer: init(), name: 'logits' }),
+      tf.layers.dense({ units: classCount, kernelInitializer: init(), name: `${prefix}logits` }),
     ],
   });
 }
@@ -116,6 +119,8 @@ export interface SmallCnnInput {
   callbacks: (fitRows: number) => Callback[];
   isCancelled: () => boolean;
   onBestEpoch?: (epoch: number, logs: Logs, monitor: string, model: TF.LayersModel) => Promise<void>;
+  /** Prefixes the layer names (see buildSmallCnn). */
+  layerPrefix?: string;
 }
 
 /** Trains the CNN on the train rows less an inner holdout, which picks the epoch and stops early. */
@@ -124,7 +129,7 @@ export async function fitSmallCnn(input: SmallCnnInput): Promise<HeadTrainingRes
   if (input.backendName === 'wasm') registerWasmGradients();
   const { fitRows, holdoutRows } = innerHoldout(input.trainRows, input.labels, input.imageOf, config.seed + 2);
   const batchesPerEpoch = Math.ceil(fitRows.length / config.batchSize);
-  const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed);
+  const model = buildSmallCnn(input.spec.inputSize, input.classCount, config.seed, input.layerPrefix);
   try {
     const trained = await trainHead({
       features: input.features,

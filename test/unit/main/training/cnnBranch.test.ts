@@ -2,7 +2,7 @@
 // wins (a glyph among clutter, which frozen ImageNet features barely see) and where it is not
 // tried (colour faces); the saved model, its export and its heatmaps all average the two branches.
 import path from 'node:path';
-import { access, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { TrainingConfig, type TrainingConfigInput } from '../../../../src/shared/contract';
 import type { TrainingReport } from '../../../../src/shared/report';
@@ -13,6 +13,7 @@ import { exportRun } from '../../../../src/main/inference/export';
 import { loadPredictor } from '../../../../src/main/inference/predictor';
 import { explainFiles } from '../../../../src/main/inspection/heatmaps';
 import { generateDemoProject } from '../../../../src/main/project/demo';
+import { RunStore } from '../../../../src/main/training/runs';
 import { branchPool, branchUnsuited, pooledPixels, trainCnnBranch } from '../../../../src/main/training/cnnBranch';
 import { DEFAULT_PREPROCESSING } from '../../../../src/main/engine/preprocess';
 import { seededRandom } from '../../../../src/main/project/demo';
@@ -172,4 +173,29 @@ describe('CNN branch', () => {
       await cleanup();
     }
   }, 300_000);
+});
+
+describe('Retrain and the CNN branch', () => {
+  it('repeats auto\'s decision as on or off; a run saved before the branch existed is repeated without one', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const runs = new RunStore(dir);
+      const save = async (runId: string, config: Record<string, unknown>, report: Record<string, unknown> | null) => {
+        await mkdir(path.join(dir, runId), { recursive: true });
+        await writeFile(path.join(dir, runId, 'config.json'), JSON.stringify({ ...config, classes: ['a', 'b'] }));
+        if (report) await writeFile(path.join(dir, runId, 'report.json'), JSON.stringify(report));
+      };
+      // Kept (auto, in the model), left out (auto), saved before the branch, pinned on, unfinished (no report).
+      const [kept, leftOut, before, pinned, unfinished] = ['a', 'b', 'c', 'd', 'e'].map((k) => `20261206-120000-000${k}`) as [string, string, string, string, string];
+      const backbone = { kind: 'inception_v3' };
+      await save(kept, { cnnBranch: 'auto' }, { backbone, cnnBranch: { used: true } });
+      await save(leftOut, { cnnBranch: 'auto' }, { backbone, cnnBranch: { used: false } });
+      await save(before, {}, { backbone });
+      await save(pinned, { cnnBranch: 'on' }, { backbone, cnnBranch: { used: true } });
+      await save(unfinished, { cnnBranch: 'auto' }, null);
+      expect(await Promise.all([kept, leftOut, before, pinned, unfinished].map(async (id) => (await runs.retrainConfig(id)).cnnBranch))).toEqual(['on', 'off', 'off', 'on', 'auto']);
+    } finally {
+      await cleanup();
+    }
+  });
 });

@@ -15,6 +15,10 @@ describe('small CNN from scratch', () => {
     expect(model.getLayer('flatten').outputShape).toEqual([null, 8 * 8 * 128]);
     expect(model.countParams()).toBe(896 + 18_496 + 73_856 + (8192 * 128 + 128) + (128 * 5 + 5));
     model.dispose();
+    // Beside a backbone in one graph its layers are named apart (a Keras backbone may have its own "flatten").
+    const branch = buildSmallCnn(32, 2, 1, 'cnn_branch_');
+    expect(branch.layers.every((l) => l.name.startsWith('cnn_branch_'))).toBe(true);
+    branch.dispose();
   });
 
   it('decays the learning rate once an epoch unless the config names a schedule', () => {
