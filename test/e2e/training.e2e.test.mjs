@@ -87,6 +87,8 @@ test('split view, a short run with live curves, and a reload that resyncs mid-ru
   assert.equal(await page.locator('[data-test=chart-lr]').count(), 0);
   const accuracy = await page.locator('[data-test=result] strong').innerText();
   assert.ok(parseFloat(accuracy) >= 80, `validation accuracy ${accuracy}`);
+  // The demo faces are in colour: the window says the CNN branch was not tried, and why.
+  assert.match(await page.locator('[data-test=cnn-branch]').innerText(), /^CNN branch not in the model: not tried: 0% of the train images are grayscale/);
   await page.screenshot({ path: path.join(server.configDir, 'training.png') });
 });
 
