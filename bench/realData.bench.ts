@@ -160,6 +160,10 @@ describe('model quality on real datasets', () => {
     work ||= await mkdtemp(path.join(os.tmpdir(), 'labelloop-bench-real-'));
     const only = (process.env.BENCH_SPLIT_DATASETS ?? 'sklearn-digits,fashion-mnist').split(',');
     const seeds = [42, 1, 2, 3, 4].slice(0, Number(process.env.BENCH_SPLIT_SEEDS ?? 3));
+    // BENCH_SPLIT_BRANCH=on measures the CNN branch where auto would not try it (colour sets);
+    // BENCH_SPLIT_BASELINES=0 leaves out the CNN runs, LR and PyTorch (the branch against the head alone only).
+    const branchSetting = process.env.BENCH_SPLIT_BRANCH ?? 'auto';
+    const baselines = process.env.BENCH_SPLIT_BASELINES !== '0';
     await selectBackend('wasm');
     for (const dataset of (await benchDatasets(report)).filter((d) => only.includes(d.name))) {
       const tallies: Record<string, Tally> = {};
@@ -177,15 +181,19 @@ describe('model quality on real datasets', () => {
         try {
           const opened = await app.handle('project.open', { path: project });
           if (!opened.ok) throw new Error(opened.error.message);
-          const run = await timedRun(app, project, { backend: 'wasm', val: 0.2, test: 0.2, seed });
+          const run = await timedRun(app, project, { backend: 'wasm', val: 0.2, test: 0.2, seed, cnnBranch: branchSetting });
           const { samples, classes } = run.report;
           const branch = run.report.cnnBranch;
           const cells = [`default (${run.report.backbone.kind}, CNN branch ${branch?.used ? 'added' : 'not added'}) ${interval(run.report.accuracy as AccuracyEstimate)}, ${run.seconds.toFixed(0)} s (branch: ${branch?.reason ?? 'off'})`];
-          add('default', run.report.accuracy as AccuracyEstimate);
+          add(branchSetting === 'auto' ? 'default' : `default with --cnn-branch ${branchSetting}`, run.report.accuracy as AccuracyEstimate);
           // The head alone on the same features (cached by the run above): what the branch adds.
           const headAlone = await timedRun(app, project, { backend: 'wasm', val: 0.2, test: 0.2, seed, cnnBranch: 'off' }, { cold: false });
           add('the default without the CNN branch', headAlone.report.accuracy as AccuracyEstimate);
           cells.push(`without the branch ${interval(headAlone.report.accuracy as AccuracyEstimate)}`);
+          if (!baselines) {
+            perSplit.push(`  split seed ${seed}: ${cells.join('; ')}`);
+            continue;
+          }
           const cnn = await timedRun(app, project, { backend: 'wasm', val: 0.2, test: 0.2, seed, backbone: { kind: 'small_cnn', inputSize: 32 } });
           add('LabelLoop small CNN 32 px', cnn.report.accuracy as AccuracyEstimate);
           cells.push(`LabelLoop small CNN 32 px ${interval(cnn.report.accuracy as AccuracyEstimate)}`);
