@@ -1,6 +1,7 @@
 // Keras-style training callbacks, written small and composable. A CallbackList is itself a
 // Callback; EarlyStopping, ReduceLROnPlateau and BestCheckpoint share one monitor base.
 // tfjs ships only a partial earlyStopping, so these are ours, and each is unit-tested.
+import type { JobEvent, Memory } from './job';
 
 export type Logs = Record<string, number>;
 
@@ -361,4 +362,32 @@ export interface BatchProgress {
 
 function format(value: number): string {
   return Number.isFinite(value) ? value.toFixed(4) : String(value);
+}
+
+/**
+ * Batch progress and per-epoch events for one stage of a run. `curves` puts its epochs on the run's
+ * curves (stage 2's continue stage 1's count); null keeps them off, for a model beside the run's own.
+ */
+export function epochReporter(
+  phase: 'training' | 'fine-tuning',
+  epochs: number,
+  trainRows: number,
+  batchSize: number,
+  emit: (event: JobEvent) => void,
+  memory: Memory,
+  curves: { epochOffset: number; extraLogs: Logs } | null = { epochOffset: 0, extraLogs: {} },
+): ProgressReporter {
+  return new ProgressReporter({
+    epochs,
+    batchesPerEpoch: Math.ceil(trainRows / batchSize),
+    batchSize,
+    onProgress: (p) =>
+      emit({
+        type: 'progress',
+        progress: { phase, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
+      }),
+    onEpoch: (epoch, logs) => {
+      if (curves) emit({ type: 'epoch', epoch: curves.epochOffset + epoch, logs: { ...logs, ...curves.extraLogs } });
+    },
+  });
 }

@@ -8,7 +8,7 @@ import type { CnnBranchReport } from '../../shared/report';
 import type { FrozenModelRunner } from '../engine/onnx/frozenRunner';
 import type { Preprocessing } from '../engine/preprocess';
 import { tf, type TF } from '../engine/tf';
-import { ProgressReporter, TimeStopping } from './callbacks';
+import { epochReporter, TimeStopping } from './callbacks';
 import { fitConvergedHead } from './convergedHead';
 import { EmbeddingCache } from './embeddingCache';
 import { embeddingProgress, embedSamples, uniqueByHash } from './embedding';
@@ -143,15 +143,8 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
     backendName: input.backendName,
     callbacks: (fitRows) => [
       budget,
-      new ProgressReporter({
-        epochs: config.epochs,
-        batchesPerEpoch: Math.ceil(fitRows / config.batchSize),
-        batchSize: config.batchSize,
-        onProgress: (p) =>
-          input.emit({ type: 'progress', progress: { phase: 'training', done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: input.memory() } }),
-        // The head's fit is the run's curve; the branch's epochs are summed up in the report.
-        onEpoch: () => undefined,
-      }),
+      // The head's fit is the run's curve; the branch's epochs are summed up in the report.
+      epochReporter('training', config.epochs, fitRows, config.batchSize, input.emit, input.memory, null),
     ],
     isCancelled: input.isCancelled,
     layerPrefix: 'cnn_branch_',

@@ -16,7 +16,7 @@ import { type OutOfFoldHelper, prepareOutOfFold } from '../inspection/outOfFoldW
 import { suggestLabels } from '../inspection/suggestions';
 import { engineInfo, selectBackend, summarizeBackend } from '../engine/backend';
 import type { Logs } from './callbacks';
-import { ProgressReporter } from './callbacks';
+import { epochReporter } from './callbacks';
 import { EmbeddingCache } from './embeddingCache';
 import { embeddingProgress, embedSamples, loadRunBackbone, noteDiscarded, onnxCacheDir, uniqueByHash } from './embedding';
 import { CheckpointWriter, writeModelFiles } from './checkpoint';
@@ -457,7 +457,7 @@ async function fineTuneTop(
     const features = new Float32Array(samples.length * cutDim);
     samples.forEach((s, i) => features.set(cache.get(s.hash) as Float32Array, i * cutDim));
     const stageConfig = { ...config, epochs: config.fineTuneEpochs, learningRate: config.fineTuneLearningRate, optimizer: config.fineTuneOptimizer, schedule: { kind: 'constant' as const } };
-    const reporter = epochReporter('fine-tuning', stageConfig.epochs, trainRows.length, config.batchSize, emit, memory, epochOffset, { stage: 2 });
+    const reporter = epochReporter('fine-tuning', stageConfig.epochs, trainRows.length, config.batchSize, emit, memory, { epochOffset, extraLogs: { stage: 2 } });
     const onBestEpoch = checkpoints.stage(epochOffset, { cutLayer, cutShape: split.cutShape });
     const result = await trainHead({ features, dim: cutDim, sampleShape: split.cutShape, model: split.top, labels, classCount: job.classes.length, trainRows, valRows, config: stageConfig, callbacks: [reporter], isCancelled, onBestEpoch });
     await checkpoints.settle(split.top);
@@ -479,24 +479,6 @@ function describeRunner(what: string, runner: FrozenModelRunner): string {
 function runnerInfo(runner: FrozenModelRunner): EngineInfo['backbone'] {
   return { engine: runner.engine, label: runner.engine === 'onnx' ? runner.description : 'TensorFlow.js', notUsed: runner.notUsed };
 }
-
-
-
-/** Batch progress and per-epoch events for one stage; stage 2's epochs continue stage 1's count. */
-function epochReporter(phase: 'training' | 'fine-tuning', epochs: number, trainRows: number, batchSize: number, emit: (event: JobEvent) => void, memory: Memory, epochOffset = 0, extraLogs: Logs = {}) {
-  return new ProgressReporter({
-    epochs,
-    batchesPerEpoch: Math.ceil(trainRows / batchSize),
-    batchSize,
-    onProgress: (p) =>
-      emit({
-        type: 'progress',
-        progress: { phase, done: p.epoch * p.batches + p.batch, total: p.epochs * p.batches, epoch: p.epoch, epochs: p.epochs, loss: p.loss, imagesPerSecond: p.imagesPerSecond, etaSeconds: p.etaSeconds, memory: memory() },
-      }),
-    onEpoch: (epoch, logs) => emit({ type: 'epoch', epoch: epochOffset + epoch, logs: { ...logs, ...extraLogs } }),
-  });
-}
-
 
 
 
