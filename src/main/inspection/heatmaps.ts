@@ -86,22 +86,23 @@ function lastFeatureMap(model: TF.LayersModel): TF.SymbolicTensor {
 export function heatmapModel(model: TF.LayersModel): HeatmapModel {
   const output = model.outputs[0] as TF.SymbolicTensor;
   const last = producer(output);
-  if (className(last.layer) === 'Average') {
-    // A head with a CNN branch: the map is the head's (the first branch, a class activation map), the probabilities the whole model's.
-    const head = heatmapModel(tf.model({ inputs: model.inputs, outputs: last.inputs[0] as Symbolic }));
-    const inputShape = (model.inputs[0] as TF.SymbolicTensor).shape.slice(1) as number[];
+  // A head with a CNN branch: the maps are the head's (the average's first input), the probabilities the whole model's.
+  const headOutput = className(last.layer) === 'Average' ? (last.inputs[0] as Symbolic) : output;
+  const head = producer(headOutput);
+  const logits = isSoftmax(head.layer) ? (head.inputs[0] as Symbolic) : null;
+  const linear = logits ? pooledMaps(logits) : null;
+  const inputShape = (model.inputs[0] as TF.SymbolicTensor).shape.slice(1) as number[];
+  if (!(linear && logits) && headOutput !== output) {
+    // Grad-CAM on the head's branch alone, with the whole model's probabilities from a second pass.
+    const fromHead = heatmapModel(tf.model({ inputs: model.inputs, outputs: headOutput }));
     return {
-      method: head.method,
+      method: fromHead.method,
       explain(pixels) {
-        const maps = head.explain(pixels);
         const probabilities = tf.tidy(() => Array.from((model.predict(tf.tensor(pixels, [1, ...inputShape])) as TF.Tensor).dataSync()));
-        return { ...maps, probabilities };
+        return { ...fromHead.explain(pixels), probabilities };
       },
     };
   }
-  const logits = isSoftmax(last.layer) ? (last.inputs[0] as Symbolic) : null;
-  const linear = logits ? pooledMaps(logits) : null;
-  const inputShape = (model.inputs[0] as TF.SymbolicTensor).shape.slice(1) as number[];
   if (linear && logits) {
     const probe = tf.model({ inputs: model.inputs, outputs: [...linear.maps.map((m) => m.tensor), output] });
     const [kernel] = linear.dense.getWeights() as [TF.Tensor2D];

@@ -74,6 +74,8 @@ export interface CnnBranchInput {
   headDim: number;
   classWeights?: number[];
   backendName: string;
+  /** Stage 2 fine-tuned the backbone: the branch goes beside a frozen one only. */
+  fineTuned: boolean;
   /** The time for the CNN's training; BRANCH_BUDGET_SECONDS unless a test says otherwise. */
   budgetSeconds?: number;
   emit: (event: JobEvent) => void;
@@ -100,6 +102,7 @@ export async function trainCnnBranch(input: CnnBranchInput): Promise<CnnBranch> 
     pixels: null,
     report: { used: false, reason, pool, inputSize: side, holdout: null, bestEpoch: null, epochs: 0, seconds: (performance.now() - started) / 1000, ...extra },
   });
+  if (input.fineTuned) return without('not added: stage 2 fine-tunes the backbone, and the branch goes beside a frozen one');
   const cache = await EmbeddingCache.open(input.cacheDir, EmbeddingCache.key(`pooled:${pool}`, input.preprocessing), dim);
   const runner = pooledPixels(input.preprocessing.inputSize, pool);
   const decode = async (samples: JobSample[]) => {

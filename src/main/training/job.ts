@@ -189,27 +189,26 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
       emit({ type: 'backend', summary: backendSummary, engine });
     }
     if (config.cnnBranch !== 'off' && !scratch) {
-      branch = final.cutLayer
-        ? { model: null, pixels: null, report: { used: false, reason: 'not added: stage 2 fine-tunes the backbone, and the branch goes beside a frozen one', pool: 1, inputSize: 0, holdout: null, bestEpoch: null, epochs: 0, seconds: 0 } }
-        : await trainCnnBranch({
-            setting: config.cnnBranch,
-            config,
-            projectRoot: job.projectRoot,
-            cacheDir: job.cacheDir,
-            preprocessing: backbone.preprocessing,
-            rows: rowsAll,
-            labels,
-            classCount: job.classes.length,
-            trainRows,
-            imageOf,
-            headFeatures: features,
-            headDim: dim,
-            classWeights: classWeightsUsed,
-            backendName: backend.name,
-            emit,
-            memory,
-            isCancelled,
-          });
+      branch = await trainCnnBranch({
+        setting: config.cnnBranch,
+        config,
+        projectRoot: job.projectRoot,
+        cacheDir: job.cacheDir,
+        preprocessing: backbone.preprocessing,
+        rows: rowsAll,
+        labels,
+        classCount: job.classes.length,
+        trainRows,
+        imageOf,
+        headFeatures: features,
+        headDim: dim,
+        classWeights: classWeightsUsed,
+        backendName: backend.name,
+        fineTuned: final.cutLayer !== null,
+        emit,
+        memory,
+        isCancelled,
+      });
       notes.push(`CNN branch: ${branch.report.reason}.`);
     }
   } catch (error) {

@@ -84,6 +84,7 @@ describe('CNN branch', () => {
         headFeatures: Float32Array.from({ length: samples.length * 4 }, () => random()),
         headDim: 4,
         backendName: 'wasm',
+        fineTuned: false,
         budgetSeconds: 0,
         emit: () => undefined,
         memory: () => ({ numTensors: 0, numBytes: 0 }),
