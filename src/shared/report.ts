@@ -1,5 +1,5 @@
 // The report every run writes (report.json), read by the CLI, the window and later runs.
-import type { AutoCandidate, TrainingConfig } from './contract';
+import type { AutoCandidate, FeaturePooling, TrainingConfig } from './contract';
 import type { AccuracyEstimate } from './metrics';
 
 export type Split = 'train' | 'val' | 'test';
@@ -87,7 +87,7 @@ export interface TrainingReport {
   timing: { totalSeconds: number; embedSeconds: number; trainSeconds: number; imagesPerSecond: number; embedded: number; fromCache: number };
   preprocessing: { inputSize: number; scale: '0,1' | '-1,1'; resize: 'stretch' | 'center-crop' | 'pad'; /** Absent in runs from before it was stored: Lanczos 3. */ interpolation?: 'bilinear' | 'lanczos3' };
   /** The backbone that ran (Auto's choice where the config said auto). */
-  backbone: Exclude<TrainingConfig['backbone'], { kind: 'auto' }> & { cutLayer: string; id: string; featureSize: number };
+  backbone: Exclude<TrainingConfig['backbone'], { kind: 'auto' }> & { cutLayer: string; id: string; featureSize: number; /** Absent in runs from before it was stored: 'avg'. */ pooling?: FeaturePooling };
   /** What Auto tried and why the winner won; absent when the config named the backbone. */
   modelChoice?: ModelChoice;
   /** The CNN branch beside the head (config `cnnBranch`): whether it is in the model, and why; absent where it was off or the run has no backbone. */

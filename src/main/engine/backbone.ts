@@ -1,11 +1,12 @@
 // Pretrained feature extractors. Three ship inside nsfwjs@4.3.0 (MIT) and load offline: its Keras
 // MobileNetV2 (top features, or features pooled from three depths) and the ImageNet trunk of its
 // InceptionV3 up to mixed5. Any Keras-converted model.json (file or URL) also works, cut at a layer
-// the user picks. Each cut output is global-average-pooled to one vector per image.
+// the user picks. Each cut output is pooled over the image to one vector: its mean per channel, and
+// for InceptionV3 its maximum beside it (FeaturePooling).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { INPUT_SIZES, type BundledBackbone } from '../../shared/contract';
+import { INPUT_SIZES, type BundledBackbone, type FeaturePooling } from '../../shared/contract';
 import type { Preprocessing } from './preprocess';
 import { nodeRequire, tf, type TF } from './tf';
 
@@ -23,6 +24,7 @@ export interface Backbone {
   preprocessing: Preprocessing;
   /** Where the features are taken: one layer, or several joined by "+" (each pooled, then concatenated). */
   cutLayer: string;
+  pooling: FeaturePooling;
   /** Layer names of the full model, for the UI's cut-layer picker. */
   layerNames: string[];
   dispose(): void;
@@ -37,11 +39,16 @@ export { INPUT_SIZES } from '../../shared/contract';
  * nsfwjs retrained MobileNetV2 from block_11 on for its own task, so its middle blocks are plain
  * ImageNet features; its InceptionV3 was retrained from conv2d_56 on, so up to mixed5 it is ImageNet.
  */
-const BUNDLED: Record<BundledBackbone, { folder: string; outputs: string[]; scale: Preprocessing['scale'] }> = {
-  mobilenet_v2: { folder: 'mobilenet_v2', outputs: [MOBILENET_CUT], scale: '0,1' },
-  mobilenet_v2_depths: { folder: 'mobilenet_v2', outputs: ['block_6_expand_relu', 'block_10_expand_relu', MOBILENET_CUT], scale: '0,1' },
-  inception_v3: { folder: 'inception_v3', outputs: ['mixed5'], scale: '-1,1' },
+const BUNDLED: Record<BundledBackbone, { folder: string; outputs: string[]; scale: Preprocessing['scale']; pooling: FeaturePooling }> = {
+  mobilenet_v2: { folder: 'mobilenet_v2', outputs: [MOBILENET_CUT], scale: '0,1', pooling: 'avg' },
+  mobilenet_v2_depths: { folder: 'mobilenet_v2', outputs: ['block_6_expand_relu', 'block_10_expand_relu', MOBILENET_CUT], scale: '0,1', pooling: 'avg' },
+  inception_v3: { folder: 'inception_v3', outputs: ['mixed5'], scale: '-1,1', pooling: 'avg+max' },
 };
+
+/** The pooling a saved run's backbone used: runs from before it was stored pooled by the mean. */
+export function savedPooling(backbone: { pooling?: FeaturePooling }): FeaturePooling {
+  return backbone.pooling ?? 'avg';
+}
 
 type ModelJson = {
   modelTopology: { model_config?: { config: KerasConfig }; config?: KerasConfig; [key: string]: unknown };
@@ -75,19 +82,20 @@ export async function nsfwjsModelFiles(folder: string): Promise<{ modelJson: Mod
   return { modelJson, weights: toArrayBuffer(Buffer.concat(shards)) };
 }
 
-export async function loadBackbone(spec: BackboneSpec, inputSize: number, preprocessing: Omit<Preprocessing, 'inputSize'>): Promise<Backbone> {
+/** `pooling`: a saved run's (savedPooling); a new run takes the backbone's own. */
+export async function loadBackbone(spec: BackboneSpec, inputSize: number, preprocessing: Omit<Preprocessing, 'inputSize'>, pooling?: FeaturePooling): Promise<Backbone> {
   if (spec.kind !== 'keras') {
     if (!(INPUT_SIZES as readonly number[]).includes(inputSize)) throw new Error(`Input size must be one of ${INPUT_SIZES.join(', ')}`);
     const bundled = BUNDLED[spec.kind];
     // A kind from a run's saved files, which a newer version (or a damaged file) may hold.
     if (!bundled) throw new Error(`Unknown backbone "${String(spec.kind)}": the model was made by a newer LabelLoop, or its labelloop.json is damaged`);
     const { modelJson, weights } = await nsfwjsModelFiles(bundled.folder);
-    return build(modelJson, weights, bundled.outputs, inputSize, { ...preprocessing, scale: bundled.scale, inputSize }, `nsfwjs-4.3.0/${bundled.folder}`);
+    return build(modelJson, weights, bundled.outputs, pooling ?? bundled.pooling, inputSize, { ...preprocessing, scale: bundled.scale, inputSize }, `nsfwjs-4.3.0/${bundled.folder}`);
   }
   const { modelJson, weights, origin } = await readKerasModel(spec.source);
   const layers = kerasConfig(modelJson).layers.map((l) => ({ name: layerName(l), class_name: l.class_name }));
   const cut = spec.cutLayer ?? defaultCutLayer(layers);
-  return build(modelJson, weights, [cut], inputSize, { ...preprocessing, inputSize }, origin);
+  return build(modelJson, weights, [cut], pooling ?? 'avg', inputSize, { ...preprocessing, inputSize }, origin);
 }
 
 /** Reads model.json and its weight shards from a file path or an http(s) URL. */
@@ -139,6 +147,7 @@ async function build(
   modelJson: ModelJson,
   weights: ArrayBuffer,
   outputs: string[],
+  pooling: FeaturePooling,
   inputSize: number,
   preprocessing: Preprocessing,
   origin: string,
@@ -160,18 +169,20 @@ async function build(
   if (first && shape?.length === 4) first.batch_input_shape = [null, inputSize, inputSize, shape[3] ?? 3];
   const keptWeights = weightsWithout(modelJson.weightsManifest.flatMap((g) => g.weights), weights, dropped);
   const full = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, ...keptWeights }), { strict: false });
-  const pooled = full.outputs.map((output, i) => {
-    const name = outputs.length === 1 ? 'labelloop_gap' : `labelloop_gap_${i}`;
-    const vector = output.shape.length === 4 ? (tf.layers.globalAveragePooling2d({ name }).apply(output) as TF.SymbolicTensor) : output;
-    if (vector.shape.length !== 2) throw new Error(`Layer "${outputs[i]}" gives shape [${output.shape}]: pick a layer with an image-like or vector output`);
-    return vector;
+  const pooled = full.outputs.flatMap((output, i) => {
+    const suffix = outputs.length === 1 ? '' : `_${i}`;
+    if (output.shape.length === 2) return [output];
+    if (output.shape.length !== 4) throw new Error(`Layer "${outputs[i]}" gives shape [${output.shape}]: pick a layer with an image-like or vector output`);
+    const mean = tf.layers.globalAveragePooling2d({ name: `labelloop_gap${suffix}` }).apply(output) as TF.SymbolicTensor;
+    return pooling === 'avg' ? [mean] : [mean, tf.layers.globalMaxPooling2d({ name: `labelloop_gmp${suffix}` }).apply(output) as TF.SymbolicTensor];
   });
-  const features = pooled.length === 1 ? (pooled[0] as TF.SymbolicTensor) : (tf.layers.concatenate({ name: 'labelloop_depths' }).apply(pooled) as TF.SymbolicTensor);
+  const features = pooled.length === 1 ? (pooled[0] as TF.SymbolicTensor) : (tf.layers.concatenate({ name: outputs.length === 1 ? 'labelloop_mean_max' : 'labelloop_depths' }).apply(pooled) as TF.SymbolicTensor);
   const extractor = tf.model({ inputs: full.inputs, outputs: features });
   const featureSize = features.shape[1] as number;
   const cutLayer = outputs.join('+');
-  const id = createHash('sha1').update(`${origin}|${cutLayer}|${inputSize}`).digest('hex').slice(0, 16);
-  return { id, extractor, featureSize, preprocessing, cutLayer, layerNames, dispose: () => full.dispose() };
+  // The mean alone keeps the identity it had before pooling was a choice, so cached features stay valid.
+  const id = createHash('sha1').update(`${origin}|${cutLayer}|${inputSize}${pooling === 'avg' ? '' : `|${pooling}`}`).digest('hex').slice(0, 16);
+  return { id, extractor, featureSize, preprocessing, cutLayer, pooling, layerNames, dispose: () => full.dispose() };
 }
 
 /**

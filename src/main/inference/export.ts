@@ -6,7 +6,7 @@ import { FACES_SCRIPT, facesReadme, facesScript } from './faces/exportPipeline';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { OperatingPoint, TrainingReport } from '../../shared/report';
-import { loadBackbone } from '../engine/backbone';
+import { loadBackbone, savedPooling } from '../engine/backbone';
 import { reapplyLayers } from '../training/fineTune';
 import { runModelDir } from '../training/checkpoint';
 import { UserError } from '../common/errors';
@@ -61,7 +61,7 @@ export async function buildRunModel(runDir: string): Promise<ExportedModel> {
   }
   const backboneSpec = info.backbone.kind === 'keras' ? { kind: 'keras' as const, source: info.backbone.source, cutLayer: info.backbone.cutLayer } : { kind: info.backbone.kind };
   const preprocessing = savedPreprocessing(info.preprocessing);
-  const backbone = await loadBackbone(backboneSpec, preprocessing.inputSize, preprocessing);
+  const backbone = await loadBackbone(backboneSpec, preprocessing.inputSize, preprocessing, savedPooling(info.backbone));
   const layers = classifier.layers.filter((l) => l.getClassName() !== 'InputLayer');
   const logits = info.input.pooled
     ? reapplyLayers(layers, null, backbone.extractor.outputs[0] as TF.SymbolicTensor)

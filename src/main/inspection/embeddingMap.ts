@@ -11,7 +11,7 @@ import { UMAP } from 'umap-js';
 import type { FrozenEngine } from '../../shared/contract';
 import type { TrainingReport } from '../../shared/report';
 import { CancelledError } from '../common/errors';
-import { loadBackbone } from '../engine/backbone';
+import { loadBackbone, savedPooling } from '../engine/backbone';
 import { frozenModelRunner } from '../engine/onnx/frozenRunner';
 import type { Preprocessing } from '../engine/preprocess';
 import { tf } from '../engine/tf';
@@ -106,7 +106,7 @@ async function embedMissing(input: MapInput, missing: { path: string; hash: stri
   const { backbone: spec } = input;
   const preprocessing = runPreprocessing(input.preprocessing);
   if (spec.kind === 'small_cnn') throw new Error('This run has no backbone (a small CNN trained from scratch): choose a run with a backbone to map the project');
-  const backbone = await loadBackbone(spec, preprocessing.inputSize, preprocessing);
+  const backbone = await loadBackbone(spec, preprocessing.inputSize, preprocessing, savedPooling(spec));
   try {
     if (backbone.id !== spec.id) throw new Error(`The run's backbone is not the one that loads now (${spec.id} against ${backbone.id}): train again to map the project`);
     const runner = await frozenModelRunner(backbone.extractor, input.engine, input.onnxDir);

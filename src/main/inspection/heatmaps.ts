@@ -2,9 +2,9 @@
 // a linear layer over globally pooled feature maps (every stage-1 run, and stage 2 of MobileNetV2,
 // whose fine-tuned blocks end in the same pooling and head) this is the class activation map (CAM):
 // the head's weights applied to the last feature maps at each position, whose mean over the image
-// is exactly the logit. Otherwise (the small CNN: flatten and dense layers) it is Grad-CAM: the
-// feature maps weighted by the mean gradient of the class score; a head with a CNN branch beside it,
-// by its head's map. Either way the score is the class's
+// is exactly the logit (a max-pooled channel counts where its maximum is). Otherwise (the small
+// CNN: flatten and dense layers) it is Grad-CAM: the feature maps weighted by the mean gradient of
+// the class score; a head with a CNN branch beside it, by its head's map. Either way the score is the class's
 // logit minus the mean logit (softmax ignores a shift, so this is what tells classes apart), and the
 // maps are scaled across the images explained together unless asked per image, because scaling
 // each image to its own maximum paints every image red.
@@ -50,19 +50,34 @@ const className = (layer: TF.layers.Layer) => layer.getClassName();
 const isSoftmax = (layer: TF.layers.Layer) => className(layer) === 'Softmax' || (className(layer) === 'Activation' && (layer.getConfig() as { activation?: string }).activation === 'softmax');
 const isIdentity = (layer: TF.layers.Layer) => className(layer) === 'Dropout' || (className(layer) === 'Activation' && (layer.getConfig() as { activation?: string }).activation === 'linear');
 
+/** A feature map that the head reads pooled (by its mean, or by its maximum), at `offset` of the head's input. */
+type PooledMap = { tensor: TF.SymbolicTensor; offset: number; channels: number; max: boolean };
+
+/**
+ * What each position of a max-pooled map adds to the pooled value, scaled so that the mean over
+ * the positions is the maximum, as a mean-pooled map's own values are: the maximum's positions
+ * (shared where tied) hold it times their number, the others 0.
+ */
+function maximumPositions(map: TF.Tensor4D): TF.Tensor4D {
+  const [, h, w] = map.shape;
+  const atMaximum = tf.cast(tf.equal(map, tf.max(map, [1, 2], true)), 'float32');
+  return tf.mul(map, tf.div(tf.mul(atMaximum, h * w), tf.sum(atMaximum, [1, 2], true))) as TF.Tensor4D;
+}
+
 /** The pooled maps under a linear head, in the order the head's features concatenate them; null when the head is not that. */
-function pooledMaps(logits: TF.SymbolicTensor): { dense: TF.layers.Layer; maps: { tensor: TF.SymbolicTensor; offset: number; channels: number }[] } | null {
+function pooledMaps(logits: TF.SymbolicTensor): { dense: TF.layers.Layer; maps: PooledMap[] } | null {
   const head = producer(logits);
   if (className(head.layer) !== 'Dense' || (head.layer.getConfig() as { activation?: string }).activation !== 'linear' || head.inputs.length !== 1) return null;
-  const maps: { tensor: TF.SymbolicTensor; offset: number; channels: number }[] = [];
+  const maps: PooledMap[] = [];
   let offset = 0;
   const visit = (tensor: TF.SymbolicTensor): boolean => {
     const { layer, inputs } = producer(tensor);
     if (isIdentity(layer) && inputs.length === 1) return visit(inputs[0] as Symbolic);
     if (className(layer) === 'Concatenate') return inputs.every((input) => visit(input));
-    if (className(layer) === 'GlobalAveragePooling2D' && inputs[0]?.shape.length === 4) {
+    const pooling = className(layer);
+    if ((pooling === 'GlobalAveragePooling2D' || pooling === 'GlobalMaxPooling2D') && inputs[0]?.shape.length === 4) {
       const channels = inputs[0].shape[3] as number;
-      maps.push({ tensor: inputs[0], offset, channels });
+      maps.push({ tensor: inputs[0], offset, channels, max: pooling === 'GlobalMaxPooling2D' });
       offset += channels;
       return true;
     }
@@ -104,7 +119,9 @@ export function heatmapModel(model: TF.LayersModel): HeatmapModel {
     };
   }
   if (linear && logits) {
-    const probe = tf.model({ inputs: model.inputs, outputs: [...linear.maps.map((m) => m.tensor), output] });
+    // A map pooled both ways (by its mean and its maximum) is fetched once.
+    const fetched = [...new Set(linear.maps.map((m) => m.tensor))];
+    const probe = tf.model({ inputs: model.inputs, outputs: [...fetched, output] });
     const [kernel] = linear.dense.getWeights() as [TF.Tensor2D];
     return {
       method: 'cam',
@@ -112,15 +129,15 @@ export function heatmapModel(model: TF.LayersModel): HeatmapModel {
         return tf.tidy(() => {
           const outputs = probe.predict(tf.tensor(pixels, [1, ...inputShape])) as TF.Tensor[];
           const probabilities = Array.from((outputs.at(-1) as TF.Tensor).dataSync());
-          const mapTensors = outputs.slice(0, -1) as TF.Tensor4D[];
+          const mapTensors = linear.maps.map((m) => outputs[fetched.indexOf(m.tensor)] as TF.Tensor4D);
           const rows = Math.max(...mapTensors.map((m) => m.shape[1]));
           const cols = Math.max(...mapTensors.map((m) => m.shape[2]));
           let sum: TF.Tensor4D | null = null;
           for (const [d, map] of mapTensors.entries()) {
-            const { offset, channels } = linear.maps[d] as (typeof linear.maps)[number];
+            const { offset, channels, max } = linear.maps[d] as PooledMap;
             const [, h, w] = map.shape;
             // Each position's share of the logits: the head's weights on that position's channels.
-            const cam = tf.reshape(tf.matMul(tf.reshape(map, [h * w, channels]), tf.slice(kernel, [offset, 0], [channels, -1])), [1, h, w, -1]) as TF.Tensor4D;
+            const cam = tf.reshape(tf.matMul(tf.reshape(max ? maximumPositions(map) : map, [h * w, channels]), tf.slice(kernel, [offset, 0], [channels, -1])), [1, h, w, -1]) as TF.Tensor4D;
             // A coarser map spreads over the finest grid; repeating cells (an integer factor) keeps its mean.
             const spread = h === rows && w === cols ? cam : rows % h === 0 && cols % w === 0 ? tf.image.resizeNearestNeighbor(cam, [rows, cols]) : tf.image.resizeBilinear(cam, [rows, cols]);
             sum = sum ? (tf.add(sum, spread) as TF.Tensor4D) : spread;

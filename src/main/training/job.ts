@@ -140,7 +140,7 @@ async function trainAndEvaluate(job: TrainingJob, emit: (event: JobEvent) => voi
   labelFolds.start({ features: features.subarray(0, samples.length * dim), dim, labels: labels.slice(0, samples.length), classCount: job.classes.length, seed: config.seed });
 
   const trainStarted = performance.now();
-  const backboneInfo = { ...backboneSpec, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim };
+  const backboneInfo = { ...backboneSpec, cutLayer: backbone.cutLayer, id: backbone.id, featureSize: dim, ...('pooling' in backbone ? { pooling: backbone.pooling } : {}) };
   const checkpoints = new CheckpointWriter(job.runDir, { classes: job.classes, backbone: backboneInfo, preprocessing: backbone.preprocessing });
   const classWeightsUsed = config.balancing === 'class-weights' ? classWeights(trainByClass.map((r) => r.length)) : undefined;
   // The image a row is, or is a copy of: an image and its copies always stay on one side of a fold.

@@ -2,7 +2,8 @@
 // InceptionV3 trunk up to mixed5. Each is checked against the nsfwjs model loaded with every weight
 // it ships (so loading only the kept layers' weights loses nothing), and on ONNX Runtime against TF.js.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBackbone, nsfwjsModelFiles } from '../../../../src/main/engine/backbone';
+import { createHash } from 'node:crypto';
+import { loadBackbone, nsfwjsModelFiles, savedPooling } from '../../../../src/main/engine/backbone';
 import { selectBackend } from '../../../../src/main/engine/backend';
 import { convertCached } from '../../../../src/main/engine/onnx/modelCache';
 import { openOnnxModel } from '../../../../src/main/engine/onnx/runtime';
@@ -14,10 +15,11 @@ import { tempDir } from '../../../helpers/fixtures';
 const TOLERANCE = 1e-4;
 
 /**
- * `layers` pooled and concatenated, from the nsfwjs model cut after the last of them by hand and
- * loaded with every weight it ships, at input `size`.
+ * `layers` pooled (by their mean, and with `withMax` their maximum beside it) and concatenated,
+ * from the nsfwjs model cut after the last of them by hand and loaded with every weight it ships,
+ * at input `size`.
  */
-async function referenceFeatures(folder: string, size: number, layers: string[], input: TF.Tensor): Promise<Float32Array> {
+async function referenceFeatures(folder: string, size: number, layers: string[], input: TF.Tensor, withMax: boolean): Promise<Float32Array> {
   const { modelJson, weights } = await nsfwjsModelFiles(folder);
   type Layer = { name: string; config: Record<string, unknown> };
   const topology = structuredClone(modelJson.modelTopology) as { model_config: { config: { layers: Layer[]; output_layers: unknown[] } } };
@@ -28,17 +30,17 @@ async function referenceFeatures(folder: string, size: number, layers: string[],
   const cut = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights), weightData: weights }), { strict: false });
   const values = tf.tidy(() => {
     const maps = [cut.predict(input)].flat() as TF.Tensor4D[];
-    return tf.concat(maps.map((m) => tf.mean(m, [1, 2])), 1).dataSync() as Float32Array;
+    return tf.concat(maps.flatMap((m) => (withMax ? [tf.mean(m, [1, 2]), tf.max(m, [1, 2])] : [tf.mean(m, [1, 2])])), 1).dataSync() as Float32Array;
   });
   cut.dispose();
   return values;
 }
 
 /** The backbone's features on TF.js equal the reference model's, and on ONNX Runtime equal TF.js's, both within TOLERANCE. */
-async function expectFaithful(extractor: TF.LayersModel, folder: string, layers: string[], input: TF.Tensor, dir: string): Promise<number[]> {
+async function expectFaithful(extractor: TF.LayersModel, folder: string, layers: string[], input: TF.Tensor, dir: string, withMax = false): Promise<number[]> {
   const [images, size] = input.shape as [number, number];
   const ours = tf.tidy(() => (extractor.predict(input) as TF.Tensor).dataSync() as Float32Array);
-  expect(maxAbsDiff(ours, await referenceFeatures(folder, size, layers, input))).toBeLessThan(TOLERANCE);
+  expect(maxAbsDiff(ours, await referenceFeatures(folder, size, layers, input, withMax))).toBeLessThan(TOLERANCE);
   const onnx = await openOnnxModel(await convertCached(extractor, dir));
   expect(maxAbsDiff(await onnx.run(input.dataSync() as Float32Array, images), ours)).toBeLessThan(TOLERANCE);
   await onnx.release();
@@ -54,19 +56,37 @@ describe('bundled backbones', () => {
   });
   afterAll(() => cleanup());
 
-  it('InceptionV3 to mixed5: 768 pooled features, [-1, 1] input whatever is asked, equal to the model with all its weights and on ONNX Runtime', async () => {
+  it('InceptionV3 to mixed5: 768 mean and 768 maximum features, [-1, 1] input whatever is asked, equal to the model with all its weights and on ONNX Runtime', async () => {
     const backbone = await loadBackbone({ kind: 'inception_v3' }, 96, { ...DEFAULT_PREPROCESSING, scale: '0,1' });
     try {
-      expect(backbone.featureSize).toBe(768);
-      expect(backbone.cutLayer).toBe('mixed5');
+      expect(backbone).toMatchObject({ featureSize: 1536, cutLayer: 'mixed5', pooling: 'avg+max' });
       expect(backbone.preprocessing.scale).toBe('-1,1');
       // Only the layers up to mixed5 are built.
       expect(backbone.extractor.layers.some((l) => l.name === 'mixed6')).toBe(false);
       const input = tf.randomUniform([2, 96, 96, 3], -1, 1, 'float32', 11);
-      expect(await expectFaithful(backbone.extractor, 'inception_v3', ['mixed5'], input, dir)).toEqual([768]);
+      expect(await expectFaithful(backbone.extractor, 'inception_v3', ['mixed5'], input, dir, true)).toEqual([1536]);
       input.dispose();
     } finally {
       backbone.dispose();
+    }
+  });
+
+  it('InceptionV3 for a run saved before pooling was stored: the mean alone, under the identity its cached features have', async () => {
+    const preprocessing = { ...DEFAULT_PREPROCESSING, scale: '-1,1' as const };
+    const [saved, current] = await Promise.all([loadBackbone({ kind: 'inception_v3' }, 96, preprocessing, savedPooling({})), loadBackbone({ kind: 'inception_v3' }, 96, preprocessing)]);
+    try {
+      expect(saved).toMatchObject({ featureSize: 768, pooling: 'avg', id: createHash('sha1').update('nsfwjs-4.3.0/inception_v3|mixed5|96').digest('hex').slice(0, 16) });
+      expect(current.id).not.toBe(saved.id);
+      const input = tf.randomUniform([2, 96, 96, 3], -1, 1, 'float32', 14);
+      expect(await expectFaithful(saved.extractor, 'inception_v3', ['mixed5'], input, dir)).toEqual([768]);
+      // The mean is the first half of the current features.
+      const run = (model: TF.LayersModel) => tf.tidy(() => (model.predict(input) as TF.Tensor).dataSync() as Float32Array);
+      const currentRows = run(current.extractor);
+      expect(maxAbsDiff(run(saved.extractor), Float32Array.from({ length: 2 * 768 }, (_, i) => currentRows[Math.floor(i / 768) * 1536 + (i % 768)] as number))).toBeLessThan(1e-5);
+      input.dispose();
+    } finally {
+      saved.dispose();
+      current.dispose();
     }
   });
 

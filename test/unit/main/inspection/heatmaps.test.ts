@@ -89,6 +89,28 @@ describe('heatmaps', () => {
     model.dispose();
   });
 
+  it('CAM over one map pooled by its mean and by its maximum: the maximum counts where it is, and the means still add up to the logits', () => {
+    const input = tf.input({ shape: [2, 2, 1] });
+    const map = tf.layers.conv2d({ filters: 2, kernelSize: 1, useBias: false, name: 'map', kernelInitializer: tf.initializers.ones() }).apply(input) as TF.SymbolicTensor;
+    const features = tf.layers.concatenate().apply([tf.layers.globalAveragePooling2d({}).apply(map), tf.layers.globalMaxPooling2d({}).apply(map)] as TF.SymbolicTensor[]) as TF.SymbolicTensor;
+    // Logit 0 reads only the maximum of channel 0, logit 1 only the mean of channel 1.
+    const head = tf.layers.dense({ units: 2, name: 'head', kernelInitializer: tf.initializers.zeros() });
+    const model = tf.model({ inputs: input, outputs: tf.layers.softmax({}).apply(head.apply(features)) as TF.SymbolicTensor });
+    head.setWeights([tf.tensor2d([[0, 0], [0, 1], [1, 0], [0, 0]]), tf.zeros([2])]);
+    // Pixels 1, 4, 2, 3: channel 0's maximum (4) is at the top right, so logit 0 = 4 and logit 1 = 2.5.
+    const result = heatmapModel(model).explain(Float32Array.from([1, 4, 2, 3]));
+    expect(heatmapModel(model).method).toBe('cam');
+    // Class 0's own evidence: 4 × 4 positions at the top right, 0 elsewhere; class 1's: the pixels.
+    // Each less the mean over the classes: (16 − 4) / 2 = 6 at the top right, (0 − 1) / 2 elsewhere…
+    expect(Array.from(result.maps[0] as Float32Array)).toEqual([-0.5, 6, -1, -1.5]);
+    expect(Array.from(result.maps[1] as Float32Array)).toEqual([0.5, -6, 1, 1.5]);
+    const mean = (values: Float32Array) => values.reduce((a, b) => a + b, 0) / values.length;
+    // …whose means are the logits less their mean: 4 − 3.25 and 2.5 − 3.25.
+    expect(mean(result.maps[0] as Float32Array)).toBeCloseTo(0.75, 6);
+    expect(mean(result.maps[1] as Float32Array)).toBeCloseTo(-0.75, 6);
+    model.dispose();
+  });
+
   it('Grad-CAM where flatten and dense layers follow the map: the map weighted by its mean class gradient, worked by hand', () => {
     // Pixels [[1, 2], [3, 4]] → 1×1 conv (weight 1) → flatten → dense K (4 × 2) → softmax.
     const input = tf.input({ shape: [2, 2, 1] });

@@ -286,7 +286,7 @@ describe('training the demo project', () => {
     const { loadPredictor } = await import('../../../../src/main/inference/predictor');
     const { report, runId } = await train({ backend: 'wasm', inputSize: 96, backbone: { kind: 'inception_v3' } });
     const r = report as TrainingReport;
-    expect(r.backbone).toMatchObject({ kind: 'inception_v3', cutLayer: 'mixed5', featureSize: 768 });
+    expect(r.backbone).toMatchObject({ kind: 'inception_v3', cutLayer: 'mixed5', featureSize: 1536, pooling: 'avg+max' });
     expect(r.preprocessing).toEqual({ inputSize: 96, scale: '-1,1', resize: 'stretch', interpolation: 'bilinear' });
     expect(r.accuracy?.value).toBeGreaterThan(0.8);
     const predictor = await loadPredictor(path.join(dir, 'demo-project/.labelloop/runs', runId));
