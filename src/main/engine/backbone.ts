@@ -24,6 +24,7 @@ export interface Backbone {
   preprocessing: Preprocessing;
   /** Where the features are taken: one layer, or several joined by "+" (each pooled, then concatenated). */
   cutLayer: string;
+  /** How each cut output becomes a vector: saved with the run, so its model is rebuilt the same way. */
   pooling: FeaturePooling;
   /** Layer names of the full model, for the UI's cut-layer picker. */
   layerNames: string[];
